@@ -1,0 +1,83 @@
+using Ksana.Http;
+using Ksana.Scheduling;
+using Ksana.Storage;
+
+namespace Ksana.Hosting;
+
+/// <summary>
+/// Builds the whole server from <see cref="Settings"/>. Program.cs and the integration tests both
+/// start Ksana through here; tests pass their own clock and, where they need to, a callback handler.
+/// </summary>
+public static class KsanaHost
+{
+    public static WebApplication Build(Settings settings, TimeProvider? time = null, Func<HttpMessageHandler>? callbackHandler = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        builder.Logging.AddKsanaLogging(settings);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = RequestBody.SizeMax;
+            if (settings.Urls is null) kestrel.ListenAnyIP(settings.Port);
+        });
+        if (settings.Urls is not null) builder.WebHost.UseUrls(settings.Urls);
+        // SIGTERM drains attempts in flight; each is bounded by its own timeout, at most an hour.
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = Settings.DurationMax + TimeSpan.FromSeconds(30));
+
+        var services = builder.Services;
+        services.AddSingleton(settings);
+        services.AddSingleton(time ?? TimeProvider.System);
+        services.ConfigureHttpJsonOptions(o =>
+        {
+            o.SerializerOptions.TypeInfoResolverChain.Insert(0, KsanaJson.Default);
+            o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower;
+        });
+        services.AddProblemDetails(o => o.CustomizeProblemDetails = ExplainException);
+        services.AddSingleton(sp => DataDir.Open(settings.DataDir, settings.RunsKept, settings.MaxJobs,
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("Ksana.Storage")));
+        services.AddSingleton(sp => sp.GetRequiredService<DataDir>().Store);
+        services.AddSingleton(sp => new Scheduler(sp.GetRequiredService<JobStore>(), sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<Scheduler>>(), sp.GetRequiredService<Delivery>().DeliverAsync));
+        services.AddHostedService(sp => sp.GetRequiredService<Scheduler>());
+        services.AddSingleton<Jobs>();
+        services.AddSingleton(sp => new ApiKeys(settings.AuthKeysFile, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ApiKeys>>()));
+        Delivery.AddDelivery(services, settings, callbackHandler);
+
+        var app = builder.Build();
+        app.UseExceptionHandler(new ExceptionHandlerOptions { StatusCodeSelector = StatusFor });
+        app.UseStatusCodePages();
+        app.UseApiKeys();
+        app.MapGet("/health", () => TypedResults.Ok(new Health()));
+        app.MapJobs();
+
+        // Open the data directory and repair what a crash left before the first request is served.
+        app.Services.GetRequiredService<ApiKeys>();
+        app.Services.GetRequiredService<Jobs>().RecoverAsync().GetAwaiter().GetResult();
+        return app;
+    }
+
+    static int StatusFor(Exception e) => e switch
+    {
+        JournalUnavailableException => StatusCodes.Status503ServiceUnavailable,
+        JobLimitException => StatusCodes.Status409Conflict,
+        BadHttpRequestException bad => bad.StatusCode,
+        _ => StatusCodes.Status500InternalServerError,
+    };
+
+    /// <summary>Expected failures say what happened; anything else says only that it was logged.</summary>
+    static void ExplainException(ProblemDetailsContext context)
+    {
+        context.ProblemDetails.Extensions.Remove("traceId");
+        var request = context.HttpContext.Request;
+        context.ProblemDetails.Detail ??= context.Exception switch
+        {
+            null when context.ProblemDetails.Status == StatusCodes.Status404NotFound => $"no such resource: {request.Method} {request.Path}",
+            null when context.ProblemDetails.Status == StatusCodes.Status405MethodNotAllowed =>
+                $"{request.Method} is not allowed on {request.Path}; allowed: {context.HttpContext.Response.Headers.Allow}",
+            JournalUnavailableException or JobLimitException => context.Exception.Message,
+            BadHttpRequestException bad => bad.Message,
+            null => null,
+            _ => "an unexpected error occurred; it has been logged",
+        };
+    }
+}

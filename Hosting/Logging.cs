@@ -1,0 +1,31 @@
+namespace Ksana.Hosting;
+
+/// <summary>One line per event on the console: plain text, or JSON lines when LOG_FORMAT=json.</summary>
+public static class Logging
+{
+    public static ILoggingBuilder AddKsanaLogging(this ILoggingBuilder logging, Settings settings)
+    {
+        logging.ClearProviders();
+        if (settings.LogFormat == "json")
+            logging.AddJsonConsole(o =>
+            {
+                o.UseUtcTimestamp = true;
+                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+            });
+        else
+            logging.AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.UseUtcTimestamp = true;
+                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+            });
+        logging.SetMinimumLevel(settings.LogLevel);
+        // Per-request framework logs would cost more than the requests; keep start/stop and problems.
+        logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        logging.AddFilter("Microsoft.Extensions.Http", LogLevel.Warning);
+        logging.AddFilter("System.Net.Http", LogLevel.Warning);
+        logging.AddFilter("Polly", LogLevel.Warning);
+        logging.AddFilter("Microsoft.Hosting.Lifetime", settings.LogLevel);
+        return logging;
+    }
+}

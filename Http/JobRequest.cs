@@ -1,0 +1,301 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Ksana.Hosting;
+using Ksana.Scheduling;
+
+namespace Ksana.Http;
+
+/// <summary>
+/// Turns a client's JSON into a <see cref="JobSpec"/>, naming every bad field at once by its JSON
+/// path. Written as plain code: AOT-safe, and it can say exactly what is wrong with each field.
+/// </summary>
+public sealed class JobRequest
+{
+    public const int NameLengthMax = 200;
+    public const int UrlLengthMax = 8192;
+    public const int HeadersMax = 64;
+    public const int HeaderValueLengthMax = 8192;
+    public const int BodyLengthMax = 512 * 1024;
+    public static readonly TimeSpan EveryMin = TimeSpan.FromSeconds(1);
+    public static readonly TimeSpan EveryMax = TimeSpan.FromDays(366);
+    public static readonly TimeSpan RunAtPastTolerance = TimeSpan.FromSeconds(5);
+
+    static readonly string[] Methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+    static readonly HashSet<string> ClientFields = ["name", "enabled", "type", "http", "schedule", "timeout", "max_retries", "retry_backoff"];
+    /// <summary>Server fields are accepted and ignored, so a job read back can be sent again.</summary>
+    static readonly HashSet<string> ServerFields = ["id", "state", "next_run_at", "last_run", "created_at", "updated_at"];
+    static readonly HashSet<string> HttpFields = ["method", "url", "headers", "body"];
+    static readonly HashSet<string> ForbiddenHeaders = new(StringComparer.OrdinalIgnoreCase)
+        { "Host", "Content-Length", "Transfer-Encoding", "Connection", "Upgrade", "Keep-Alive", "TE", "Trailer", "User-Agent" };
+
+    readonly Dictionary<string, List<string>> _errors = [];
+    readonly Settings _defaults;
+    readonly DateTimeOffset _now;
+
+    JobRequest(Settings defaults, DateTimeOffset now)
+    {
+        _defaults = defaults;
+        _now = now;
+    }
+
+    /// <summary>
+    /// Validates a whole job document. <paramref name="checkRunAt"/> is false when a PATCH leaves the
+    /// schedule alone: a finished once job keeps its past run_at.
+    /// </summary>
+    public static (JobSpec? Spec, Dictionary<string, string[]> Errors) Validate(
+        JsonNode? document, Settings defaults, DateTimeOffset now, bool checkRunAt = true)
+    {
+        var request = new JobRequest(defaults, now);
+        var spec = request.Read(document, checkRunAt);
+        var errors = request._errors.ToDictionary(e => e.Key, e => e.Value.ToArray());
+        return (errors.Count == 0 ? spec : null, errors);
+    }
+
+    void Error(string path, string message)
+    {
+        if (!_errors.TryGetValue(path, out var list)) _errors[path] = list = [];
+        list.Add(message);
+    }
+
+    JobSpec? Read(JsonNode? document, bool checkRunAt)
+    {
+        if (document is not JsonObject root)
+        {
+            Error("$", "the request body must be a JSON object");
+            return null;
+        }
+        foreach (var (key, _) in root)
+            if (!ClientFields.Contains(key) && !ServerFields.Contains(key))
+                Error(key, $"unknown field \"{key}\"{Suggest(key, ClientFields)}");
+
+        var name = String(root, "name", "name", required: true);
+        if (name is not null && (name.Trim().Length == 0 || name.EnumerateRunes().Count() > NameLengthMax))
+            Error("name", $"must be 1 to {NameLengthMax} characters, not blank");
+        var enabled = Bool(root, "enabled", "enabled") ?? true;
+        var type = String(root, "type", "type", required: false) ?? "http";
+        if (type != "http") Error("type", $"must be \"http\" (the only job type), not \"{type}\"");
+        var http = ReadHttp(root["http"]);
+        var schedule = ReadSchedule(root["schedule"], checkRunAt);
+        var timeout = Duration(root, "timeout", "timeout") ?? _defaults.DefaultTimeout;
+        var maxRetries = Int(root, "max_retries", 0, Settings.MaxRetriesMax) ?? _defaults.MaxRetries;
+        var backoff = Duration(root, "retry_backoff", "retry_backoff") ?? _defaults.RetryBackoff;
+
+        if (_errors.Count > 0 || name is null || http is null || schedule is null) return null;
+        return new JobSpec(name, enabled, http, schedule, timeout, maxRetries, backoff);
+    }
+
+    HttpTarget? ReadHttp(JsonNode? node)
+    {
+        if (node is null)
+        {
+            Error("http", "is required: {\"method\": \"POST\", \"url\": \"https://…\"}");
+            return null;
+        }
+        if (node is not JsonObject http)
+        {
+            Error("http", "must be an object");
+            return null;
+        }
+        foreach (var (key, _) in http)
+            if (!HttpFields.Contains(key)) Error($"http.{key}", $"unknown field \"{key}\"{Suggest(key, HttpFields)}");
+
+        var method = String(http, "method", "http.method", required: false)?.ToUpperInvariant() ?? "GET";
+        if (!Methods.Contains(method)) Error("http.method", $"must be one of {string.Join(' ', Methods)}");
+
+        var url = String(http, "url", "http.url", required: true);
+        if (url is not null)
+        {
+            if (url.Length > UrlLengthMax) Error("http.url", $"must be at most {UrlLengthMax} characters");
+            else if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != "http" && uri.Scheme != "https") || uri.Host.Length == 0)
+                Error("http.url", "must be an absolute http:// or https:// URL");
+        }
+
+        var headers = new List<KeyValuePair<string, string>>();
+        switch (http["headers"])
+        {
+            case null:
+                break;
+            case JsonObject map:
+                if (map.Count > HeadersMax) Error("http.headers", $"at most {HeadersMax} headers");
+                foreach (var (key, value) in map)
+                {
+                    var path = $"http.headers.{key}";
+                    if (!IsToken(key)) Error(path, "is not a valid HTTP header name");
+                    else if (key.StartsWith("X-Ksana-", StringComparison.OrdinalIgnoreCase)) Error(path, "X-Ksana-* headers are reserved for Ksana");
+                    else if (ForbiddenHeaders.Contains(key)) Error(path, $"{key} is set by Ksana itself");
+                    if (value is not JsonValue v || v.GetValueKind() != JsonValueKind.String)
+                        Error(path, "must be a string");
+                    else
+                    {
+                        var text = v.GetValue<string>();
+                        if (text.Length > HeaderValueLengthMax || text.AsSpan().IndexOfAny('\r', '\n', '\0') >= 0)
+                            Error(path, $"must be at most {HeaderValueLengthMax} characters, without line breaks");
+                        headers.Add(new(key, text));
+                    }
+                }
+                break;
+            default:
+                Error("http.headers", "must be an object of header names to string values");
+                break;
+        }
+
+        var body = String(http, "body", "http.body", required: false) ?? "";
+        if (body.Length > BodyLengthMax) Error("http.body", $"must be at most {BodyLengthMax} characters");
+        return url is null ? null : new HttpTarget(method, url, headers, body);
+    }
+
+    Schedule? ReadSchedule(JsonNode? node, bool checkRunAt)
+    {
+        if (node is null)
+        {
+            Error("schedule", "is required: {\"kind\": \"every\", \"every\": \"5m\"} or {\"kind\": \"once\", \"run_at\": \"2030-01-01T00:00:00Z\"}");
+            return null;
+        }
+        if (node is not JsonObject schedule)
+        {
+            Error("schedule", "must be an object");
+            return null;
+        }
+        var kind = String(schedule, "kind", "schedule.kind", required: true);
+        HashSet<string> allowed = kind == "once" ? ["kind", "run_at"] : ["kind", "every", "start_at"];
+        foreach (var (key, _) in schedule)
+            if (!allowed.Contains(key))
+                Error($"schedule.{key}", kind is "every" or "once"
+                    ? $"is not a field of a \"{kind}\" schedule (allowed: {string.Join(", ", allowed)})"
+                    : $"unknown field \"{key}\"");
+        switch (kind)
+        {
+            case "every":
+                var every = Duration(schedule, "every", "schedule.every", required: true, min: EveryMin, max: EveryMax);
+                var startAt = Time(schedule, "start_at", "schedule.start_at", required: false);
+                if (startAt is { } s && (s < _now.AddYears(-100) || s > _now.AddYears(100)))
+                    Error("schedule.start_at", "must be within 100 years of now");
+                return every is { } e ? Schedule.EveryInterval(e, startAt) : null;
+            case "once":
+                var runAt = Time(schedule, "run_at", "schedule.run_at", required: true);
+                if (runAt is { } r && checkRunAt)
+                {
+                    if (r < _now - RunAtPastTolerance)
+                        Error("schedule.run_at", $"run_at is in the past ({Rfc3339.Format(r)}; now is {Rfc3339.Format(_now)})");
+                    else if (r > _now.AddYears(100))
+                        Error("schedule.run_at", "must be within 100 years of now");
+                }
+                return runAt is { } t ? Schedule.OnceAt(t) : null;
+            case null:
+                return null;
+            default:
+                Error("schedule.kind", $"must be \"every\" or \"once\", not \"{kind}\"");
+                return null;
+        }
+    }
+
+    string? String(JsonObject obj, string key, string path, bool required)
+    {
+        var node = obj[key];
+        if (node is null)
+        {
+            if (required) Error(path, "is required");
+            return null;
+        }
+        if (node is JsonValue v && v.GetValueKind() == JsonValueKind.String) return v.GetValue<string>();
+        Error(path, $"must be a string, not {Kind(node)}");
+        return null;
+    }
+
+    bool? Bool(JsonObject obj, string key, string path)
+    {
+        var node = obj[key];
+        if (node is null) return null;
+        if (node is JsonValue v && v.GetValueKind() is JsonValueKind.True or JsonValueKind.False) return v.GetValue<bool>();
+        Error(path, $"must be true or false, not {Kind(node)}");
+        return null;
+    }
+
+    int? Int(JsonObject obj, string key, int min, int max)
+    {
+        var node = obj[key];
+        if (node is null) return null;
+        if (node is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<int>(out var n) && n >= min && n <= max)
+            return n;
+        Error(key, $"must be a whole number from {min} to {max}");
+        return null;
+    }
+
+    TimeSpan? Duration(JsonObject obj, string key, string path, bool required = false, TimeSpan? min = null, TimeSpan? max = null)
+    {
+        var text = String(obj, key, path, required);
+        if (text is null) return null;
+        if (!GoDuration.TryParse(text, out var ns, out var why))
+        {
+            Error(path, $"{why}: expected a Go duration such as \"300ms\", \"10s\", \"1m30s\", \"2h\"");
+            return null;
+        }
+        var value = GoDuration.ToTimeSpan(ns);
+        var low = min ?? TimeSpan.FromMilliseconds(1);
+        var high = max ?? Settings.DurationMax;
+        if (value < low || value > high)
+        {
+            Error(path, $"must be from {RecordFormat(low)} to {RecordFormat(high)}, not {GoDuration.Format(ns)}");
+            return null;
+        }
+        return value;
+    }
+
+    static string RecordFormat(TimeSpan t) => GoDuration.Format(GoDuration.FromTimeSpan(t));
+
+    DateTimeOffset? Time(JsonObject obj, string key, string path, bool required)
+    {
+        var text = String(obj, key, path, required);
+        if (text is null) return null;
+        if (Rfc3339.TryParse(text, out var t, out var why)) return t;
+        Error(path, why);
+        return null;
+    }
+
+    static string Kind(JsonNode node) => node switch
+    {
+        JsonObject => "an object",
+        JsonArray => "an array",
+        JsonValue v => v.GetValueKind() switch
+        {
+            JsonValueKind.String => "a string",
+            JsonValueKind.Number => "a number",
+            JsonValueKind.True or JsonValueKind.False => "a boolean",
+            _ => "null",
+        },
+        _ => "null",
+    };
+
+    static bool IsToken(string name)
+    {
+        if (name.Length == 0 || name.Length > 256) return false;
+        foreach (var c in name)
+            if (c > 126 || c <= 32 || "()<>@,;:\\\"/[]?={}".Contains(c)) return false;
+        return true;
+    }
+
+    /// <summary>" (did you mean max_retries?)" for a near miss such as max_retry.</summary>
+    static string Suggest(string key, IEnumerable<string> known)
+    {
+        var best = known.MinBy(k => Distance(k, key));
+        return best is not null && Distance(best, key) <= Math.Max(2, key.Length / 3) ? $" (did you mean \"{best}\"?)" : "";
+    }
+
+    static int Distance(string a, string b)
+    {
+        var d = new int[b.Length + 1];
+        for (var j = 0; j <= b.Length; j++) d[j] = j;
+        for (var i = 1; i <= a.Length; i++)
+        {
+            var previous = d[0];
+            d[0] = i;
+            for (var j = 1; j <= b.Length; j++)
+            {
+                var current = d[j];
+                d[j] = Math.Min(Math.Min(d[j] + 1, d[j - 1] + 1), previous + (a[i - 1] == b[j - 1] ? 0 : 1));
+                previous = current;
+            }
+        }
+        return d[b.Length];
+    }
+}

@@ -1,0 +1,29 @@
+namespace Ksana.Scheduling;
+
+public enum RunStatus { Running, Retrying, Succeeded, Failed, Skipped, Missed }
+
+public enum RunTrigger { Schedule, Manual }
+
+/// <summary>One HTTP attempt of a run: either a status code or an error, never both.</summary>
+public sealed record Attempt(int Number, DateTimeOffset StartedAt, long DurationMs, int? StatusCode, string? Error);
+
+/// <summary>
+/// One scheduled occurrence (or run-now) of a job. Immutable: each change makes a new record that
+/// replaces the old one in the job's history and in the journal (upsert by <see cref="RunId"/>).
+/// </summary>
+public sealed record Run(
+    string RunId,
+    Guid JobId,
+    RunTrigger Trigger,
+    RunStatus Status,
+    DateTimeOffset ScheduledAt,
+    DateTimeOffset? FinishedAt,
+    Attempt[] Attempts,
+    string? Error,
+    long Seq)
+{
+    public bool IsFinished => Status is not (RunStatus.Running or RunStatus.Retrying);
+
+    /// <summary>32 lower-case hex characters: a callee's idempotency key.</summary>
+    public static string NewId() => Guid.NewGuid().ToString("N");
+}

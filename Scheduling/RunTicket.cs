@@ -1,0 +1,77 @@
+namespace Ksana.Scheduling;
+
+/// <summary>How a run ended, as the outbound runner sees it.</summary>
+public readonly record struct RunOutcome(RunStatus Status, string? Error);
+
+/// <summary>Why a run was stopped from outside.</summary>
+public enum StopReason { None, JobDeleted, ShuttingDown }
+
+/// <summary>
+/// One run in flight: what to call, the attempts so far, and the handles to stop it. The scheduler
+/// makes it; the outbound runner fills <see cref="Attempts"/>. It is also the thread-pool work item
+/// that starts the run, so dispatching a due slot allocates nothing else.
+/// </summary>
+public sealed class RunTicket : IThreadPoolWorkItem
+{
+    readonly Scheduler _owner;
+    readonly List<Attempt> _attempts = new(1);
+    int _inAttempt;
+
+    public RunTicket(Scheduler owner, Job job, string runId, RunTrigger trigger, DateTimeOffset scheduledAt)
+    {
+        _owner = owner;
+        Job = job;
+        RunId = runId;
+        Trigger = trigger;
+        ScheduledAt = scheduledAt;
+    }
+
+    public Job Job { get; }
+    public string RunId { get; }
+    public RunTrigger Trigger { get; }
+    public DateTimeOffset ScheduledAt { get; }
+    public CancellationTokenSource Cancellation { get; } = new();
+    public StopReason StopReason { get; private set; }
+    readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completes when the run has ended and its record is written.</summary>
+    public Task Completion => _done.Task;
+
+    internal void Finish() => _done.TrySetResult();
+
+    /// <summary>No new attempt may start: the server is shutting down.</summary>
+    public bool Draining => _owner.Draining;
+
+    public bool InAttempt => Volatile.Read(ref _inAttempt) == 1;
+
+    public void Stop(StopReason reason)
+    {
+        StopReason = reason;
+        Cancellation.Cancel();
+    }
+
+    public Attempt[] Attempts
+    {
+        get { lock (_attempts) return [.. _attempts]; }
+    }
+
+    /// <summary>When the first attempt started: the run's {{triggered_at}}.</summary>
+    public DateTimeOffset TriggeredAt { get; private set; }
+
+    public void BeginAttempt(DateTimeOffset startedAt)
+    {
+        if (TriggeredAt == default) TriggeredAt = startedAt;
+        Volatile.Write(ref _inAttempt, 1);
+    }
+
+    public void EndAttempt(Attempt attempt)
+    {
+        lock (_attempts) _attempts.Add(attempt);
+        Volatile.Write(ref _inAttempt, 0);
+    }
+
+    /// <summary>A retry is coming: the run's record says so, with the attempts so far.</summary>
+    public void Retrying() => _owner.RecordRetrying(this);
+
+    void IThreadPoolWorkItem.Execute() => _ = _owner.RunAsync(this);
+}

@@ -1,0 +1,62 @@
+namespace Ksana.Storage;
+
+/// <summary>
+/// The data directory, opened: its lock taken, its journal replayed into a <see cref="JobStore"/>,
+/// and the journal open for appends with a compaction queued (SPEC §6). Disposing it writes out
+/// what is queued and lets go of the lock.
+/// </summary>
+public sealed class DataDir : IDisposable
+{
+    readonly DataDirLock _lock;
+
+    public Journal Journal { get; }
+    public JobStore Store { get; }
+
+    DataDir(DataDirLock dirLock, Journal journal, JobStore store)
+    {
+        _lock = dirLock;
+        Journal = journal;
+        Store = store;
+    }
+
+    public static DataDir Open(string path, int runsKept, int maxJobs, ILogger log, long compactionSlackBytes = 8 << 20)
+    {
+        try
+        {
+            Directory.CreateDirectory(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new StartupException($"DATA_DIR={path}: cannot create the directory ({e.Message})");
+        }
+        var dirLock = DataDirLock.Acquire(path);
+        try
+        {
+            // A compaction that a crash interrupted left only its temporary file; the journal is intact.
+            File.Delete(Path.Combine(path, Journal.CompactFileName));
+            var store = new JobStore(runsKept, maxJobs);
+            var replay = JournalReader.Replay(path, store.ApplyReplayed, log);
+            var journal = new Journal(path, replay.LastSeq, log, compactionSlackBytes);
+            store.Attach(journal);
+            log.LogInformation("Journal replayed: {Lines} lines, {Jobs} jobs", replay.Lines, store.Count);
+            journal.RequestCompaction();
+            return new DataDir(dirLock, journal, store);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            dirLock.Dispose();
+            throw new StartupException($"DATA_DIR={path}: {e.Message}");
+        }
+        catch
+        {
+            dirLock.Dispose();
+            throw;
+        }
+    }
+
+    public void Dispose()
+    {
+        Journal.Dispose();
+        _lock.Dispose();
+    }
+}

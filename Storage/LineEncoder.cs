@@ -1,0 +1,55 @@
+using System.Buffers;
+using System.IO.Hashing;
+using System.Text.Json;
+
+namespace Ksana.Storage;
+
+/// <summary>
+/// Turns a <see cref="JournalLine"/> into its checksummed bytes (format: see <see cref="Journal"/>).
+/// Not thread-safe: each writer owns one.
+/// </summary>
+internal sealed class LineEncoder
+{
+    /// <summary>Length of <c>,"crc":"xxxxxxxx"}</c>, the fixed tail of every line before its newline.</summary>
+    public const int CrcSuffixLength = 18;
+
+    readonly ArrayBufferWriter<byte> _scratch = new(4096);
+    readonly Utf8JsonWriter _json;
+
+    public LineEncoder() => _json = new Utf8JsonWriter(_scratch, new JsonWriterOptions { SkipValidation = true });
+
+    public int Write(IBufferWriter<byte> output, JournalLine line)
+    {
+        _scratch.ResetWrittenCount();
+        _json.Reset(_scratch);
+        line.Crc = null;
+        JsonSerializer.Serialize(_json, line, JournalJson.Default.JournalLine);
+        _json.Flush();
+        // The serializer closed the object with '}': the checksum member takes its place.
+        var body = _scratch.WrittenSpan[..^1];
+        var length = body.Length + CrcSuffixLength + 1;
+        var dest = output.GetSpan(length);
+        body.CopyTo(dest);
+        var tail = dest[body.Length..];
+        ",\"crc\":\""u8.CopyTo(tail);
+        Crc32.HashToUInt32(body).TryFormat(tail[8..], out _, "x8");
+        "\"}\n"u8.CopyTo(tail[16..]);
+        output.Advance(length);
+        if (_scratch.Capacity > (1 << 20)) _scratch.Clear();
+        return length;
+    }
+
+    /// <summary>
+    /// Checks a line's checksum (the line without its newline). Returns false for anything that is
+    /// not a complete, intact line.
+    /// </summary>
+    public static bool Verify(ReadOnlySpan<byte> line)
+    {
+        if (line.Length < CrcSuffixLength + 2) return false;
+        var body = line[..^CrcSuffixLength];
+        var tail = line[^CrcSuffixLength..];
+        if (!tail.StartsWith(",\"crc\":\""u8) || !tail.EndsWith("\"}"u8)) return false;
+        return uint.TryParse(tail[8..16], System.Globalization.NumberStyles.AllowHexSpecifier, null, out var crc)
+            && Crc32.HashToUInt32(body) == crc;
+    }
+}

@@ -1,0 +1,81 @@
+using System.Globalization;
+
+namespace KsanaBench;
+
+/// <summary>Everything a scenario needs: options, timings, the callee, the systems, the results so far.</summary>
+sealed class Ctx
+{
+    public required bool Quick { get; init; }
+    public required string RunDir { get; init; }
+    public required string ResultsDir { get; init; }
+    public required string KsanaBin { get; init; }
+    public required string PeersDir { get; init; }
+    public required Callee Callee { get; init; }
+    public required string Wrk { get; init; }
+    public required DateTime StartedUtc { get; init; }
+    /// <summary>Past this instant nothing new starts (the suite must end within 30 minutes).</summary>
+    public required DateTime DeadlineUtc { get; init; }
+    public required List<SystemDef> Systems { get; init; }
+    public string ApiKey { get; } = "bench-" + Guid.NewGuid().ToString("N");
+    public string KeyFile => Path.Combine(RunDir, "keys");
+    public Results Results { get; } = new();
+
+    // Timings (seconds). Quick mode runs every scenario once and briefly.
+    public int WarmupSeconds => Quick ? 2 : 3;
+    public int WindowSeconds => Quick ? 4 : 10;
+    public int WrkWarmupSeconds => Quick ? 1 : 2;
+    public int WrkSeconds => Quick ? 3 : 10;
+    public int IdleSeconds => Quick ? 3 : 10;
+    public int StartupReps => Quick ? 1 : 3;
+    public int DeliveryReps => 1;
+    public double DurabilityBurstSeconds => Quick ? 1.0 : 2.0;
+    public TimeSpan ReadyTimeout => TimeSpan.FromSeconds(60);
+    public TimeSpan CreateTimeout => TimeSpan.FromSeconds(Quick ? 90 : 150);
+    public const int EarlyGuardMs = 100;
+    public const int CreateConcurrency = 64;
+
+    /// <summary>Peers yield first when time runs short, so that Ksana's own figures are always measured.</summary>
+    public bool HasTime(SystemDef s, double needSeconds)
+    {
+        var limit = s.IsKsana ? DeadlineUtc : DeadlineUtc.AddMinutes(-3);
+        return DateTime.UtcNow.AddSeconds(needSeconds) < limit;
+    }
+
+    public IEnumerable<SystemDef> DeliverySystems => Systems;
+    /// <summary>Hangfire's polling interval only matters for delivery; other scenarios run it once.</summary>
+    public IEnumerable<SystemDef> ApiSystems => Systems.Where(s => s.Key != "hangfire-1s");
+
+    int dirSeq;
+    public string NewDataDir(string tag)
+    {
+        var d = Path.Combine(RunDir, "data", $"{Interlocked.Increment(ref dirSeq):D3}-{tag}");
+        Directory.CreateDirectory(d);
+        return d;
+    }
+
+    public void Log(string msg) =>
+        Console.Error.WriteLine($"[{(DateTime.UtcNow - StartedUtc).TotalSeconds,6:0.0}s] {msg}");
+
+    public static long NowMs() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+
+    public static void SleepUntilMs(long unixMs)
+    {
+        while (true)
+        {
+            long d = unixMs - NowMs();
+            if (d <= 0) return;
+            Thread.Sleep((int)Math.Min(d, 200));
+        }
+    }
+
+    public static string Iso(long unixMs) =>
+        DateTimeOffset.FromUnixTimeMilliseconds(unixMs).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+
+    /// <summary>A job that fires every second on the grid origin + phase (the delivery scenarios).</summary>
+    public string FiringJob(int i, int phaseMs, long originMs) =>
+        $$"""{"name":"b{{i}}","type":"http","http":{"method":"GET","url":"{{Callee.HookUrl(i, phaseMs, 1000)}}"},"schedule":{"kind":"every","every":"1s","start_at":"{{Iso(originMs + phaseMs)}}"},"max_retries":0,"timeout":"10s"}""";
+
+    /// <summary>A job that would first fire an hour after creation: load for the API without load on the callee.</summary>
+    public string QuietJob(int i) =>
+        $$"""{"name":"q{{i}}","type":"http","http":{"method":"GET","url":"{{Callee.HookUrl(i, 0, 3_600_000)}}"},"schedule":{"kind":"every","every":"3600s"},"max_retries":0,"timeout":"10s"}""";
+}

@@ -1,0 +1,154 @@
+using System.Globalization;
+
+namespace KsanaBench;
+
+/// <summary>
+/// N jobs every 1 s, their due times spread evenly across the second or all at the same instant;
+/// lateness, losses and duplicates measured at the callee, CPU and memory from /proc.
+/// </summary>
+static class Delivery
+{
+    public static readonly (int Jobs, string Mode)[] Cases =
+        [(1000, "spread"), (1000, "aligned"), (10_000, "spread"), (10_000, "aligned"), (50_000, "spread"), (50_000, "aligned")];
+
+    public static async Task RunAll(Ctx ctx)
+    {
+        int caseIndex = 0;
+        foreach (var (jobs, mode) in Cases)
+        {
+            var runs = new Dictionary<string, List<DeliveryResult>>();
+            var notApplicable = new HashSet<string>();
+            for (int rep = 0; rep < ctx.DeliveryReps; rep++)
+            {
+                // Alternate the order of systems from one case (and repetition) to the next so that
+                // no system always runs first on a cold machine or last on a warm one.
+                var order = ctx.DeliverySystems.ToList();
+                if ((caseIndex + rep) % 2 == 1) order.Reverse();
+                foreach (var sys in order)
+                {
+                    if (notApplicable.Contains(sys.Key)) continue;
+                    double need = ctx.WarmupSeconds + ctx.WindowSeconds + 8 + jobs / 5000.0;
+                    DeliveryResult r;
+                    if (!ctx.HasTime(sys, need))
+                        r = Skip(sys, jobs, mode, "skipped (time budget)");
+                    else
+                    {
+                        try { r = await RunOne(ctx, sys, jobs, mode, rep); }
+                        catch (BenchException e) { r = Skip(sys, jobs, mode, "failed: " + e.Message); }
+                        catch (Exception e) { r = Skip(sys, jobs, mode, "failed: " + e.GetType().Name + ": " + e.Message); }
+                    }
+                    ctx.Log($"delivery {jobs} {mode} {sys.Key}: {Describe(r)}");
+                    (runs.TryGetValue(sys.Key, out var l) ? l : runs[sys.Key] = []).Add(r);
+                    // A spread-incapable peer gives n/a once; don't repeat it.
+                    if (r.Status.StartsWith("n/a", StringComparison.Ordinal)) notApplicable.Add(sys.Key);
+                }
+            }
+            foreach (var sys in ctx.DeliverySystems)
+                if (runs.TryGetValue(sys.Key, out var l)) ctx.Results.Delivery.Add(Median(l));
+            caseIndex++;
+            Report.Save(ctx);
+        }
+    }
+
+    static string Describe(DeliveryResult r) => r.Lateness is { } l
+        ? string.Create(CultureInfo.InvariantCulture,
+            $"{l.CallbacksPerSecond:0}/s p50 {l.P50Ms} p99 {l.P99Ms} max {l.MaxMs} ms, lost {l.Lost}, dup {l.DuplicateSlots}, {r.CpuUsPerCallback:0.0} µs/cb, rss {r.RssKb / 1024} MB")
+        : r.Status;
+
+    static DeliveryResult Skip(SystemDef s, int jobs, string mode, string why) =>
+        new(s.Key, jobs, mode, why, 0, null, null, null, null, null, null, null, null, null);
+
+    static async Task<DeliveryResult> RunOne(Ctx ctx, SystemDef sys, int jobs, string mode, int rep)
+    {
+        string tag = $"deliv-{jobs}-{mode}-{rep}";
+        using var rs = RunningSystem.Start(ctx, sys, ctx.NewDataDir($"{sys.Key}-{tag}"), tag);
+        if (mode == "spread" && !sys.IsKsana)
+        {
+            var caps = await rs.Api.GetString("/capabilities");
+            if (caps is not null && caps.Replace(" ", "").Contains("\"spread\":false", StringComparison.Ordinal))
+            {
+                rs.Stop(5);
+                return Skip(sys, jobs, mode, "n/a (no sub-second phase)");
+            }
+        }
+
+        long originMs = Ctx.NowMs() / 1000 * 1000;
+        var phases = new int[jobs];
+        for (int i = 0; i < jobs; i++) phases[i] = mode == "spread" ? (int)((long)i * 1000 / jobs) : 0;
+        var created = await rs.Api.CreateMany(jobs, i => ctx.FiringJob(i, phases[i], originMs),
+            Ctx.CreateConcurrency, DateTime.UtcNow + ctx.CreateTimeout);
+        if (created.Created < jobs)
+        {
+            rs.Stop(5);
+            throw new BenchException($"created {created.Created} of {jobs} jobs in {created.Seconds:0.0} s"
+                + (created.Errors.Count > 0 ? ": " + created.Errors[0] : ""));
+        }
+
+        long w0 = (Ctx.NowMs() / 1000 + 1 + ctx.WarmupSeconds) * 1000;
+        long w1 = w0 + ctx.WindowSeconds * 1000L;
+        int pid = rs.Pid;
+
+        Ctx.SleepUntilMs(w0 - 800);
+        File.Delete(ctx.Callee.Cut(Path.Combine(ctx.RunDir, "pre-window.log")));
+        Ctx.SleepUntilMs(w0);
+        double cpu0 = ProcFs.CpuSeconds(pid);
+        long rssMax = 0;
+        while (Ctx.NowMs() < w1 - 1000)
+        {
+            Ctx.SleepUntilMs(Math.Min(w1 - 1000, Ctx.NowMs() + 1000));
+            rssMax = Math.Max(rssMax, ProcFs.Memory(pid).RssKb);
+        }
+        Ctx.SleepUntilMs(w1);
+        double cpu1 = ProcFs.CpuSeconds(pid);
+        var (rss, hwm) = ProcFs.Memory(pid);
+        rssMax = Math.Max(rssMax, rss);
+
+        // Calls for slots in the window may arrive up to one period (minus the early guard) later.
+        Ctx.SleepUntilMs(w1 + 1000 + 300);
+        var logPath = ctx.Callee.Cut(Path.Combine(ctx.RunDir, $"callee-{sys.Key}-{tag}.log"));
+        var stop = rs.Stop(10);
+
+        var lat = LatenessAnalyzer.Analyze(logPath, phases, 1000, w0, w1, Ctx.EarlyGuardMs);
+        File.Delete(logPath);
+        double cpu = cpu1 - cpu0;
+        return new DeliveryResult(sys.Key, jobs, mode, "ok", 1, lat,
+            lat.CallsInWindow > 0 ? cpu * 1e6 / lat.CallsInWindow : null,
+            100 * cpu / ((w1 - w0) / 1000.0), rssMax, hwm, created.Seconds,
+            stop.ExitCode, stop.Graceful, stop.Seconds);
+    }
+
+    /// <summary>The median of each figure over repetitions; losses and duplicates are summed so none hides.</summary>
+    static DeliveryResult Median(List<DeliveryResult> runs)
+    {
+        var ok = runs.Where(r => r.Lateness is not null).ToList();
+        if (ok.Count == 0) return runs[0];
+        if (ok.Count == 1) return ok[0];
+        double Med(Func<DeliveryResult, double> f)
+        {
+            var v = ok.Select(f).OrderBy(x => x).ToArray();
+            return v[v.Length / 2];
+        }
+        int MedI(Func<Lateness, int> f) => (int)Med(r => f(r.Lateness!));
+        var first = ok[0].Lateness!;
+        var lat = first with
+        {
+            CallsInWindow = (long)Med(r => r.Lateness!.CallsInWindow),
+            CallbacksPerSecond = Med(r => r.Lateness!.CallbacksPerSecond),
+            P50Ms = MedI(l => l.P50Ms), P99Ms = MedI(l => l.P99Ms), P999Ms = MedI(l => l.P999Ms), MaxMs = MedI(l => l.MaxMs),
+            PctWithin50Ms = Med(r => r.Lateness!.PctWithin50Ms),
+            SlotsExpected = ok.Sum(r => r.Lateness!.SlotsExpected),
+            Lost = ok.Sum(r => r.Lateness!.Lost),
+            DuplicateSlots = ok.Sum(r => r.Lateness!.DuplicateSlots),
+            DuplicateCalls = ok.Sum(r => r.Lateness!.DuplicateCalls),
+            Early = ok.Sum(r => r.Lateness!.Early),
+            Stray = ok.Sum(r => r.Lateness!.Stray),
+        };
+        return ok[0] with
+        {
+            Runs = ok.Count, Lateness = lat,
+            CpuUsPerCallback = Med(r => r.CpuUsPerCallback ?? 0), CpuPercent = Med(r => r.CpuPercent ?? 0),
+            RssKb = (long)Med(r => r.RssKb ?? 0), HwmKb = (long)Med(r => r.HwmKb ?? 0),
+            CreateSeconds = Med(r => r.CreateSeconds ?? 0),
+        };
+    }
+}

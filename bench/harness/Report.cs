@@ -1,0 +1,290 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace KsanaBench;
+
+/// <summary>Writes latest.json (everything) and latest.md (the tables) from the results so far.</summary>
+static class Report
+{
+    static readonly JsonSerializerOptions JsonOpts = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    public static void Save(Ctx ctx)
+    {
+        Directory.CreateDirectory(ctx.ResultsDir);
+        ctx.Results.Meta["elapsed_seconds"] = Math.Round((DateTime.UtcNow - ctx.StartedUtc).TotalSeconds, 1);
+        var json = JsonSerializer.Serialize(ctx.Results, JsonOpts);
+        WriteAtomically(Path.Combine(ctx.ResultsDir, "latest.json"), json + "\n");
+        WriteAtomically(Path.Combine(ctx.ResultsDir, "latest.md"), Markdown(ctx));
+    }
+
+    static void WriteAtomically(string path, string text)
+    {
+        var tmp = path + ".tmp";
+        File.WriteAllText(tmp, text);
+        File.Move(tmp, path, overwrite: true);
+    }
+
+    // ---- formatting -------------------------------------------------------------------------
+
+    static string N0(double v) => v.ToString("#,0", Inv);
+    static string F(double v, int digits) => v.ToString("#,0." + new string('0', digits), Inv);
+    static string Mb(long kb) => F(kb / 1024.0, 1);
+    static string Ms(double ms) => ms < 10 ? F(ms, 2) : ms < 100 ? F(ms, 1) : N0(ms);
+
+    /// <summary>
+    /// "×r" where r &gt; 1 means Ksana is ahead: peer/Ksana for costs, Ksana/peer for throughput.
+    /// A zero for Ksana is raised to the measuring resolution so the ratio stays finite ("≥").
+    /// </summary>
+    static string Ratio(double? ksana, double? peer, bool higherIsBetter, double resolution = 0)
+    {
+        if (ksana is not { } k || peer is not { } p) return "";
+        bool floored = false;
+        if (higherIsBetter)
+        {
+            if (p <= 0) return k > 0 ? " (∞×)" : "";
+            if (k <= 0) return " (0×)";
+            return $" ({F(k / p, 2)}×)";
+        }
+        if (k < resolution) { k = resolution; floored = true; }
+        if (p < resolution) p = resolution;
+        if (k <= 0) return p <= 0 ? " (1.00×)" : " (∞×)";
+        return $" ({(floored ? "≥" : "")}{F(p / k, 2)}×)";
+    }
+
+    static string Label(Ctx ctx, string key) => ctx.Systems.FirstOrDefault(s => s.Key == key)?.Label ?? key;
+
+    static string Aim(bool? met) => met switch { true => "✅", false => "❌", null => "" };
+
+    // ---- markdown ---------------------------------------------------------------------------
+
+    static string Markdown(Ctx ctx)
+    {
+        var r = ctx.Results;
+        var md = new StringBuilder();
+        md.AppendLine("# Ksana benchmark results");
+        md.AppendLine();
+        foreach (var (k, v) in r.Meta) md.AppendLine($"- {k.Replace('_', ' ')}: {v}");
+        md.AppendLine();
+        md.AppendLine("How it is measured: bench/README.md. Lateness = arrival at the nginx callee − the job's nominal due time, "
+            + "1 ms resolution. In side-by-side tables a ratio in brackets is peer/Ksana for costs and lateness and "
+            + "Ksana/peer for throughput, so above 1 means Ksana is ahead (a Ksana figure of 0 ms is taken as 1 ms, shown “≥”).");
+        md.AppendLine();
+        KsanaSection(ctx, md);
+        SideBySide(ctx, md);
+        if (r.Notes.Count > 0)
+        {
+            md.AppendLine("## Notes");
+            md.AppendLine();
+            foreach (var n in r.Notes) md.AppendLine("- " + n);
+            md.AppendLine();
+        }
+        return md.ToString();
+    }
+
+    static void KsanaSection(Ctx ctx, StringBuilder md)
+    {
+        var r = ctx.Results;
+        md.AppendLine("## Ksana against the aims of issues 3 and 4");
+        md.AppendLine();
+        md.AppendLine("| figure | measured | aim | |");
+        md.AppendLine("|---|---|---|---|");
+        void Row(string fig, string measured, string aim = "", bool? met = null) =>
+            md.AppendLine($"| {fig} | {measured} | {aim} | {Aim(met)} |");
+
+        foreach (var c in Creates.Clients.Where(c => c != 256))
+        {
+            var x = r.Creates.FirstOrDefault(e => e.System == "ksana" && e.Clients == c);
+            if (x is null) continue;
+            if (x.OkPerSecond is not { } ps) { Row($"durable creates/s, {c} client{(c > 1 ? "s" : "")}", x.Status); continue; }
+            Row($"durable creates/s, {c} client{(c > 1 ? "s" : "")}", N0(ps) + (x.Non2xx > 0 ? $" ({x.Non2xx} non-2xx)" : ""),
+                c == 64 ? "≥ 20,000" : "", c == 64 ? ps >= 20_000 : null);
+            if (c == 1 && x.P50Ms is { } p50) Row("create latency p50, 1 client", Ms(p50) + " ms", "≤ 0.4 ms", p50 <= 0.4);
+        }
+        var d = r.Durability.FirstOrDefault(e => e.System == "ksana");
+        if (d is not null)
+            Row("kill -9 during concurrent creates: acknowledged jobs lost", d.Status == "ok" || d.Lost > 0
+                ? $"{d.Lost} of {N0(d.Acknowledged)} (restart {Ms((d.RestartSeconds ?? 0) * 1000)} ms)" : d.Status, "0", d.Status == "ok" ? true : d.Lost > 0 ? false : null);
+
+        var res = r.Resources.FirstOrDefault(e => e.System == "ksana");
+        if (res is not null)
+        {
+            foreach (var s in res.Startup)
+            {
+                var (tAim, tMet) = s.Jobs switch { 0 => ("≤ 60 ms", (bool?)(s.ReadyMs <= 60)), 100_000 => ("≤ 250 ms", s.ReadyMs <= 250), _ => ("", null) };
+                var (mAim, mMet) = s.Jobs switch { 0 => ("≤ 25 MB", (bool?)(s.RssAfter1sKb <= 25 * 1024)), 100_000 => ("≤ 64 MB", s.RssAfter1sKb <= 64 * 1024), _ => ("", null) };
+                Row($"start-up to a served /health, {N0(s.Jobs)} jobs in the journal", $"{Ms(s.ReadyMs)} ms (runs: {string.Join(", ", s.SamplesMs.Select(v => Ms(v)))})", tAim, tMet);
+                Row($"resident memory after start, {N0(s.Jobs)} jobs", $"{Mb(s.RssAfter1sKb)} MB (at ready {Mb(s.RssAtReadyKb)} MB)", mAim, mMet);
+            }
+            if (res.IdleCpuPercent is { } idle) Row("idle CPU, 0 jobs", F(idle, 2) + " %", "near zero (≤ 0.5 %)", idle <= 0.5);
+            if (res.JournalBytes100k is { } jb) Row("journal size with 100 000 jobs", Mb(jb / 1024) + " MB");
+            foreach (var p in res.Problems) Row("problem", p, "", false);
+            if (res.Status != "ok" && res.Startup.Count == 0) Row("start-up and memory", res.Status, "", false);
+        }
+
+        foreach (var (jobs, mode) in Delivery.Cases)
+        {
+            var x = r.Delivery.FirstOrDefault(e => e.System == "ksana" && e.Jobs == jobs && e.Mode == mode);
+            if (x is null) continue;
+            string name = $"{N0(jobs)} jobs {mode}";
+            if (x.Lateness is not { } l) { Row(name, x.Status, "", false); continue; }
+            if (jobs <= 10_000)
+            {
+                Row($"{name}: callbacks/s", $"{N0(l.CallbacksPerSecond)} of {N0(jobs)}");
+                var (aim, met) = (jobs, mode) switch
+                {
+                    (10_000, "spread") => ("p50 ≤ 2 ms, p99 ≤ 10 ms", (bool?)(l.P50Ms <= 2 && l.P99Ms <= 10)),
+                    (10_000, "aligned") => ("p99 ≤ 150 ms", l.P99Ms <= 150),
+                    _ => ("", null),
+                };
+                Row($"{name}: lateness p50 / p99 / max", $"{l.P50Ms} / {l.P99Ms} / {l.MaxMs} ms", aim, met);
+            }
+            else if (mode == "spread")
+                Row($"{name}: sustained callbacks/s", N0(l.CallbacksPerSecond), "≥ 40,000", l.CallbacksPerSecond >= 40_000);
+            else
+                Row($"{name}: callbacks/s, lateness p50 / p99 / max", $"{N0(l.CallbacksPerSecond)}; {l.P50Ms} / {l.P99Ms} / {l.MaxMs} ms");
+            Row($"{name}: lost / duplicate slots", $"{N0(l.Lost)} / {N0(l.DuplicateSlots)} of {N0(l.SlotsExpected)}", "0 / 0", l.Lost == 0 && l.DuplicateSlots == 0);
+            if (jobs == 10_000 && mode == "spread")
+            {
+                Row($"{name}: CPU per callback (incl. the HTTP call)", F(x.CpuUsPerCallback ?? 0, 1) + " µs", "≤ 25 µs", x.CpuUsPerCallback <= 25);
+                Row($"{name}: resident memory while firing 10 000/s", $"{Mb(x.RssKb ?? 0)} MB (peak {Mb(x.HwmKb ?? 0)} MB)", "≤ 60 MB", x.RssKb <= 60 * 1024);
+            }
+            else Row($"{name}: CPU per callback, CPU, RSS", $"{F(x.CpuUsPerCallback ?? 0, 1)} µs, {F(x.CpuPercent ?? 0, 0)} %, {Mb(x.RssKb ?? 0)} MB");
+            if (x.Graceful == false || x.ExitCode is not (0 or null))
+                Row($"{name}: SIGTERM after the run", x.Graceful == false ? "did not exit within 10 s (killed)" : $"exit code {x.ExitCode}", "exit 0", false);
+        }
+        md.AppendLine();
+    }
+
+    static void SideBySide(Ctx ctx, StringBuilder md)
+    {
+        var r = ctx.Results;
+        var all = ctx.Systems;
+        if (all.Count < 2) return;
+        md.AppendLine("## Side by side (issue 5)");
+        md.AppendLine();
+        md.AppendLine("Systems: " + string.Join("; ", r.Systems.Select(s => $"**{s.Label}**")) + ". "
+            + "Every peer is capped at 64 concurrent outbound requests, retries off; Ksana runs with WORKERS=64. "
+            + "cron and systemd timers are context only: see bench/peers/cron/NOTES.md.");
+        md.AppendLine();
+
+        // Delivery
+        foreach (var (jobs, mode) in Delivery.Cases)
+        {
+            var rows = all.Select(s => r.Delivery.FirstOrDefault(e => e.System == s.Key && e.Jobs == jobs && e.Mode == mode)).ToList();
+            if (rows.All(x => x is null)) continue;
+            md.AppendLine($"### Delivery: {N0(jobs)} jobs every 1 s, {mode}");
+            md.AppendLine();
+            Header(md, all);
+            var k = r.Delivery.FirstOrDefault(e => e.System == "ksana" && e.Jobs == jobs && e.Mode == mode);
+            void DRow(string name, Func<DeliveryResult, double?> f, Func<double, string> fmt, bool higher, double res = 0)
+            {
+                var cells = rows.Select((x, i) =>
+                {
+                    if (x is null) return "—";
+                    if (x.Lateness is null) return x.Status;
+                    var v = f(x);
+                    if (v is null) return "—";
+                    return fmt(v.Value) + (all[i].IsKsana || k?.Lateness is null ? "" : Ratio(f(k), v, higher, res));
+                });
+                md.AppendLine($"| {name} | {string.Join(" | ", cells)} |");
+            }
+            DRow("callbacks/s", x => x.Lateness!.CallbacksPerSecond, N0, true);
+            DRow("lateness p50 (ms)", x => x.Lateness!.P50Ms, v => N0(v), false, 1);
+            DRow("lateness p99 (ms)", x => x.Lateness!.P99Ms, v => N0(v), false, 1);
+            DRow("lateness p99.9 (ms)", x => x.Lateness!.P999Ms, v => N0(v), false, 1);
+            DRow("lateness max (ms)", x => x.Lateness!.MaxMs, v => N0(v), false, 1);
+            DRow("within 50 ms (%)", x => x.Lateness!.PctWithin50Ms, v => F(v, 2), true);
+            md.AppendLine("| lost / duplicate slots | " + string.Join(" | ", rows.Select(x => x?.Lateness is { } l
+                ? $"{N0(l.Lost)} / {N0(l.DuplicateSlots)}" : x is null ? "—" : x.Status)) + " |");
+            DRow("CPU per callback (µs)", x => x.CpuUsPerCallback, v => F(v, 1), false);
+            DRow("resident memory (MB)", x => x.RssKb / 1024.0, v => F(v, 1), false);
+            md.AppendLine();
+        }
+
+        // Create throughput
+        var api = ctx.ApiSystems.ToList();
+        if (r.Creates.Count > 0)
+        {
+            md.AppendLine("### Create throughput (POST /jobs through wrk; Ksana acknowledges after fsync, peers keep jobs in memory)");
+            md.AppendLine();
+            Header(md, api);
+            foreach (var c in Creates.Clients)
+            {
+                var rows = api.Select(s => r.Creates.FirstOrDefault(e => e.System == s.Key && e.Clients == c)).ToList();
+                if (rows.All(x => x is null)) continue;
+                var k = r.Creates.FirstOrDefault(e => e.System == "ksana" && e.Clients == c);
+                void CRow(string name, Func<CreateResult, double?> f, Func<double, string> fmt, bool higher) =>
+                    md.AppendLine($"| {name} | " + string.Join(" | ", rows.Select((x, i) =>
+                        x is null ? "—" : f(x) is not { } v ? x.Status
+                        : fmt(v) + (api[i].IsKsana ? "" : Ratio(k is null ? null : f(k), v, higher)))) + " |");
+                CRow($"creates/s, {c} client{(c > 1 ? "s" : "")}", x => x.OkPerSecond, N0, true);
+                CRow($"latency p50 (ms), {c}", x => x.P50Ms, Ms, false);
+                CRow($"latency p99 (ms), {c}", x => x.P99Ms, Ms, false);
+            }
+            md.AppendLine("| kill -9 during creates | " + string.Join(" | ", api.Select(s =>
+            {
+                var d = r.Durability.FirstOrDefault(e => e.System == s.Key);
+                return d is null ? "—" : d.Status == "ok" ? $"0 of {N0(d.Acknowledged)} acknowledged lost"
+                    : d.Lost > 0 ? $"**{d.Lost} of {N0(d.Acknowledged)} acknowledged lost**" : d.Status;
+            })) + " |");
+            md.AppendLine();
+        }
+
+        // Start-up, memory, size
+        if (r.Resources.Count > 0 || r.Systems.Count > 0)
+        {
+            md.AppendLine("### Start-up, memory and size");
+            md.AppendLine();
+            Header(md, api);
+            var rows = api.Select(s => r.Resources.FirstOrDefault(e => e.System == s.Key)).ToList();
+            var k = r.Resources.FirstOrDefault(e => e.System == "ksana");
+            void RRow(string name, Func<ResourceResult, SystemDef, double?> f, Func<double, string> fmt, bool higher, string naText, double res = 0) =>
+                md.AppendLine($"| {name} | " + string.Join(" | ", rows.Select((x, i) =>
+                {
+                    if (x is null) return "—";
+                    var v = f(x, api[i]);
+                    if (v is null) return x.Status != "ok" && x.Startup.Count == 0 ? x.Status : naText;
+                    var kv = k is null ? null : f(k, all[0]);
+                    return fmt(v.Value) + (api[i].IsKsana ? "" : Ratio(kv, v, higher, res));
+                })) + " |");
+            double? St(ResourceResult x, int jobs) => x.Startup.FirstOrDefault(s => s.Jobs == jobs)?.ReadyMs;
+            double? SRss(ResourceResult x, int jobs) => x.Startup.FirstOrDefault(s => s.Jobs == jobs)?.RssAfter1sKb / 1024.0;
+            RRow("start-up to ready, empty (ms)", (x, _) => St(x, 0), Ms, false, "—");
+            RRow("start-up, 10 000 jobs persisted (ms)", (x, _) => St(x, 10_000), Ms, false, "n/a (in-memory)");
+            RRow("start-up, 100 000 jobs persisted (ms)", (x, _) => St(x, 100_000), Ms, false, "n/a (in-memory)");
+            RRow("resident memory after start, empty (MB)", (x, _) => SRss(x, 0), v => F(v, 1), false, "—");
+            RRow("resident memory after restart, 100 000 jobs (MB)", (x, _) => SRss(x, 100_000), v => F(v, 1), false, "n/a (in-memory)");
+            RRow("idle CPU, no jobs (%)", (x, _) => x.IdleCpuPercent, v => F(v, 2), false, "—", 0.01);
+            RRow("resident memory idle (MB)", (x, _) => x.IdleRssKb / 1024.0, v => F(v, 1), false, "—");
+            RRow("resident memory, 10 000 jobs created (MB)", (x, _) => x.Rss10kKb / 1024.0, v => F(v, 1), false, "—");
+            RRow("resident memory, 100 000 jobs created (MB)", (x, _) => x.Rss100kKb / 1024.0, v => F(v, 1), false, "—");
+            RRow("peak resident memory, 100 000 jobs (MB)", (x, _) => x.Hwm100kKb / 1024.0, v => F(v, 1), false, "—");
+            var ks = r.Systems.FirstOrDefault(s => s.Key == "ksana");
+            md.AppendLine("| size to deploy (MB) | " + string.Join(" | ", api.Select(s =>
+            {
+                var si = r.Systems.FirstOrDefault(e => e.Key == s.Key);
+                if (si is null || si.DeployBytes <= 0) return "—";
+                return F(si.DeployBytes / 1048576.0, 1) + (s.IsKsana || ks is null ? "" : Ratio(ks.DeployBytes, si.DeployBytes, false));
+            })) + " |");
+            md.AppendLine();
+            md.AppendLine("Size to deploy: " + string.Join("; ", r.Systems.Where(s => s.Key != "hangfire-1s").Select(s => $"{s.Label}: {s.DeployWhat}")) + ".");
+            md.AppendLine();
+        }
+    }
+
+    static void Header(StringBuilder md, IReadOnlyList<SystemDef> systems)
+    {
+        md.AppendLine("| | " + string.Join(" | ", systems.Select(s => s.Label)) + " |");
+        md.AppendLine("|---|" + string.Concat(systems.Select(_ => "---|")));
+    }
+}

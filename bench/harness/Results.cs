@@ -1,0 +1,48 @@
+namespace KsanaBench;
+
+/// <summary>Everything measured in one run; written to latest.json as is.</summary>
+sealed class Results
+{
+    public Dictionary<string, object?> Meta { get; } = [];
+    public List<SystemInfo> Systems { get; } = [];
+    public List<DeliveryResult> Delivery { get; } = [];
+    public List<CreateResult> Creates { get; } = [];
+    public List<DurabilityResult> Durability { get; } = [];
+    public List<ResourceResult> Resources { get; } = [];
+    public List<string> Notes { get; } = [];
+}
+
+sealed record SystemInfo(string Key, string Label, bool Persists, long DeployBytes, string DeployWhat);
+
+/// <summary>One system on one delivery scenario (median over repetitions where there were several).</summary>
+sealed record DeliveryResult(
+    string System, int Jobs, string Mode, string Status, int Runs,
+    Lateness? Lateness, double? CpuUsPerCallback, double? CpuPercent, long? RssKb, long? HwmKb,
+    double? CreateSeconds, int? ExitCode, bool? Graceful, double? StopSeconds);
+
+/// <summary>POST /jobs throughput through wrk at one concurrency.</summary>
+sealed record CreateResult(
+    string System, int Clients, string Status,
+    double? OkPerSecond, double? P50Ms, double? P99Ms, long? Requests, long? Non2xx, string? SocketErrors, long? RssKb);
+
+/// <summary>kill -9 during a burst of creates, then a restart: is every acknowledged job still there?</summary>
+sealed record DurabilityResult(
+    string System, string Status, int Acknowledged, int Found, int Lost, int UnacknowledgedPresent,
+    double? BurstSeconds, double? RestartSeconds, List<string>? LostSample);
+
+/// <summary>Start-up, idle and memory figures of one system.</summary>
+sealed record ResourceResult(string System, string Status)
+{
+    public List<StartupPoint> Startup { get; init; } = [];
+    public double? IdleCpuPercent { get; init; }
+    public long? IdleRssKb { get; init; }
+    public long? Rss10kKb { get; init; }
+    public long? Rss100kKb { get; init; }
+    public long? Hwm100kKb { get; init; }
+    public double? Create100kSeconds { get; init; }
+    public long? JournalBytes100k { get; init; }
+    public List<string> Problems { get; init; } = [];
+}
+
+/// <summary>Restart with N jobs persisted: time from exec to the first 200 on /health, and memory.</summary>
+sealed record StartupPoint(int Jobs, double ReadyMs, double[] SamplesMs, long RssAtReadyKb, long RssAfter1sKb);

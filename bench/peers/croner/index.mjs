@@ -1,0 +1,94 @@
+// croner peer for Ksana's comparison benchmarks (see README.md).
+// One croner job per POST /jobs ("* * * * * *" for every 1 s); the sub-second phase of start_at is
+// kept by a setTimeout inside the tick. Calls go through undici's fetch on one Agent with
+// MAX_CONCURRENCY connections, behind a limiter of MAX_CONCURRENCY requests in flight.
+import http from 'node:http';
+import { Cron } from 'croner';
+import { Agent, fetch } from 'undici';
+
+const PORT = Number(process.env.PORT ?? 18103);
+const MAX_CONCURRENCY = Number(process.env.MAX_CONCURRENCY ?? 64);
+const TIMEOUT_MS = 10_000;
+
+const agent = new Agent({ connections: MAX_CONCURRENCY });
+
+// At most MAX_CONCURRENCY requests in flight; the rest wait in FIFO order.
+let inFlight = 0;
+const waiting = [];
+function call(url) {
+  if (inFlight >= MAX_CONCURRENCY) { waiting.push(url); return; }
+  inFlight++;
+  get(url).finally(() => {
+    inFlight--;
+    if (waiting.length > 0) call(waiting.shift());
+  });
+}
+async function get(url) {
+  try {
+    const res = await fetch(url, { dispatcher: agent, signal: AbortSignal.timeout(TIMEOUT_MS) });
+    await res.arrayBuffer(); // drain so the connection goes back to the pool
+  } catch {
+    // no retries (max_retries 0): a failed or timed-out call is lost
+  }
+}
+
+// every "Ns" with N dividing 60 → a 6-field pattern whose seconds follow start_at's grid.
+function patternFor(everyS, startMs) {
+  if (everyS === 1) return '* * * * * *';
+  const first = Math.floor(startMs / 1000) % everyS;
+  return everyS === 60 ? `${first} * * * * *` : `${first}-59/${everyS} * * * * *`;
+}
+
+const jobs = new Map();
+let nextId = 0;
+
+function createJob(body) {
+  const url = body?.http?.url;
+  const sch = body?.schedule;
+  const m = /^(\d+)s$/.exec(sch?.every ?? '');
+  if (body?.type !== 'http' || typeof url !== 'string' || sch?.kind !== 'every' || !m) return null;
+  const everyS = Number(m[1]);
+  if (everyS < 1 || 60 % everyS !== 0) return null;
+  const startMs = sch.start_at ? Date.parse(sch.start_at) : Date.now() + everyS * 1000;
+  if (Number.isNaN(startMs)) return null;
+
+  const phaseMs = ((startMs % 1000) + 1000) % 1000; // croner fires on whole seconds
+  const fire = () => call(url);
+  const tick = phaseMs === 0
+    ? fire
+    : () => setTimeout(fire, Math.max(0, phaseMs - (Date.now() % 1000)));
+  const id = String(++nextId);
+  // startAt is the whole second of the first slot (croner rounds a fractional startAt up).
+  jobs.set(id, new Cron(patternFor(everyS, startMs), { startAt: new Date(startMs - phaseMs) }, tick));
+  return id;
+}
+
+function send(res, status, obj) {
+  const s = JSON.stringify(obj);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(s) });
+  res.end(s);
+}
+
+const server = http.createServer((req, res) => {
+  if (req.method === 'GET' && req.url === '/health') return send(res, 200, { status: 'ok' });
+  // spread=true: the phase is kept by the setTimeout above, not by croner itself.
+  if (req.method === 'GET' && req.url === '/capabilities') return send(res, 200, { spread: true });
+  if (req.method === 'POST' && req.url === '/jobs') {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      let body;
+      try { body = JSON.parse(Buffer.concat(chunks).toString('utf8')); } catch { return send(res, 400, { error: 'bad json' }); }
+      const id = createJob(body);
+      return id ? send(res, 201, { id }) : send(res, 400, { error: 'unsupported job' });
+    });
+    return;
+  }
+  send(res, 404, { error: 'not found' });
+});
+server.keepAliveTimeout = 60_000;
+server.listen(PORT, '127.0.0.1');
+
+const stop = () => { for (const j of jobs.values()) j.stop(); server.close(); agent.close(); process.exit(0); };
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);

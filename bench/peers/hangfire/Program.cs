@@ -1,0 +1,124 @@
+// Hangfire peer for Ksana's comparison benchmarks (see README.md).
+// Each POST /jobs registers one recurring job whose cron has a seconds field ("* * * * * *" for
+// every 1 s); Hangfire's RecurringJobScheduler enqueues a background job per occurrence and the
+// server's workers run Hook.Get on it.
+using System.Globalization;
+using System.Net;
+using System.Text.Json.Serialization;
+using Hangfire;
+using Hangfire.InMemory;
+
+var port = int.Parse(Environment.GetEnvironmentVariable("PORT") ?? "18102", CultureInfo.InvariantCulture);
+var maxConcurrency = int.Parse(Environment.GetEnvironmentVariable("MAX_CONCURRENCY") ?? "64", CultureInfo.InvariantCulture);
+// Unset: Hangfire's default SchedulePollingInterval (15 s), which also paces the recurring job scheduler.
+var pollMs = Environment.GetEnvironmentVariable("HANGFIRE_POLL_MS");
+// How long finished background jobs stay in memory (Hangfire.InMemory caps every expiry to this;
+// its default, 3 h, would keep every one of e.g. 10 000 firings a second for 3 h).
+var retentionS = int.Parse(Environment.GetEnvironmentVariable("HANGFIRE_RETENTION_S") ?? "60", CultureInfo.InvariantCulture);
+
+Hook.Init(maxConcurrency);
+
+var builder = WebApplication.CreateSlimBuilder(args);
+builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, port));
+builder.Logging.SetMinimumLevel(LogLevel.Warning);
+builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, AppJson.Default));
+
+builder.Services.AddHangfire(c => c
+    .SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
+    .UseSimpleAssemblyNameTypeSerializer()
+    .UseRecommendedSerializerSettings()
+    .UseInMemoryStorage(new InMemoryStorageOptions { MaxExpirationTime = TimeSpan.FromSeconds(retentionS) }));
+builder.Services.AddHangfireServer(o =>
+{
+    o.WorkerCount = maxConcurrency;
+    if (pollMs is { Length: > 0 })
+        o.SchedulePollingInterval = TimeSpan.FromMilliseconds(int.Parse(pollMs, CultureInfo.InvariantCulture));
+});
+
+var app = builder.Build();
+var started = false;
+app.Lifetime.ApplicationStarted.Register(() => started = true);
+
+app.MapGet("/health", (JobStorage storage) =>
+    started && storage.GetMonitoringApi().Servers().Count > 0
+        ? Results.Json(new Status("ok"), AppJson.Default.Status)
+        : Results.Json(new Status("starting"), AppJson.Default.Status, statusCode: 503));
+
+// A cron occurrence is a whole second, and firings happen when the scheduler polls: no sub-second phase.
+app.MapGet("/capabilities", () => Results.Json(new Capabilities(false), AppJson.Default.Capabilities));
+
+long nextId = 0;
+app.MapPost("/jobs", (JobRequest req, IRecurringJobManager recurring) =>
+{
+    if (req.Type != "http" || req.Http?.Url is not { } url || req.Schedule is not { Kind: "every" } sch
+        || CronFor(sch.Every, sch.StartAt) is not { } cron)
+        return Results.BadRequest();
+
+    var id = Interlocked.Increment(ref nextId).ToString(CultureInfo.InvariantCulture);
+    // Default misfire handling (Relaxed): occurrences missed between two polls give one run.
+    recurring.AddOrUpdate(id, () => Hook.Get(url), cron, new RecurringJobOptions { TimeZone = TimeZoneInfo.Utc });
+    return Results.Json(new Created(id), AppJson.Default.Created, statusCode: 201);
+});
+
+app.Run();
+
+// "1s" → "* * * * * *"; "5s" with start_at at second 13 → "3/5 * * * * *" (whole seconds dividing a minute).
+static string? CronFor(string? every, DateTimeOffset? startAt)
+{
+    if (every is not { Length: > 1 } || every[^1] != 's'
+        || !int.TryParse(every.AsSpan(0, every.Length - 1), NumberStyles.None, CultureInfo.InvariantCulture, out var n)
+        || n < 1 || 60 % n != 0)
+        return null;
+    if (n == 1) return "* * * * * *";
+    var first = (startAt ?? DateTimeOffset.UtcNow).UtcDateTime.Second % n;
+    return n == 60 ? $"{first} * * * * *" : $"{first}/{n} * * * * *";
+}
+
+public static class Hook
+{
+    static HttpClient? http;
+    static SemaphoreSlim? gate;
+    public static void Init(int maxConcurrency)
+    {
+        http = new HttpClient(new SocketsHttpHandler
+        {
+            MaxConnectionsPerServer = maxConcurrency,
+            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
+            UseProxy = false,
+            AllowAutoRedirect = false,
+        })
+        { Timeout = TimeSpan.FromSeconds(10) };
+        gate = new SemaphoreSlim(maxConcurrency, maxConcurrency);
+    }
+
+    // No retries (max_retries 0): the global AutomaticRetry filter would retry 10 times.
+    [AutomaticRetry(Attempts = 0, LogEvents = false)]
+    public static async Task Get(string url)
+    {
+        await gate!.WaitAsync();
+        try
+        {
+            using var resp = await http!.GetAsync(url, HttpCompletionOption.ResponseHeadersRead);
+        }
+        catch (Exception)
+        {
+            // a failed or timed-out call is lost, as with max_retries 0
+        }
+        finally { gate.Release(); }
+    }
+}
+
+record Status(string status);
+record Capabilities(bool spread);
+record Created(string id);
+record HttpSpec(string? Method, string? Url);
+record ScheduleSpec(string? Kind, string? Every, [property: JsonPropertyName("start_at")] DateTimeOffset? StartAt);
+record JobRequest(string? Name, string? Type, HttpSpec? Http, ScheduleSpec? Schedule,
+    [property: JsonPropertyName("max_retries")] int? MaxRetries, string? Timeout);
+
+[JsonSourceGenerationOptions(PropertyNameCaseInsensitive = true)]
+[JsonSerializable(typeof(JobRequest))]
+[JsonSerializable(typeof(Status))]
+[JsonSerializable(typeof(Capabilities))]
+[JsonSerializable(typeof(Created))]
+partial class AppJson : JsonSerializerContext;

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Ksana's one entry point.
+#   ./build.sh run       publish the native binary and start it on :7100 with ./data (quick start)
+#   ./build.sh test      build and run every test (unit, integration, end-to-end on the binary)
+#   ./build.sh publish   build dist/ksana only
+#   ./build.sh bench     publish, then run the benchmark suite (bench/run.sh)
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$(pwd)
+
+say() { printf 'build.sh: %s\n' "$*" >&2; }
+die() { say "$*"; exit 1; }
+
+rid() {
+  case "$(uname -m)" in
+    x86_64|amd64) echo linux-x64 ;;
+    aarch64|arm64) echo linux-arm64 ;;
+    *) die "unsupported CPU $(uname -m): Ksana publishes for linux-x64 and linux-arm64" ;;
+  esac
+}
+
+# What a fresh machine needs: the .NET 10 SDK, and a C toolchain for the native AOT link step.
+check_tools() {
+  if ! command -v dotnet >/dev/null 2>&1 || ! dotnet --list-sdks 2>/dev/null | grep -q '^10\.'; then
+    die "the .NET 10 SDK is missing (found: $(dotnet --list-sdks 2>/dev/null | tr '\n' ' ' || echo none)).
+  Install it: https://learn.microsoft.com/dotnet/core/install/linux (package dotnet-sdk-10.0),
+  or: curl -sSL https://dot.net/v1/dotnet-install.sh | bash -s -- --channel 10.0"
+  fi
+  local missing=()
+  command -v clang >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1 || missing+=(clang)
+  [ -e /usr/include/zlib.h ] || missing+=(zlib1g-dev)
+  if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      say "installing ${missing[*]} for the native AOT link step"
+      apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
+    else
+      die "native AOT needs a C toolchain and zlib headers; missing: ${missing[*]}.
+  Install them, e.g.: sudo apt-get install -y clang zlib1g-dev"
+    fi
+  fi
+}
+
+publish() {
+  check_tools
+  say "publishing dist/ksana ($(rid), native AOT)"
+  dotnet publish Ksana.csproj -c Release -r "$(rid)" -o dist -p:TreatWarningsAsErrors=true --nologo -v quiet
+  rm -f dist/*.dbg dist/*.json 2>/dev/null || true
+  [ -x dist/ksana ] || die "publish produced no dist/ksana"
+  say "dist/ksana: $(du -h dist/ksana | cut -f1)"
+}
+
+run() {
+  publish
+  export DATA_DIR="${DATA_DIR:-./data}"
+  mkdir -p "$DATA_DIR"
+  if [ -z "${AUTH_KEYS_FILE:-}" ]; then
+    export AUTH_KEYS_FILE="$DATA_DIR/dev.keys"
+    if [ ! -s "$AUTH_KEYS_FILE" ]; then
+      (umask 077; printf '# Development key made by ./build.sh run\n%s\n' "$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')" > "$AUTH_KEYS_FILE")
+    fi
+  fi
+  local key port
+  key=$(grep -v '^#' "$AUTH_KEYS_FILE" | grep -m1 . | tr -d '[:space:]' || true)
+  port="${PORT:-7100}"
+  cat <<TXT
+
+Ksana is starting on http://localhost:$port (data in $DATA_DIR, keys in $AUTH_KEYS_FILE).
+API key: $key
+Try:
+  curl http://localhost:$port/health
+  curl -H "Authorization: ApiKey $key" http://localhost:$port/jobs
+
+TXT
+  exec ./dist/ksana "$@"
+}
+
+test_all() {
+  publish
+  say "running the tests"
+  local log="$ROOT/TestResults/test-output.txt" status=0
+  mkdir -p "$ROOT/TestResults"
+  KSANA_BIN="$ROOT/dist/ksana" dotnet test --project Ksana.Tests/Ksana.Tests.csproj -c Release --nologo \
+    2>&1 | tee "$log" || status=$?
+  # The runner's own summary line: "total: N, failed: F, succeeded: S, skipped: K".
+  local summary passed failed skipped
+  summary=$(grep -E 'total: [0-9]+, failed: [0-9]+, succeeded: [0-9]+' "$log" | tail -n 1 || true)
+  if [ -z "$summary" ]; then
+    say "no test summary found in the runner's output"
+    echo "0 passed, 1 failed"
+    exit 1
+  fi
+  passed=$(sed -E 's/.*succeeded: ([0-9]+).*/\1/' <<<"$summary")
+  failed=$(sed -E 's/.*failed: ([0-9]+).*/\1/' <<<"$summary")
+  skipped=$(sed -E 's/.*skipped: ([0-9]+).*/\1/' <<<"$summary")
+  echo "$passed passed, $failed failed, $skipped skipped"
+  [ "$status" -eq 0 ] && [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+}
+
+bench() {
+  publish
+  [ -x bench/run.sh ] || die "bench/run.sh is missing"
+  KSANA_BIN="$ROOT/dist/ksana" exec bench/run.sh "$@"
+}
+
+cmd="${1:-}"
+[ $# -gt 0 ] && shift
+case "$cmd" in
+  run) run "$@" ;;
+  test) test_all ;;
+  publish) publish ;;
+  bench) bench "$@" ;;
+  *) echo "usage: ./build.sh run|test|publish|bench" >&2; exit 2 ;;
+esac
