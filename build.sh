@@ -81,17 +81,15 @@ test_all() {
   mkdir -p "$ROOT/TestResults"
   KSANA_BIN="$ROOT/dist/ksana" dotnet test --project Ksana.Tests/Ksana.Tests.csproj -c Release --nologo \
     2>&1 | tee "$log" || status=$?
-  # The runner's own summary line: "total: N, failed: F, succeeded: S, skipped: K".
-  local summary passed failed skipped
-  summary=$(grep -E 'total: [0-9]+, failed: [0-9]+, succeeded: [0-9]+' "$log" | tail -n 1 || true)
-  if [ -z "$summary" ]; then
+  # The runner's own summary: lines "total: N", "failed: F", "succeeded: S", "skipped: K".
+  local passed failed skipped
+  count() { grep -E "^[[:space:]]*$1: [0-9]+" "$log" | tail -n 1 | grep -oE '[0-9]+' || true; }
+  passed=$(count succeeded); failed=$(count failed); skipped=$(count skipped)
+  if [ -z "$passed" ] || [ -z "$failed" ]; then
     say "no test summary found in the runner's output"
     echo "0 passed, 1 failed"
     exit 1
   fi
-  passed=$(sed -E 's/.*succeeded: ([0-9]+).*/\1/' <<<"$summary")
-  failed=$(sed -E 's/.*failed: ([0-9]+).*/\1/' <<<"$summary")
-  skipped=$(sed -E 's/.*skipped: ([0-9]+).*/\1/' <<<"$summary")
   echo "$passed passed, $failed failed, $skipped skipped"
   [ "$status" -eq 0 ] && [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
 }

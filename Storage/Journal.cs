@@ -79,6 +79,9 @@ public sealed class Journal : IDisposable
 
     public long FileLength => Volatile.Read(ref _fileLength);
 
+    /// <summary>Fault injection for tests: runs before each batch is written and may throw an IOException.</summary>
+    internal Action? BeforeWrite { get; set; }
+
     public int Compactions { get; private set; }
 
     public Journal(string dataDir, long lastSeq, ILogger log, long compactionSlackBytes = 8 << 20)
@@ -200,6 +203,7 @@ public sealed class Journal : IDisposable
     {
         try
         {
+            BeforeWrite?.Invoke();
             RandomAccess.Write(_file, batch.WrittenSpan, _fileLength);
             var took = Durability.SyncData(_file, _path);
             if (took > Durability.SlowSync)

@@ -109,7 +109,8 @@ CALLEE_PORT=18089
 while port_in_use "$CALLEE_PORT"; do CALLEE_PORT=$((CALLEE_PORT + 1)); done
 CALLEE_DIR="$RUN_DIR/callee"
 chmod 755 "$RUN_DIR" "$CALLEE_DIR"
-sed -e "s|@PREFIX@|$CALLEE_DIR|g" -e "s|@PORT@|$CALLEE_PORT|g" "$HERE/callee/nginx.conf.template" >"$CALLEE_DIR/nginx.conf"
+NOFILE="$(ulimit -Hn)"; [[ "$NOFILE" == unlimited || "$NOFILE" -gt 65536 ]] && NOFILE=65536
+sed -e "s|@PREFIX@|$CALLEE_DIR|g" -e "s|@PORT@|$CALLEE_PORT|g" -e "s|@NOFILE@|$NOFILE|g" "$HERE/callee/nginx.conf.template" >"$CALLEE_DIR/nginx.conf"
 "$NGINX" -t -q -p "$CALLEE_DIR" -c "$CALLEE_DIR/nginx.conf" 2>"$RUN_DIR/logs/nginx-test.log" \
     || { cat "$RUN_DIR/logs/nginx-test.log" >&2; exit 1; }
 "$NGINX" -p "$CALLEE_DIR" -c "$CALLEE_DIR/nginx.conf" 2>>"$CALLEE_DIR/error.log" &

@@ -150,8 +150,10 @@ sealed class Api : IDisposable
             using var doc = JsonDocument.Parse(await resp.Content.ReadAsByteArrayAsync());
             foreach (var j in doc.RootElement.GetProperty("jobs").EnumerateArray())
                 ids.Add(j.GetProperty("id").ToString());
-            cursor = doc.RootElement.TryGetProperty("next_cursor", out var c) && c.ValueKind == JsonValueKind.String
-                ? c.GetString() : null;
+            // SPEC §4 names it next_cursor; a camelCase nextCursor is accepted too so that a naming
+            // slip in the server shows up as a finding rather than as a truncated listing.
+            cursor = (doc.RootElement.TryGetProperty("next_cursor", out var c) || doc.RootElement.TryGetProperty("nextCursor", out c))
+                && c.ValueKind == JsonValueKind.String ? c.GetString() : null;
             if (cursor is null) break;
         }
         return ids;

@@ -2,15 +2,25 @@
 // One croner job per POST /jobs ("* * * * * *" for every 1 s); the sub-second phase of start_at is
 // kept by a setTimeout inside the tick. Calls go through undici's fetch on one Agent with
 // MAX_CONCURRENCY connections, behind a limiter of MAX_CONCURRENCY requests in flight.
+// UNDICI_API=request uses undici.request instead of fetch (about 3x the calls per CPU second here).
 import http from 'node:http';
 import { Cron } from 'croner';
-import { Agent, fetch } from 'undici';
+import { Agent, fetch, request } from 'undici';
 
 const PORT = Number(process.env.PORT ?? 18103);
 const MAX_CONCURRENCY = Number(process.env.MAX_CONCURRENCY ?? 64);
 const TIMEOUT_MS = 10_000;
 
-const agent = new Agent({ connections: MAX_CONCURRENCY });
+const USE_REQUEST = process.env.UNDICI_API === 'request';
+
+// The 10 s per-request timeout is the Agent's (connect, headers and body timeouts): cheaper than an
+// AbortSignal.timeout per call, and the same bound for a callee that answers with a short body.
+const agent = new Agent({
+  connections: MAX_CONCURRENCY,
+  connectTimeout: TIMEOUT_MS,
+  headersTimeout: TIMEOUT_MS,
+  bodyTimeout: TIMEOUT_MS,
+});
 
 // At most MAX_CONCURRENCY requests in flight; the rest wait in FIFO order.
 let inFlight = 0;
@@ -25,8 +35,13 @@ function call(url) {
 }
 async function get(url) {
   try {
-    const res = await fetch(url, { dispatcher: agent, signal: AbortSignal.timeout(TIMEOUT_MS) });
-    await res.arrayBuffer(); // drain so the connection goes back to the pool
+    if (USE_REQUEST) {
+      const res = await request(url, { dispatcher: agent });
+      await res.body.dump();
+    } else {
+      const res = await fetch(url, { dispatcher: agent });
+      await res.arrayBuffer(); // drain so the connection goes back to the pool
+    }
   } catch {
     // no retries (max_retries 0): a failed or timed-out call is lost
   }

@@ -1,0 +1,163 @@
+using Ksana.Scheduling;
+using Ksana.Storage;
+
+namespace Ksana.Tests.Unit;
+
+/// <summary>The journal of SPEC §6, broken on purpose: torn tails, damaged lines, failed writes, endless updates.</summary>
+public class JournalTests
+{
+    static async Task<Guid[]> CreateJobs(string dir, int count)
+    {
+        using var rig = new Rig(dir);
+        var ids = new Guid[count];
+        for (var i = 0; i < count; i++) ids[i] = (await rig.Jobs.CreateAsync(Rig.Every(TimeSpan.FromMinutes(1)) with { Name = $"job-{i}" })).Id;
+        return ids;
+    }
+
+    [Test]
+    public async Task Every_acknowledged_job_survives_a_reopen()
+    {
+        using var dir = new TempDir();
+        var ids = await CreateJobs(dir.Path, 30);
+        using var rig = new Rig(dir.Path);
+        await Assert.That(rig.Data.Store.Count).IsEqualTo(30);
+        foreach (var id in ids) await Assert.That(rig.Jobs.Get(id)).IsNotNull();
+    }
+
+    [Test]
+    public async Task Every_line_carries_a_rising_seq_and_a_checksum()
+    {
+        using var dir = new TempDir();
+        await CreateJobs(dir.Path, 3);
+        var lines = File.ReadAllLines(dir.Journal);
+        await Assert.That(lines.Length).IsEqualTo(3);
+        long last = 0;
+        foreach (var line in lines)
+        {
+            await Assert.That(LineEncoder.Verify(System.Text.Encoding.UTF8.GetBytes(line))).IsTrue();
+            var seq = System.Text.Json.JsonDocument.Parse(line).RootElement.GetProperty("seq").GetInt64();
+            await Assert.That(seq).IsGreaterThan(last);
+            last = seq;
+        }
+    }
+
+    [Test]
+    [Arguments("{\"seq\":99,\"op\":\"job\",\"jo")]
+    [Arguments("\0\0\0\0\0\0\0\0\0\0")]
+    [Arguments("{\"seq\":99,\"op\":\"del\",\"id\":\"x\",\"crc\":\"00000000\"}\n")]
+    public async Task A_torn_last_line_is_cut_off_and_kept_aside(string tail)
+    {
+        using var dir = new TempDir();
+        var ids = await CreateJobs(dir.Path, 5);
+        var intact = File.ReadAllBytes(dir.Journal);
+        File.AppendAllText(dir.Journal, tail);
+        using (var rig = new Rig(dir.Path))
+        {
+            await Assert.That(rig.Data.Store.Count).IsEqualTo(5);
+            foreach (var id in ids) await Assert.That(rig.Jobs.Get(id)).IsNotNull();
+        }
+        await Assert.That(Directory.GetFiles(dir.Path, "journal.jsonl.torn-*").Length).IsEqualTo(1);
+        using (var rig = new Rig(dir.Path))
+            await Assert.That(rig.Data.Store.Count).IsEqualTo(5);
+        _ = intact;
+    }
+
+    [Test]
+    public async Task A_damaged_line_in_the_middle_stops_start_up_and_changes_nothing()
+    {
+        using var dir = new TempDir();
+        await CreateJobs(dir.Path, 5);
+        var bytes = File.ReadAllBytes(dir.Journal);
+        var secondLine = Array.IndexOf(bytes, (byte)'\n') + 1;
+        bytes[secondLine + 30] ^= 0x20; // flip one bit inside line 2
+        File.WriteAllBytes(dir.Journal, bytes);
+
+        var error = Assert.Throws<StartupException>(() => new Rig(dir.Path).Dispose());
+        await Assert.That(error!.Message).Contains("line 2");
+        await Assert.That(error.Message).Contains(dir.Journal);
+        await Assert.That(File.ReadAllBytes(dir.Journal)).IsEquivalentTo(bytes);
+        await Assert.That(Directory.GetFiles(dir.Path, "journal.jsonl.torn-*")).IsEmpty();
+    }
+
+    [Test]
+    public async Task A_second_opener_of_the_same_directory_is_refused()
+    {
+        using var dir = new TempDir();
+        using var first = new Rig(dir.Path);
+        var error = Assert.Throws<StartupException>(() => new Rig(dir.Path).Dispose());
+        await Assert.That(error!.Message).Contains("in use by another ksana process");
+    }
+
+    [Test]
+    public async Task A_failed_write_is_undone_in_memory_and_loses_nothing_acknowledged()
+    {
+        using var dir = new TempDir();
+        var kept = await CreateJobs(dir.Path, 2);
+        using (var rig = new Rig(dir.Path))
+        {
+            await rig.Data.Journal.FlushAsync();
+            rig.Data.Journal.BeforeWrite = () => throw new IOException("No space left on device");
+            await Assert.ThrowsAsync<JournalUnavailableException>(() => rig.Jobs.CreateAsync(Rig.Every(TimeSpan.FromMinutes(1))));
+            await Assert.ThrowsAsync<JournalUnavailableException>(() => rig.Jobs.PauseAsync(kept[0]));
+            await Assert.That(rig.Data.Store.Count).IsEqualTo(2);
+            await Assert.That(rig.Jobs.Get(kept[0])!.Job.Spec.Enabled).IsTrue();
+
+            rig.Data.Journal.BeforeWrite = null; // the disk has room again
+            var later = await rig.Jobs.CreateAsync(Rig.Every(TimeSpan.FromMinutes(1)));
+            await Assert.That(rig.Jobs.Get(later.Id)).IsNotNull();
+        }
+        using (var rig = new Rig(dir.Path))
+        {
+            await Assert.That(rig.Data.Store.Count).IsEqualTo(3);
+            await Assert.That(rig.Jobs.Get(kept[0])!.Job.Spec.Enabled).IsTrue();
+        }
+    }
+
+    [Test]
+    public async Task The_journal_stays_bounded_under_endless_updates()
+    {
+        using var dir = new TempDir();
+        const long slack = 1 << 20;
+        Guid[] ids;
+        using (var rig = new Rig(dir.Path, compactionSlackBytes: slack))
+        {
+            ids = new Guid[3];
+            for (var i = 0; i < ids.Length; i++) ids[i] = (await rig.Jobs.CreateAsync(Rig.Every(TimeSpan.FromMinutes(1)))).Id;
+            Task last = Task.CompletedTask;
+            long peak = 0;
+            for (var n = 0; n < 100_000; n++)
+            {
+                var name = $"rename-{n}";
+                last = rig.Data.Store.Update(ids[n % 3], j => j with { Spec = j.Spec with { Name = name } })!.Value.Durable;
+                if (n % 1000 == 999)
+                {
+                    await last;
+                    peak = Math.Max(peak, rig.Data.Journal.FileLength);
+                }
+            }
+            await last;
+            // Uncompacted, 100 000 job lines would be tens of megabytes.
+            await Assert.That(rig.Data.Journal.Compactions).IsGreaterThan(1);
+            await Assert.That(peak).IsLessThan(4 * slack);
+        }
+        await Assert.That(new FileInfo(dir.Journal).Length).IsLessThan(4 * slack);
+        using (var rig = new Rig(dir.Path))
+        {
+            await Assert.That(rig.Jobs.Get(ids[0])!.Job.Spec.Name).IsEqualTo("rename-99999");
+            await Assert.That(rig.Jobs.Get(ids[1])!.Job.Spec.Name).IsEqualTo("rename-99997");
+            await Assert.That(rig.Jobs.Get(ids[2])!.Job.Spec.Name).IsEqualTo("rename-99998");
+        }
+    }
+
+    [Test]
+    public async Task Runs_kept_per_job_are_bounded_and_newest_first()
+    {
+        using var dir = new TempDir();
+        using var rig = new Rig(dir.Path);
+        var job = await rig.Jobs.CreateAsync(Rig.Every(TimeSpan.FromSeconds(1)));
+        await rig.AdvanceAsync(TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(500));
+        var runs = rig.Runs(job.Id);
+        await Assert.That(runs.Length).IsEqualTo(20);
+        await Assert.That(runs.Select(r => r.ScheduledAt)).IsEquivalentTo(runs.Select(r => r.ScheduledAt).OrderByDescending(t => t), TUnit.Assertions.Enums.CollectionOrdering.Matching);
+    }
+}

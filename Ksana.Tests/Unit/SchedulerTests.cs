@@ -1,0 +1,207 @@
+using Ksana.Scheduling;
+
+namespace Ksana.Tests.Unit;
+
+/// <summary>The timing rules of SPEC §2, driven by a fake clock: no sleeping, exact instants.</summary>
+public class SchedulerTests
+{
+    static readonly DateTimeOffset T0 = Rig.T0;
+    static TimeSpan S(double seconds) => TimeSpan.FromSeconds(seconds);
+
+    [Test]
+    public async Task Every_job_fires_on_a_fixed_grid_from_created_at()
+    {
+        using var dir = new TempDir();
+        using var rig = new Rig(dir.Path);
+        var job = await rig.Jobs.CreateAsync(Rig.Every(S(10)));
+        await rig.AdvanceAsync(S(35));
+        await Assert.That(rig.Fired(job.Id)).IsEquivalentTo(new[] { T0 + S(10), T0 + S(20), T0 + S(30) });
+        await Assert.That(rig.Runs(job.Id).Select(r => r.Status)).IsEquivalentTo(new[] { RunStatus.Succeeded, RunStatus.Succeeded, RunStatus.Succeeded });
+    }
+
+    [Test]
+    public async Task Start_at_sets_the_grid_origin()
+    {
+        using var dir = new TempDir();
+        using var rig = new Rig(dir.Path);
+        var job = await rig.Jobs.CreateAsync(Rig.Every(S(1), T0 + S(0.25)));
+        await rig.AdvanceAsync(S(2.5), TimeSpan.FromMilliseconds(50));
+        await Assert.That(rig.Fired(job.Id)).IsEquivalentTo(new[] { T0 + S(0.25), T0 + S(1.25), T0 + S(2.25) });
+    }
+
+    [Test]
+    public async Task Slow_runs_do_not_make_the_grid_drift_and_overlapping_slots_are_skipped()
+    {
+        using var dir = new TempDir();
+        using var rig = new Rig(dir.Path);
+        var release = new TaskCompletionSource<RunOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
+        rig.Deliver = _ => release.Task;
+        var job = await rig.Jobs.CreateAsync(Rig.Every(S(1)));
+        for (var i = 0; i < 35; i++)
+        {
+            rig.Time.Advance(TimeSpan.FromMilliseconds(100));
+            rig.Scheduler.Tick();
+        }
+        // The run that started at 1 s is still in flight: the slots at 2 s and 3 s are skipped, not queued.
+        await rig.Data.Journal.FlushAsync();
+        await Assert.That(rig.Fired(job.Id)).IsEquivalentTo(new[] { T0 + S(1) });
+        var skipped = rig.Runs(job.Id).Where(r => r.Status == RunStatus.Skipped).Select(r => r.ScheduledAt).ToArray();
+        await Assert.That(skipped).IsEquivalentTo(new[] { T0 + S(3), T0 + S(2) });
+
+        release.SetResult(new RunOutcome(RunStatus.Succeeded, null));
+        await rig.Scheduler.IdleAsync();
+        rig.Deliver = _ => Task.FromResult(new RunOutcome(RunStatus.Succeeded, null));
+        await rig.AdvanceAsync(S(1));
+        await Assert.That(rig.Fired(job.Id)).IsEquivalentTo(new[] { T0 + S(1), T0 + S(4) });
+    }
+
+    [Test]
+    public async Task Once_job_fires_once_at_run_at_and_completes()
+    {
+        using var dir = new TempDir();
+        using var rig = new Rig(dir.Path);
+        var job = await rig.Jobs.CreateAsync(Rig.Once(T0 + S(3)));
+        await rig.AdvanceAsync(S(10));
+        await Assert.That(rig.Fired(job.Id)).IsEquivalentTo(new[] { T0 + S(3) });
+        await Assert.That(rig.Jobs.Get(job.Id)!.Job.State).IsEqualTo(JobState.Completed);
+        await Assert.That(rig.Jobs.NextRunAt(rig.Jobs.Get(job.Id)!.Job)).IsNull();
+    }
+
+    [Test]
+    public async Task Restart_rolls_every_jobs_forward_without_catching_up()
+    {
+        using var dir = new TempDir();
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(T0);
+        Guid id;
+        using (var rig = new Rig(dir.Path, time))
+        {
+            id = (await rig.Jobs.CreateAsync(Rig.Every(S(10)))).Id;
+            await rig.AdvanceAsync(S(12));
+            await Assert.That(rig.Fired(id)).IsEquivalentTo(new[] { T0 + S(10) });
+        }
+        time.Advance(S(33)); // down from 12 s to 45 s: slots at 20, 30 and 40 s pass unseen
+        using (var rig = new Rig(dir.Path, time))
+        {
+            await rig.AdvanceAsync(S(10));
+            await Assert.That(rig.Fired(id)).IsEquivalentTo(new[] { T0 + S(50) });
+        }
+    }
+
+    [Test]
+    public async Task Once_job_whose_time_passed_while_down_is_missed()
+    {
+        using var dir = new TempDir();
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(T0);
+        Guid id;
+        using (var rig = new Rig(dir.Path, time))
+            id = (await rig.Jobs.CreateAsync(Rig.Once(T0 + S(5)))).Id;
+        time.Advance(S(10));
+        using (var rig = new Rig(dir.Path, time))
+        {
+            await rig.AdvanceAsync(S(5));
+            await Assert.That(rig.Fired(id)).IsEmpty();
+            await Assert.That(rig.Jobs.Get(id)!.Job.State).IsEqualTo(JobState.Missed);
+            var run = rig.Runs(id).Single();
+            await Assert.That(run.Status).IsEqualTo(RunStatus.Missed);
+            await Assert.That(run.ScheduledAt).IsEqualTo(T0 + S(5));
+        }
+    }
+
+    [Test]
+    public async Task Pause_keeps_the_job_and_resume_continues_on_the_grid()
+    {
+        using var dir = new TempDir();
+        using var rig = new Rig(dir.Path);
+        var job = await rig.Jobs.CreateAsync(Rig.Every(S(10)));
+        await rig.AdvanceAsync(S(5));
+        await Assert.That((await rig.Jobs.PauseAsync(job.Id))!.State).IsEqualTo(JobState.Paused);
+        await Assert.That((await rig.Jobs.PauseAsync(job.Id))!.State).IsEqualTo(JobState.Paused);
+        await rig.AdvanceAsync(S(20));
+        await Assert.That(rig.Fired(job.Id)).IsEmpty();
+        await rig.Jobs.ResumeAsync(job.Id);
+        await rig.AdvanceAsync(S(10));
+        await Assert.That(rig.Fired(job.Id)).IsEquivalentTo(new[] { T0 + S(30) });
+    }
+
+    [Test]
+    public async Task Resuming_a_once_job_after_its_time_marks_it_missed()
+    {
+        using var dir = new TempDir();
+        using var rig = new Rig(dir.Path);
+        var job = await rig.Jobs.CreateAsync(Rig.Once(T0 + S(5)));
+        await rig.Jobs.PauseAsync(job.Id);
+        await rig.AdvanceAsync(S(10));
+        var resumed = await rig.Jobs.ResumeAsync(job.Id);
+        await rig.AdvanceAsync(S(2));
+        await Assert.That(resumed!.State).IsEqualTo(JobState.Missed);
+        await Assert.That(rig.Fired(job.Id)).IsEmpty();
+        await Assert.That(rig.Runs(job.Id).Single().Status).IsEqualTo(RunStatus.Missed);
+    }
+
+    [Test]
+    public async Task Changing_the_schedule_restarts_the_grid_from_the_change()
+    {
+        using var dir = new TempDir();
+        using var rig = new Rig(dir.Path);
+        var job = await rig.Jobs.CreateAsync(Rig.Every(S(10)));
+        await rig.AdvanceAsync(S(13));
+        await rig.Jobs.UpdateAsync(job.Id, j => new JobChange(j.Spec with { Schedule = Schedule.EveryInterval(S(10)) }, true));
+        await rig.AdvanceAsync(S(12));
+        await Assert.That(rig.Fired(job.Id)).IsEquivalentTo(new[] { T0 + S(10), T0 + S(23) });
+    }
+
+    [Test]
+    public async Task Run_now_runs_at_once_without_touching_the_schedule_even_when_paused()
+    {
+        using var dir = new TempDir();
+        using var rig = new Rig(dir.Path);
+        var job = await rig.Jobs.CreateAsync(Rig.Every(S(10)));
+        await rig.Jobs.PauseAsync(job.Id);
+        var (result, runId) = rig.Jobs.RunNow(job.Id);
+        await rig.Scheduler.IdleAsync();
+        await rig.Data.Journal.FlushAsync();
+        await Assert.That(result).IsEqualTo(Jobs.RunNowResult.Started);
+        await Assert.That(runId!).Matches("^[0-9a-f]{32}$");
+        var run = rig.Runs(job.Id).Single();
+        await Assert.That(run.Trigger).IsEqualTo(RunTrigger.Manual);
+        await Assert.That(run.Status).IsEqualTo(RunStatus.Succeeded);
+        await Assert.That(rig.Jobs.Get(job.Id)!.Job.State).IsEqualTo(JobState.Paused);
+    }
+
+    [Test]
+    public async Task A_run_in_flight_at_a_crash_is_failed_as_interrupted_at_the_next_start()
+    {
+        using var dir = new TempDir();
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(T0);
+        Guid id;
+        using (var rig = new Rig(dir.Path, time))
+        {
+            rig.Deliver = _ => new TaskCompletionSource<RunOutcome>().Task; // never answers
+            id = (await rig.Jobs.CreateAsync(Rig.Every(S(1)))).Id;
+            rig.Scheduler.Tick();
+            rig.Time.Advance(S(1));
+            rig.Scheduler.Tick();
+            await Task.Delay(50);
+            await rig.Data.Journal.FlushAsync();
+        }
+        using (var rig = new Rig(dir.Path, time))
+        {
+            var run = rig.Runs(id).Single();
+            await Assert.That(run.Status).IsEqualTo(RunStatus.Failed);
+            await Assert.That(run.Error!).Contains("interrupted");
+        }
+    }
+
+    [Test]
+    public async Task Deleted_jobs_stop_firing()
+    {
+        using var dir = new TempDir();
+        using var rig = new Rig(dir.Path);
+        var job = await rig.Jobs.CreateAsync(Rig.Every(S(1)));
+        await rig.AdvanceAsync(S(1.5));
+        await Assert.That(await rig.Jobs.DeleteAsync(job.Id)).IsTrue();
+        await rig.AdvanceAsync(S(3));
+        await Assert.That(rig.Fired(job.Id).Count).IsEqualTo(1);
+        await Assert.That(await rig.Jobs.DeleteAsync(job.Id)).IsFalse();
+    }
+}
