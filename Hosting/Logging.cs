@@ -24,7 +24,8 @@ public static class Logging
         logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         logging.AddFilter("Microsoft.Extensions.Http", LogLevel.Warning);
         logging.AddFilter("System.Net.Http", LogLevel.Warning);
-        logging.AddFilter("Polly", LogLevel.Warning);
+        // Ksana records every attempt in the run itself; Polly's own per-retry events would repeat them.
+        logging.AddFilter("Polly", LogLevel.None);
         logging.AddFilter("Microsoft.Hosting.Lifetime", settings.LogLevel);
         return logging;
     }

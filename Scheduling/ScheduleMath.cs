@@ -16,6 +16,9 @@ public static class ScheduleMath
         var schedule = job.Spec.Schedule;
         if (schedule.Kind == ScheduleKind.Once)
             return job.Once == OnceOutcome.Pending ? schedule.RunAt : null;
+        // Without start_at the origin is when the schedule was set, and the first slot is one period
+        // later (SPEC §2), even when asked about an earlier instant than the origin itself.
+        if (schedule.StartAt is null && after < job.GridOrigin) after = job.GridOrigin;
         return GridSlotAfter(job.GridOrigin, schedule.Every, after);
     }
 

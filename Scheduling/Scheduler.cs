@@ -136,7 +136,7 @@ public sealed class Scheduler : BackgroundService
             Plan(id, _store.Get(id)?.Job, due > now ? due : now);
         }
         while (_inbox.TryDequeue(out var changed))
-            Plan(changed, _store.Get(changed)?.Job, now);
+            Plan(changed, _store.Get(changed)?.Job, _time.GetUtcNow());
         return fired;
     }
 

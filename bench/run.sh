@@ -7,6 +7,7 @@
 #   BENCH_ONLY=ksana   Ksana alone, no peers
 #   BENCH_BUDGET_MIN   minutes after which nothing new starts (default 26; the suite must end within 30)
 #   BENCH_KEEP=1       keep the temporary run directory (logs of every process) for inspection
+#   BENCH_SKIP_PEER_BUILD=1  use the peers as already built (development only)
 # Installs nginx and wrk from Debian packages if missing, builds the peers and the harness,
 # starts the nginx callee, runs every scenario, writes bench/results/latest.{md,json}, prints
 # the table, and ends every process it started.
@@ -93,6 +94,7 @@ if [[ "$ONLY" != "ksana" ]]; then
         name="$(basename "$dir")"
         [[ -f "$dir/build.sh" && -f "$dir/start.sh" ]] || continue
         if [[ -n "$ONLY" && ",$ONLY," != *",$name,"* ]]; then continue; fi
+        if [[ "${BENCH_SKIP_PEER_BUILD:-0}" == 1 ]]; then peers+=("$name"); continue; fi
         log "building peer $name"
         if bash "$dir/build.sh" >"$RUN_DIR/logs/build-$name.log" 2>&1; then
             peers+=("$name")

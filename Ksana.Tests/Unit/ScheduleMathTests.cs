@@ -33,3 +33,17 @@ public class ScheduleMathTests
         await Assert.That(ScheduleMath.NextAfter(job with { Once = OnceOutcome.Missed }, t)).IsNull();
     }
 }
+
+public class ScheduleMathOriginTests
+{
+    [Test]
+    public async Task Without_start_at_the_first_slot_is_one_period_after_the_origin_even_when_asked_earlier()
+    {
+        var t = new DateTimeOffset(2030, 1, 1, 0, 0, 0, TimeSpan.Zero);
+        var job = new Job(Guid.NewGuid(), Rig.Every(TimeSpan.FromHours(1)), t, t, t, OnceOutcome.Pending, 1);
+        // A tick that read the clock a moment before the job was created must not fire it at once.
+        await Assert.That(ScheduleMath.NextAfter(job, t.AddMilliseconds(-3))).IsEqualTo(t.AddHours(1));
+        var anchored = job with { Spec = Rig.Every(TimeSpan.FromHours(1), t) };
+        await Assert.That(ScheduleMath.NextAfter(anchored, t.AddMilliseconds(-3))).IsEqualTo(t);
+    }
+}

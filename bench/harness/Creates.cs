@@ -49,7 +49,7 @@ static partial class Creates
         string tag = $"creates-{clients}";
         using var rs = RunningSystem.Start(ctx, sys, ctx.NewDataDir($"{sys.Key}-{tag}"), tag);
         var script = Path.Combine(ctx.RunDir, "post-jobs.lua");
-        File.WriteAllText(script, LuaScript(ctx));
+        File.WriteAllText(script, LuaScript(ctx, sys));
         var url = $"http://127.0.0.1:{rs.Port}/jobs";
         RunWrk(ctx, clients, ctx.WrkWarmupSeconds, script, url, "warmup");
         var w = RunWrk(ctx, clients, ctx.WrkSeconds, script, url, "measure");
@@ -59,9 +59,9 @@ static partial class Creates
     }
 
     /// <summary>wrk's request: the same quiet job (first due an hour later) for every system.</summary>
-    static string LuaScript(Ctx ctx)
+    static string LuaScript(Ctx ctx, SystemDef sys)
     {
-        var body = ctx.QuietJob(0).Replace("\\", "\\\\").Replace("'", "\\'");
+        var body = ctx.QuietJobFor(sys)(0).Replace("\\", "\\\\").Replace("'", "\\'");
         return $"""
             wrk.method = "POST"
             wrk.body = '{body}'
@@ -156,7 +156,7 @@ static class Durability
         var ids = new ConcurrentBag<string>();
         using var api = new Api(rs.Port, ctx.ApiKey, maxConnections: 64);
         var sw = Stopwatch.StartNew();
-        var burst = api.CreateMany(int.MaxValue / 2, ctx.QuietJob, 64, DateTime.UtcNow.AddSeconds(ctx.DurabilityBurstSeconds + 10), ids);
+        var burst = api.CreateMany(int.MaxValue / 2, ctx.QuietJobFor(sys), 64, DateTime.UtcNow.AddSeconds(ctx.DurabilityBurstSeconds + 10), ids);
         await Task.Delay(TimeSpan.FromSeconds(ctx.DurabilityBurstSeconds));
         rs.Child.KillHard();
         double burstSeconds = sw.Elapsed.TotalSeconds;

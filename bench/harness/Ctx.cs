@@ -75,7 +75,17 @@ sealed class Ctx
     public string FiringJob(int i, int phaseMs, long originMs) =>
         $$"""{"name":"b{{i}}","type":"http","http":{"method":"GET","url":"{{Callee.HookUrl(i, phaseMs, 1000)}}"},"schedule":{"kind":"every","every":"1s","start_at":"{{Iso(originMs + phaseMs)}}"},"max_retries":0,"timeout":"10s"}""";
 
-    /// <summary>A job that would first fire an hour after creation: load for the API without load on the callee.</summary>
-    public string QuietJob(int i) =>
-        $$"""{"name":"q{{i}}","type":"http","http":{"method":"GET","url":"{{Callee.HookUrl(i, 0, 3_600_000)}}"},"schedule":{"kind":"every","every":"3600s"},"max_retries":0,"timeout":"10s"}""";
+    /// <summary>
+    /// The period of the "quiet" jobs that load the API without loading the callee: 3600s (first
+    /// run an hour after creation), or 60s for a system that accepts only periods dividing a
+    /// minute (found by <see cref="Preflight"/>).
+    /// </summary>
+    public Dictionary<string, string> QuietEvery { get; } = [];
+
+    public Func<int, string> QuietJobFor(SystemDef s)
+    {
+        var every = QuietEvery.GetValueOrDefault(s.Key, "3600s");
+        int periodMs = int.Parse(every.TrimEnd('s'), CultureInfo.InvariantCulture) * 1000;
+        return i => $$"""{"name":"q{{i}}","type":"http","http":{"method":"GET","url":"{{Callee.HookUrl(i, 0, periodMs)}}"},"schedule":{"kind":"every","every":"{{every}}"},"max_retries":0,"timeout":"10s"}""";
+    }
 }

@@ -47,16 +47,23 @@ static async Task<int> Suite(Dictionary<string, string> o)
         StartedUtc = started, DeadlineUtc = deadline, Systems = BuildSystems(ksanaBin, peersDir, peers),
     };
     File.WriteAllText(ctx.KeyFile, "# bench key\n" + ctx.ApiKey + "\n");
-    Describe(ctx, o);
-    ctx.Log($"systems: {string.Join(", ", ctx.Systems.Select(s => s.Key))}; {(quick ? "quick" : "full")} mode; deadline {deadline:HH:mm:ss}Z");
-    Report.Save(ctx);
 
     try
     {
+        await Preflight.Run(ctx);
+        Describe(ctx, o);
+        ctx.Log($"systems: {string.Join(", ", ctx.Systems.Select(s => s.Key))}; {(quick ? "quick" : "full")} mode; deadline {deadline:HH:mm:ss}Z");
+        Report.Save(ctx);
         Creates.RunAll(ctx);
         await Durability.RunAll(ctx);
         await Resources.RunAll(ctx);
         await Delivery.RunAll(ctx);
+    }
+    catch (BenchException e)
+    {
+        ctx.Log("stopped: " + e.Message);
+        ctx.Results.Notes.Add("The run stopped early: " + e.Message);
+        return 1;
     }
     finally
     {
