@@ -51,8 +51,19 @@ public static class KsanaHost
         app.MapJobs();
 
         // Open the data directory and repair what a crash left before the first request is served.
+        var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Ksana.Startup");
+        var opened = System.Diagnostics.Stopwatch.GetTimestamp();
         app.Services.GetRequiredService<ApiKeys>();
+        var data = app.Services.GetRequiredService<DataDir>();
+        var replayed = System.Diagnostics.Stopwatch.GetElapsedTime(opened);
         app.Services.GetRequiredService<Jobs>().RecoverAsync().GetAwaiter().GetResult();
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            log.LogInformation("Ready: {Jobs} jobs, journal replayed in {Replay} ms, ready {Total} ms after process start",
+                data.Store.Count, (long)replayed.TotalMilliseconds,
+                (long)(DateTime.Now - System.Diagnostics.Process.GetCurrentProcess().StartTime).TotalMilliseconds);
+            data.Journal.RequestCompaction();
+        });
         return app;
     }
 

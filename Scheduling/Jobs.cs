@@ -134,7 +134,8 @@ public sealed class Jobs(JobStore store, Scheduler scheduler, TimeProvider time)
     {
         var now = Now();
         var writes = new List<Task>();
-        foreach (var entry in store.All())
+        var entries = store.All();
+        foreach (var entry in entries)
         {
             foreach (var run in entry.Runs)
                 if (!run.IsFinished)
@@ -153,6 +154,6 @@ public sealed class Jobs(JobStore store, Scheduler scheduler, TimeProvider time)
             }
         }
         await Task.WhenAll(writes);
-        scheduler.PlanAll();
+        scheduler.PlanAll(writes.Count == 0 ? entries : store.All());
     }
 }

@@ -55,11 +55,11 @@ public sealed class Scheduler : BackgroundService
 
     public RunTicket? InFlightRun(Guid jobId) => _inFlight.GetValueOrDefault(jobId);
 
-    /// <summary>Plans every job from now. Called once at start-up, after <see cref="Recovery"/>.</summary>
-    public void PlanAll()
+    /// <summary>Plans every job from now. Called once at start-up, before the loop runs.</summary>
+    public void PlanAll(IEnumerable<JobEntry> entries)
     {
-        foreach (var entry in _store.All()) _inbox.Enqueue(entry.Job.Id);
-        Tick();
+        var now = _time.GetUtcNow();
+        foreach (var entry in entries) Plan(entry.Job.Id, entry.Job, now);
     }
 
     void OnChanged(Guid id)

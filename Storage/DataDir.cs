@@ -2,8 +2,9 @@ namespace Ksana.Storage;
 
 /// <summary>
 /// The data directory, opened: its lock taken, its journal replayed into a <see cref="JobStore"/>,
-/// and the journal open for appends with a compaction queued (SPEC §6). Disposing it writes out
-/// what is queued and lets go of the lock.
+/// and the journal open for appends (SPEC §6). The start-up compaction is asked for once the server
+/// listens, so it does not delay the first request. Disposing it writes out what is queued and lets
+/// go of the lock.
 /// </summary>
 public sealed class DataDir : IDisposable
 {
@@ -39,7 +40,6 @@ public sealed class DataDir : IDisposable
             var journal = new Journal(path, replay.LastSeq, log, compactionSlackBytes);
             store.Attach(journal);
             log.LogInformation("Journal replayed: {Lines} lines, {Jobs} jobs", replay.Lines, store.Count);
-            journal.RequestCompaction();
             return new DataDir(dirLock, journal, store);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

@@ -42,25 +42,17 @@ public sealed class JobStore
     }
 
     /// <summary>Applies one replayed journal line. Only before <see cref="Attach"/>, on one thread.</summary>
-    public void ApplyReplayed(JournalLine line)
+    public void ApplyReplayed(Decoded line)
     {
-        switch (line.Op)
+        if (line.Job is { } job)
+            Set(job.Id, new JobEntry(job, _jobs.TryGetValue(job.Id, out var old) ? old.Runs : []));
+        else if (line.Run is { } run)
         {
-            case "job" when line.Job is not null:
-                var job = RecordMapping.FromRecord(line.Job, line.Seq);
-                Set(job.Id, new JobEntry(job, _jobs.TryGetValue(job.Id, out var old) ? old.Runs : []));
-                break;
-            case "del" when line.Id is not null:
-                Set(Guid.Parse(line.Id), null);
-                break;
-            case "run" when line.Run is not null:
-                var run = RecordMapping.FromDocument(line.Run, line.Seq);
-                if (_jobs.TryGetValue(run.JobId, out var entry))
-                    _jobs[run.JobId] = entry with { Runs = Upsert(entry.Runs, run, RunsKept) };
-                break;
-            default:
-                throw new FormatException($"unknown or incomplete record \"{line.Op}\"");
+            if (_jobs.TryGetValue(run.JobId, out var entry))
+                _jobs[run.JobId] = entry with { Runs = Upsert(entry.Runs, run, RunsKept) };
         }
+        else
+            Set(line.Deleted, null);
     }
 
     /// <summary>Connects the replayed state to the journal that will carry every later change.</summary>

@@ -14,7 +14,7 @@ public static class JournalReader
 
     public readonly record struct Result(long LastSeq, long Lines, long ValidLength, bool TornTail);
 
-    public static Result Replay(string dataDir, Action<JournalLine> apply, ILogger log)
+    public static Result Replay(string dataDir, Action<Decoded> apply, ILogger log)
     {
         var path = Path.Combine(dataDir, Journal.FileName);
         if (!File.Exists(path)) return new Result(0, 0, 0, false);
@@ -107,28 +107,20 @@ public static class JournalReader
         return new Result(lastSeq, badLine - 1, validLength, true);
     }
 
-    static string? ApplyLine(ReadOnlySpan<byte> line, ref long lastSeq, Action<JournalLine> apply)
+    static string? ApplyLine(ReadOnlySpan<byte> line, ref long lastSeq, Action<Decoded> apply)
     {
         if (!LineEncoder.Verify(line)) return "checksum mismatch or malformed line";
-        JournalLine? record;
+        Decoded record;
         try
         {
-            record = JsonSerializer.Deserialize(line, JournalJson.Default.JournalLine);
+            record = LineDecoder.Decode(line);
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is JsonException or FormatException or InvalidOperationException)
         {
             return $"unreadable record: {e.Message}";
         }
-        if (record is null) return "empty record";
         if (record.Seq <= lastSeq) return $"sequence number {record.Seq} does not follow {lastSeq}";
-        try
-        {
-            apply(record);
-        }
-        catch (FormatException e)
-        {
-            return $"invalid record: {e.Message}";
-        }
+        apply(record);
         lastSeq = record.Seq;
         return null;
     }

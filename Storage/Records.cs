@@ -61,21 +61,14 @@ public sealed class AttemptDocument
 
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
-    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow)]
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(JournalLine))]
 internal sealed partial class JournalJson : JsonSerializerContext;
 
-/// <summary>Converts between the domain records and their journal/API documents.</summary>
+/// <summary>Converts domain records to their journal/API documents (replay reads them back with <see cref="LineDecoder"/>).</summary>
 public static class RecordMapping
 {
     static string Time(DateTimeOffset t) => Rfc3339.Format(t);
-
-    static DateTimeOffset ParseTime(string s, string field) =>
-        Rfc3339.TryParse(s, out var t, out var error) ? t : throw new FormatException($"{field}: {error}");
-
-    static TimeSpan ParseDuration(string s, string field) =>
-        GoDuration.TryParse(s, out var ns, out var error) ? GoDuration.ToTimeSpan(ns) : throw new FormatException($"{field}: {error}");
 
     public static string Duration(TimeSpan t) => GoDuration.Format(GoDuration.FromTimeSpan(t));
 
@@ -112,29 +105,6 @@ public static class RecordMapping
         };
     }
 
-    public static Job FromRecord(JobRecord r, long seq)
-    {
-        var schedule = r.Kind switch
-        {
-            "every" => Schedule.EveryInterval(ParseDuration(r.Every ?? "", "every"),
-                r.StartAt is null ? null : ParseTime(r.StartAt, "start_at")),
-            "once" => Schedule.OnceAt(ParseTime(r.RunAt ?? "", "run_at")),
-            _ => throw new FormatException($"kind: unknown schedule kind \"{r.Kind}\""),
-        };
-        var headers = r.Headers is null ? (IReadOnlyList<KeyValuePair<string, string>>)[] : r.Headers.ToArray();
-        var spec = new JobSpec(r.Name, r.Enabled, new HttpTarget(r.Method, r.Url, headers, r.Body ?? ""), schedule,
-            ParseDuration(r.Timeout, "timeout"), r.MaxRetries, ParseDuration(r.RetryBackoff, "retry_backoff"));
-        var once = r.Once switch
-        {
-            "fired" => OnceOutcome.Fired,
-            "missed" => OnceOutcome.Missed,
-            "pending" => OnceOutcome.Pending,
-            _ => throw new FormatException($"once: unknown value \"{r.Once}\""),
-        };
-        return new Job(Guid.Parse(r.Id), spec, ParseTime(r.CreatedAt, "created_at"), ParseTime(r.UpdatedAt, "updated_at"),
-            ParseTime(r.GridOrigin, "grid_origin"), once, seq);
-    }
-
     public static RunDocument ToDocument(Run run)
     {
         var attempts = new List<AttemptDocument>(run.Attempts.Length);
@@ -166,27 +136,4 @@ public static class RecordMapping
         RunStatus.Skipped => "skipped",
         _ => "missed",
     };
-
-    public static Run FromDocument(RunDocument d, long seq)
-    {
-        var status = d.Status switch
-        {
-            "running" => RunStatus.Running,
-            "retrying" => RunStatus.Retrying,
-            "succeeded" => RunStatus.Succeeded,
-            "failed" => RunStatus.Failed,
-            "skipped" => RunStatus.Skipped,
-            "missed" => RunStatus.Missed,
-            _ => throw new FormatException($"status: unknown run status \"{d.Status}\""),
-        };
-        var attempts = new Attempt[d.Attempts.Count];
-        for (var i = 0; i < attempts.Length; i++)
-        {
-            var a = d.Attempts[i];
-            attempts[i] = new Attempt(a.Attempt, ParseTime(a.StartedAt, "started_at"), a.DurationMs, a.StatusCode, a.Error);
-        }
-        return new Run(d.RunId, Guid.Parse(d.JobId), d.Trigger == "manual" ? RunTrigger.Manual : RunTrigger.Schedule,
-            status, ParseTime(d.ScheduledAt, "scheduled_at"), d.FinishedAt is null ? null : ParseTime(d.FinishedAt, "finished_at"),
-            attempts, d.Error, seq);
-    }
 }
