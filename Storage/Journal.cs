@@ -84,6 +84,9 @@ public sealed class Journal : IDisposable
 
     public int Compactions { get; private set; }
 
+    /// <summary>Raised on the writer thread after each successful compaction.</summary>
+    public Action? Compacted { get; set; }
+
     public Journal(string dataDir, long lastSeq, ILogger log, long compactionSlackBytes = 8 << 20)
     {
         _path = Path.Combine(dataDir, FileName);
@@ -307,6 +310,7 @@ public sealed class Journal : IDisposable
             _log.LogInformation("Journal compacted: {Before} bytes to {After} bytes", _fileLength, newLength);
             Volatile.Write(ref _fileLength, newLength);
             Compactions++;
+            Compacted?.Invoke();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

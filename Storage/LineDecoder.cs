@@ -55,7 +55,7 @@ public static class LineDecoder
         Guid id = default;
         string name = "", method = "GET", url = "", body = "";
         var enabled = true;
-        var headers = new List<KeyValuePair<string, string>>(0);
+        List<KeyValuePair<string, string>>? headers = null;
         var every = false;
         TimeSpan interval = default, timeout = default, backoff = default;
         DateTimeOffset runAt = default, created = default, updated = default, origin = default;
@@ -76,7 +76,7 @@ public static class LineDecoder
                 {
                     var key = reader.GetString()!;
                     Next(ref reader);
-                    headers.Add(new(key, reader.GetString()!));
+                    (headers ??= []).Add(new(key, reader.GetString()!));
                 }
             }
             else if (reader.ValueTextEquals("body"u8)) { Next(ref reader); body = reader.GetString()!; }
@@ -105,7 +105,7 @@ public static class LineDecoder
         if (id == Guid.Empty || url.Length == 0 || (every && interval <= TimeSpan.Zero))
             throw new FormatException("job: id, url or schedule missing");
         var schedule = every ? Schedule.EveryInterval(interval, startAt) : Schedule.OnceAt(runAt);
-        var spec = new JobSpec(name, enabled, new HttpTarget(method, url, headers.Count == 0 ? [] : headers.ToArray(), body),
+        var spec = new JobSpec(name, enabled, new HttpTarget(method, url, headers is null ? [] : headers.ToArray(), body),
             schedule, timeout, maxRetries, backoff);
         return new Job(id, spec, created, updated, origin, once, seq);
     }

@@ -55,8 +55,10 @@ app.MapPost("/jobs", (JobRequest req, IRecurringJobManager recurring) =>
         return Results.BadRequest();
 
     var id = Interlocked.Increment(ref nextId).ToString(CultureInfo.InvariantCulture);
+    // A recurring job has no start time: runs before start_at's whole second are skipped by the job.
+    var notBefore = sch.StartAt is { } s ? s.ToUnixTimeSeconds() * 1000 : 0L;
     // Default misfire handling (Relaxed): occurrences missed between two polls give one run.
-    recurring.AddOrUpdate(id, () => Hook.Get(url), cron, new RecurringJobOptions { TimeZone = TimeZoneInfo.Utc });
+    recurring.AddOrUpdate(id, () => Hook.Get(url, notBefore), cron, new RecurringJobOptions { TimeZone = TimeZoneInfo.Utc });
     return Results.Json(new Created(id), AppJson.Default.Created, statusCode: 201);
 });
 
@@ -93,8 +95,9 @@ public static class Hook
 
     // No retries (max_retries 0): the global AutomaticRetry filter would retry 10 times.
     [AutomaticRetry(Attempts = 0, LogEvents = false)]
-    public static async Task Get(string url)
+    public static async Task Get(string url, long notBeforeUnixMs)
     {
+        if (DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() < notBeforeUnixMs) return;
         await gate!.WaitAsync();
         try
         {

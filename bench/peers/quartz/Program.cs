@@ -23,7 +23,13 @@ builder.Services.AddQuartz(q =>
 {
     q.UseInMemoryStore();                          // RAMJobStore; misfire threshold left at its default (60 s)
     q.UseDefaultThreadPool(maxConcurrency);        // quartz.threadPool.maxConcurrency
-    q.ConfigureScheduler(s => s.MaxBatchSize = maxBatch);
+    q.ConfigureScheduler(s =>
+    {
+        s.MaxBatchSize = maxBatch;
+        // On by default: each trigger scheduled inside an HTTP request would store that request's
+        // W3C traceparent in its JobDataMap. Nothing here collects traces, so it is turned off.
+        s.PropagateTraceContext = false;
+    });
     q.AddJob<HookJob>(j => j.WithIdentity(HookJob.Key).StoreDurably());
 });
 builder.Services.AddQuartzHostedService(o => o.WaitForJobsToComplete = false);
