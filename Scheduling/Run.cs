@@ -4,8 +4,8 @@ public enum RunStatus { Running, Retrying, Succeeded, Failed, Skipped, Missed }
 
 public enum RunTrigger { Schedule, Manual }
 
-/// <summary>One HTTP attempt of a run: either a status code or an error, never both.</summary>
-public sealed record Attempt(int Number, DateTimeOffset StartedAt, long DurationMs, int? StatusCode, string? Error);
+/// <summary>One HTTP attempt of a run: either a status code or an error, never both. A value: runs keep it inline.</summary>
+public readonly record struct Attempt(int Number, DateTimeOffset StartedAt, long DurationMs, int? StatusCode, string? Error);
 
 /// <summary>
 /// One scheduled occurrence (or run-now) of a job. Immutable: each change makes a new record that

@@ -159,7 +159,7 @@ public sealed class JobStore
         {
             if (!_jobs.TryGetValue(run.JobId, out var entry)) return Task.CompletedTask;
             run = run with { Seq = _journal!.NextSeq };
-            var durable = _journal.Append(new JournalLine { Seq = run.Seq, Op = "run", Run = RecordMapping.ToDocument(run) });
+            var durable = _journal.Append(new JournalLine { Seq = run.Seq, Op = "run", RunRecord = run });
             Record(run.JobId, entry);
             _jobs[run.JobId] = entry with { Runs = Upsert(entry.Runs, run, RunsKept) };
             return durable;
@@ -248,7 +248,7 @@ public sealed class JobStore
         {
             yield return new JournalLine { Op = "job", Job = RecordMapping.ToRecord(entry.Job) };
             for (var i = entry.Runs.Length - 1; i >= 0; i--)
-                yield return new JournalLine { Op = "run", Run = RecordMapping.ToDocument(entry.Runs[i]) };
+                yield return new JournalLine { Op = "run", RunRecord = entry.Runs[i] };
         }
     }
 

@@ -200,9 +200,17 @@ public static class LineDecoder
 
     static int Ascii(ref Utf8JsonReader reader, scoped Span<char> text, string field)
     {
+        if (reader.TokenType != JsonTokenType.String) throw new FormatException($"{field}: not a string");
+        if (reader.ValueIsEscaped)
+        {
+            // The writer escapes non-ASCII (a "µs" duration, say): rare, so take the slow road.
+            var unescaped = reader.GetString()!;
+            if (unescaped.Length > text.Length) throw new FormatException($"{field}: too long");
+            unescaped.CopyTo(text);
+            return unescaped.Length;
+        }
         var value = reader.ValueSpan;
-        if (reader.TokenType != JsonTokenType.String || reader.ValueIsEscaped || value.Length > text.Length)
-            throw new FormatException($"{field}: not a plain string");
+        if (value.Length > text.Length) throw new FormatException($"{field}: too long");
         return Encoding.UTF8.GetChars(value, text);
     }
 

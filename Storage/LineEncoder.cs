@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Hashing;
 using System.Text.Json;
+using Ksana.Scheduling;
 
 namespace Ksana.Storage;
 
@@ -23,7 +24,8 @@ internal sealed class LineEncoder
         _scratch.ResetWrittenCount();
         _json.Reset(_scratch);
         line.Crc = null;
-        JsonSerializer.Serialize(_json, line, JournalJson.Default.JournalLine);
+        if (line.RunRecord is { } run) WriteRun(_json, line.Seq, run);
+        else JsonSerializer.Serialize(_json, line, JournalJson.Default.JournalLine);
         _json.Flush();
         // The serializer closed the object with '}': the checksum member takes its place.
         var body = _scratch.WrittenSpan[..^1];
@@ -38,6 +40,38 @@ internal sealed class LineEncoder
         if (_scratch.Capacity > (1 << 20)) _scratch.Clear();
         return length;
     }
+
+    /// <summary>A run line, written member by member: no documents, no reflection, little garbage.</summary>
+    static void WriteRun(Utf8JsonWriter w, long seq, Run run)
+    {
+        w.WriteStartObject();
+        w.WriteNumber("seq"u8, seq);
+        w.WriteString("op"u8, "run"u8);
+        w.WriteStartObject("run"u8);
+        w.WriteString("run_id"u8, run.RunId);
+        w.WriteString("job_id"u8, run.JobId);
+        w.WriteString("trigger"u8, run.Trigger == RunTrigger.Manual ? "manual"u8 : "schedule"u8);
+        w.WriteString("status"u8, RecordMapping.StatusName(run.Status));
+        WriteTime(w, "scheduled_at"u8, run.ScheduledAt);
+        if (run.FinishedAt is { } finished) WriteTime(w, "finished_at"u8, finished);
+        if (run.Error is { } error) w.WriteString("error"u8, error);
+        w.WriteStartArray("attempts"u8);
+        foreach (var a in run.Attempts)
+        {
+            w.WriteStartObject();
+            w.WriteNumber("attempt"u8, a.Number);
+            WriteTime(w, "started_at"u8, a.StartedAt);
+            w.WriteNumber("duration_ms"u8, a.DurationMs);
+            if (a.StatusCode is { } code) w.WriteNumber("status_code"u8, code);
+            if (a.Error is { } e) w.WriteString("error"u8, e);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteEndObject();
+        w.WriteEndObject();
+    }
+
+    static void WriteTime(Utf8JsonWriter w, ReadOnlySpan<byte> name, DateTimeOffset t) => w.WriteString(name, Rfc3339.Format(t));
 
     /// <summary>
     /// Checks a line's checksum (the line without its newline). Returns false for anything that is

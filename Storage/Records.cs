@@ -12,6 +12,10 @@ public sealed class JournalLine
     public string? Id { get; set; }
     public RunDocument? Run { get; set; }
     public string? Crc { get; set; }
+
+    /// <summary>A run to write: encoded by hand (<see cref="LineEncoder"/>), it is the hot record.</summary>
+    [JsonIgnore]
+    public Scheduling.Run? RunRecord { get; set; }
 }
 
 /// <summary>A job as written to the journal: the client fields in canonical form plus server state.</summary>
