@@ -12,7 +12,7 @@ public readonly record struct Attempt(int Number, DateTimeOffset StartedAt, long
 /// replaces the old one in the job's history and in the journal (upsert by <see cref="RunId"/>).
 /// </summary>
 public sealed record Run(
-    string RunId,
+    Guid RunId,
     Guid JobId,
     RunTrigger Trigger,
     RunStatus Status,
@@ -24,6 +24,8 @@ public sealed record Run(
 {
     public bool IsFinished => Status is not (RunStatus.Running or RunStatus.Retrying);
 
+    public static Guid NewId() => Guid.NewGuid();
+
     /// <summary>32 lower-case hex characters: a callee's idempotency key.</summary>
-    public static string NewId() => Guid.NewGuid().ToString("N");
+    public static string Text(Guid runId) => runId.ToString("N");
 }

@@ -17,16 +17,20 @@ public sealed class RunTicket : IThreadPoolWorkItem
     readonly List<Attempt> _attempts = new(1);
     int _inAttempt;
 
-    public RunTicket(Scheduler owner, Job job, string runId, RunTrigger trigger, DateTimeOffset scheduledAt)
+    public RunTicket(Scheduler owner, Job job, Guid runId, RunTrigger trigger, DateTimeOffset scheduledAt)
     {
         _owner = owner;
         Job = job;
-        RunId = runId;
+        Id = runId;
+        RunId = Run.Text(runId);
         Trigger = trigger;
         ScheduledAt = scheduledAt;
     }
 
     public Job Job { get; }
+    public Guid Id { get; }
+
+    /// <summary>The run id as sent in X-Ksana-Run-Id and {{run_id}}.</summary>
     public string RunId { get; }
     public RunTrigger Trigger { get; }
     public DateTimeOffset ScheduledAt { get; }

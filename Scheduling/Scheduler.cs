@@ -184,7 +184,7 @@ public sealed class Scheduler : BackgroundService
         try
         {
             // Written before the first attempt, so a crash mid-run is found at the next start.
-            _ = _store.PutRun(new Run(ticket.RunId, ticket.Job.Id, ticket.Trigger, RunStatus.Running, ticket.ScheduledAt,
+            _ = _store.PutRun(new Run(ticket.Id, ticket.Job.Id, ticket.Trigger, RunStatus.Running, ticket.ScheduledAt,
                 null, [], null, 0));
             outcome = await _deliver(ticket);
         }
@@ -198,7 +198,7 @@ public sealed class Scheduler : BackgroundService
         {
             if (ticket.StopReason != StopReason.JobDeleted)
             {
-                var finished = new Run(ticket.RunId, ticket.Job.Id, ticket.Trigger, outcome.Status, ticket.ScheduledAt,
+                var finished = new Run(ticket.Id, ticket.Job.Id, ticket.Trigger, outcome.Status, ticket.ScheduledAt,
                     _time.GetUtcNow(), ticket.Attempts, outcome.Error, 0);
                 _ = _store.PutRun(finished);
             }
@@ -218,7 +218,7 @@ public sealed class Scheduler : BackgroundService
     {
         try
         {
-            _ = _store.PutRun(new Run(ticket.RunId, ticket.Job.Id, ticket.Trigger, RunStatus.Retrying, ticket.ScheduledAt,
+            _ = _store.PutRun(new Run(ticket.Id, ticket.Job.Id, ticket.Trigger, RunStatus.Retrying, ticket.ScheduledAt,
                 null, ticket.Attempts, null, 0));
         }
         catch (JournalUnavailableException)

@@ -113,7 +113,7 @@ public static class LineDecoder
     static Run ReadRun(ref Utf8JsonReader reader, long seq)
     {
         Expect(ref reader, JsonTokenType.StartObject);
-        string runId = "";
+        var runId = Guid.Empty;
         string? error = null;
         Guid jobId = default;
         var trigger = RunTrigger.Schedule;
@@ -123,7 +123,7 @@ public static class LineDecoder
         var attempts = new List<Attempt>(1);
         while (Next(ref reader) == JsonTokenType.PropertyName)
         {
-            if (reader.ValueTextEquals("run_id"u8)) { Next(ref reader); runId = reader.GetString()!; }
+            if (reader.ValueTextEquals("run_id"u8)) { Next(ref reader); runId = ReadGuid(ref reader, "run_id", 'N'); }
             else if (reader.ValueTextEquals("job_id"u8)) { Next(ref reader); jobId = ReadGuid(ref reader, "job_id"); }
             else if (reader.ValueTextEquals("trigger"u8)) { Next(ref reader); trigger = reader.ValueTextEquals("manual"u8) ? RunTrigger.Manual : RunTrigger.Schedule; }
             else if (reader.ValueTextEquals("status"u8)) { Next(ref reader); status = Status(ref reader); }
@@ -137,7 +137,7 @@ public static class LineDecoder
             }
             else throw Unknown(ref reader);
         }
-        if (runId.Length == 0 || jobId == Guid.Empty) throw new FormatException("run: run_id or job_id missing");
+        if (runId == Guid.Empty || jobId == Guid.Empty) throw new FormatException("run: run_id or job_id missing");
         return new Run(runId, jobId, trigger, status, scheduled, finished, attempts.ToArray(), error, seq);
     }
 
@@ -179,8 +179,8 @@ public static class LineDecoder
         : reader.ValueTextEquals("missed"u8) ? RunStatus.Missed
         : throw new FormatException("status: unknown run status");
 
-    static Guid ReadGuid(ref Utf8JsonReader reader, string field) =>
-        reader.TokenType == JsonTokenType.String && !reader.ValueIsEscaped && Utf8Parser.TryParse(reader.ValueSpan, out Guid g, out var n, 'D') && n == reader.ValueSpan.Length
+    static Guid ReadGuid(ref Utf8JsonReader reader, string field, char format = 'D') =>
+        reader.TokenType == JsonTokenType.String && !reader.ValueIsEscaped && Utf8Parser.TryParse(reader.ValueSpan, out Guid g, out var n, format) && n == reader.ValueSpan.Length
             ? g
             : throw new FormatException($"{field}: not a UUID");
 

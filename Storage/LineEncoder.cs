@@ -48,7 +48,9 @@ internal sealed class LineEncoder
         w.WriteNumber("seq"u8, seq);
         w.WriteString("op"u8, "run"u8);
         w.WriteStartObject("run"u8);
-        w.WriteString("run_id"u8, run.RunId);
+        Span<char> id = stackalloc char[32];
+        run.RunId.TryFormat(id, out _, "N");
+        w.WriteString("run_id"u8, id);
         w.WriteString("job_id"u8, run.JobId);
         w.WriteString("trigger"u8, run.Trigger == RunTrigger.Manual ? "manual"u8 : "schedule"u8);
         w.WriteString("status"u8, RecordMapping.StatusName(run.Status));

@@ -120,7 +120,7 @@ public static class RecordMapping
             });
         return new RunDocument
         {
-            RunId = run.RunId,
+            RunId = Run.Text(run.RunId),
             JobId = run.JobId.ToString(),
             Trigger = run.Trigger == RunTrigger.Manual ? "manual" : "schedule",
             Status = StatusName(run.Status),
