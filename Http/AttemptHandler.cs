@@ -26,7 +26,7 @@ public sealed class AttemptHandler(SemaphoreSlim workers, TimeProvider time) : D
         await workers.WaitAsync(cancellationToken);
         try
         {
-            var number = ticket.Attempts.Length + 1;
+            var number = ticket.AttemptCount + 1;
             var started = time.GetUtcNow();
             ticket.BeginAttempt(started);
             Prepare(request, ticket, number);
@@ -103,12 +103,19 @@ public sealed class AttemptHandler(SemaphoreSlim workers, TimeProvider time) : D
     {
         // Reading a little lets a short answer free its connection for reuse; a long one is cut off.
         await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
-        var buffer = new byte[512];
-        for (var read = 0; read < ResponseBodyReadMax;)
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(1024);
+        try
         {
-            var n = await stream.ReadAsync(buffer, cancellationToken);
-            if (n == 0) break;
-            read += n;
+            for (var read = 0; read < ResponseBodyReadMax;)
+            {
+                var n = await stream.ReadAsync(buffer, cancellationToken);
+                if (n == 0) break;
+                read += n;
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 }

@@ -54,6 +54,11 @@ public sealed class RunTicket : IThreadPoolWorkItem
         Cancellation.Cancel();
     }
 
+    public int AttemptCount
+    {
+        get { lock (_attempts) return _attempts.Count; }
+    }
+
     public Attempt[] Attempts
     {
         get { lock (_attempts) return [.. _attempts]; }
