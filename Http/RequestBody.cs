@@ -40,6 +40,8 @@ public static class RequestBody
                 length += n;
                 if (length > SizeMax) return (null, TooLarge());
             }
+            // Parse before the buffer goes back to the pool: another request may take it at once.
+            return Parse(buffer.AsSpan(0, length));
         }
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
@@ -49,12 +51,15 @@ public static class RequestBody
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
+    }
 
-        if (length == 0 || buffer.AsSpan(0, length).Trim(" \t\r\n"u8).IsEmpty)
+    static (JsonNode? Json, ProblemHttpResult? Problem) Parse(ReadOnlySpan<byte> body)
+    {
+        if (body.Trim(" \t\r\n"u8).IsEmpty)
             return (null, Problems.Status(StatusCodes.Status400BadRequest, "the request body is empty: expected a JSON object"));
         try
         {
-            return (JsonNode.Parse(buffer.AsSpan(0, length), documentOptions: Strict), null);
+            return (JsonNode.Parse(body, documentOptions: Strict), null);
         }
         catch (JsonException e)
         {

@@ -253,6 +253,37 @@ public sealed partial class DeliveryTests
     }
 
     [Test]
+    public async Task Retry_After_on_a_500_is_not_honoured()
+    {
+        await using var callee = await Callee.StartAsync();
+        callee.Script("/err", new Reply(500, Headers: new() { ["Retry-After"] = "3" }), Reply.Ok);
+        await using var ksana = await KsanaServer.StartAsync();
+        var job = await ksana.CreateJobAsync(JobDocs.Calling(callee.Url("/err"), maxRetries: 1, backoff: "50ms"));
+
+        var run = await ksana.WaitForRunAsync(Id(job), await ksana.RunNowAsync(Id(job)));
+
+        await Assert.That(run["status"]!.GetValue<string>()).IsEqualTo("succeeded");
+        var requests = callee.RequestsTo("/err");
+        await Assert.That(requests[1].Since(requests[0]).TotalMilliseconds).IsLessThan(1500);
+    }
+
+    [Test]
+    public async Task Retry_After_shorter_than_the_backoff_does_not_shorten_it()
+    {
+        await using var callee = await Callee.StartAsync();
+        callee.Script("/slowdown", new Reply(503, Headers: new() { ["Retry-After"] = "0" }), Reply.Ok);
+        await using var ksana = await KsanaServer.StartAsync();
+        var job = await ksana.CreateJobAsync(JobDocs.Calling(callee.Url("/slowdown"), maxRetries: 1, backoff: "600ms"));
+
+        var run = await ksana.WaitForRunAsync(Id(job), await ksana.RunNowAsync(Id(job)));
+
+        await Assert.That(run["status"]!.GetValue<string>()).IsEqualTo("succeeded");
+        var requests = callee.RequestsTo("/slowdown");
+        // 600ms −20 % = 480ms at the least.
+        await Assert.That(requests[1].Since(requests[0]).TotalMilliseconds).IsGreaterThanOrEqualTo(470);
+    }
+
+    [Test]
     public async Task Redirect_is_not_followed_and_fails_the_run()
     {
         await using var callee = await Callee.StartAsync();

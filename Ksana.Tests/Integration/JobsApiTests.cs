@@ -205,6 +205,8 @@ public sealed partial class JobsApiTests
     [Arguments("limit=-1", "limit")]
     [Arguments("cursor=not-a-cursor", "cursor")]
     [Arguments("cursor=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "cursor")]
+    [Arguments("limit=", "limit")]
+    [Arguments("cursor=", "cursor")]
     [Arguments("state=running", "state")]
     [Arguments("state=", "state")]
     public async Task List_rejects_a_bad_query_parameter_naming_it(string query, string field)
@@ -228,6 +230,42 @@ public sealed partial class JobsApiTests
         var all = await ksana.GetJsonAsync("/jobs?limit=1000");
         await Assert.That(all["jobs"]!.AsArray().Count).IsEqualTo(2);
         await Assert.That(all["next_cursor"]).IsNull();
+    }
+
+    [Test]
+    public async Task Cursor_stays_valid_when_the_job_it_points_at_is_deleted()
+    {
+        await using var ksana = await KsanaServer.StartAsync();
+        for (var i = 0; i < 5; i++) await ksana.CreateJobAsync(JobDocs.Hourly($"j{i}"));
+        var all = (await ksana.GetJsonAsync("/jobs"))["jobs"]!.AsArray().Select(j => j!["id"]!.GetValue<string>()).ToList();
+
+        var first = await ksana.GetJsonAsync("/jobs?limit=2");
+        var lastOfPage = first["jobs"]![1]!["id"]!.GetValue<string>();
+        using (await ksana.Client.DeleteAsync($"/jobs/{lastOfPage}")) { }
+        var rest = await ksana.GetJsonAsync($"/jobs?limit=10&cursor={first["next_cursor"]!.GetValue<string>()}");
+
+        await Assert.That(Seq(rest["jobs"]!.AsArray().Select(j => j!["id"]!.GetValue<string>()))).IsEqualTo(Seq(all.Skip(2)));
+        await Assert.That(rest["next_cursor"]).IsNull();
+    }
+
+    [Test]
+    public async Task Patch_with_a_reserved_header_or_a_past_run_at_is_rejected_and_changes_nothing()
+    {
+        await using var ksana = await KsanaServer.StartAsync();
+        var job = JobDocs.Hourly("once");
+        job["schedule"] = new JsonObject { ["kind"] = "once", ["run_at"] = "2099-01-01T00:00:00Z" };
+        var created = await ksana.CreateJobAsync(job);
+        var id = created["id"]!.GetValue<string>();
+
+        var header = await Answer.Of(ksana.PatchAsync($"/jobs/{id}", """{"http": {"headers": {"X-Ksana-Attempt": "9"}}}"""));
+        await Assert.That(header.Status).IsEqualTo(400);
+        await Assert.That(header.Errors.ContainsKey("http.headers.X-Ksana-Attempt")).IsTrue().Because(header.Body);
+
+        var past = await Answer.Of(ksana.PatchAsync($"/jobs/{id}", """{"schedule": {"run_at": "2020-01-01T00:00:00Z"}}"""));
+        await Assert.That(past.Status).IsEqualTo(400);
+        await Assert.That(past.Errors["schedule.run_at"]!.ToJsonString()).Contains("run_at is in the past");
+
+        await Assert.That((await ksana.GetJsonAsync($"/jobs/{id}")).ToJsonString()).IsEqualTo(created.ToJsonString());
     }
 
     [Test]

@@ -20,10 +20,13 @@ namespace Ksana.Tests.Integration;
 public sealed class KsanaServer : IAsyncDisposable
 {
     readonly WebApplication _app;
+    bool _stopped;
+    bool _handedOver;
 
-    KsanaServer(WebApplication app, string dir, string? keysFile, string key, Uri address)
+    KsanaServer(WebApplication app, Settings settings, string dir, string? keysFile, string key, Uri address)
     {
         _app = app;
+        Settings = settings;
         Dir = dir;
         KeysFile = keysFile;
         Key = key;
@@ -32,6 +35,8 @@ public sealed class KsanaServer : IAsyncDisposable
         Client.DefaultRequestHeaders.Add("X-API-Key", key);
         Anonymous = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(20) };
     }
+
+    public Settings Settings { get; }
 
     /// <summary>The temporary directory that holds the data directory and the keys file.</summary>
     public string Dir { get; }
@@ -74,21 +79,67 @@ public sealed class KsanaServer : IAsyncDisposable
         };
         if (configure is not null) settings = configure(settings);
 
+        try
+        {
+            return await StartOnAsync(settings, dir, keysFile, key);
+        }
+        catch
+        {
+            TryDelete(dir);
+            throw;
+        }
+    }
+
+    static async Task<KsanaServer> StartOnAsync(Settings settings, string dir, string? keysFile, string key)
+    {
         WebApplication? app = null;
         try
         {
             app = KsanaHost.Build(settings);
             await app.StartAsync();
             var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-            return new KsanaServer(app, dir, keysFile, key, new Uri(address));
+            return new KsanaServer(app, settings, dir, keysFile, key, new Uri(address));
         }
         catch
         {
             if (app is not null) await app.DisposeAsync();
-            TryDelete(dir);
             throw;
         }
     }
+
+    /// <summary>
+    /// Stops this server the way SIGTERM does (drain, flush) and releases its data directory, but
+    /// keeps the directory. Dispose still deletes it unless it was handed to a restarted server.
+    /// </summary>
+    public async Task StopAsync()
+    {
+        if (_stopped) return;
+        _stopped = true;
+        try
+        {
+            using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+            await _app.StopAsync(stop.Token);
+        }
+        finally
+        {
+            await _app.DisposeAsync();
+        }
+    }
+
+    /// <summary>
+    /// Stops this server (if still running) and starts a new one on the same data directory and
+    /// keys file, on a new port. The new server owns the directory from then on.
+    /// </summary>
+    public async Task<KsanaServer> RestartAsync(Func<Settings, Settings>? configure = null)
+    {
+        await StopAsync();
+        _handedOver = true;
+        var settings = configure is null ? Settings : configure(Settings);
+        return await StartOnAsync(settings, Dir, KeysFile, Key);
+    }
+
+    /// <summary>Builds a second server on this one's data directory; it is expected to refuse.</summary>
+    public WebApplication BuildSecondInstance() => KsanaHost.Build(Settings);
 
     public async ValueTask DisposeAsync()
     {
@@ -96,13 +147,11 @@ public sealed class KsanaServer : IAsyncDisposable
         Anonymous.Dispose();
         try
         {
-            using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            await _app.StopAsync(stop.Token);
+            await StopAsync();
         }
         finally
         {
-            await _app.DisposeAsync();
-            TryDelete(Dir);
+            if (!_handedOver) TryDelete(Dir);
         }
     }
 

@@ -71,6 +71,14 @@ public sealed class SchedulingTests
         var request = callee.RequestsTo("/once").Single();
         await Assert.That((request.ArrivedAt - runAt).TotalMilliseconds).IsGreaterThanOrEqualTo(-20).And.IsLessThan(500);
         await Assert.That((await ksana.GetJsonAsync("/jobs?state=completed"))["jobs"]!.AsArray().Count).IsEqualTo(1);
+
+        // run-now works on a finished job and leaves it completed.
+        var extra = await ksana.RunNowAsync(Id(job));
+        var manual = await ksana.WaitForRunAsync(Id(job), extra);
+        await Assert.That(manual["status"]!.GetValue<string>()).IsEqualTo("succeeded");
+        await Assert.That(manual["trigger"]!.GetValue<string>()).IsEqualTo("manual");
+        await Assert.That((await ksana.GetJsonAsync($"/jobs/{Id(job)}"))["state"]!.GetValue<string>()).IsEqualTo("completed");
+        await Assert.That(callee.RequestsTo("/once").Count).IsEqualTo(2);
     }
 
     [Test]

@@ -38,6 +38,7 @@ public sealed class ValidationTests
             new("missing name", j => j.Remove("name"), ["name"]),
             new("empty name", j => j["name"] = "", ["name"]),
             new("name of 201 characters", j => j["name"] = new string('n', 201), ["name"]),
+            new("name of 201 CJK characters", j => j["name"] = new string('字', 201), ["name"]),
             new("name not a string", j => j["name"] = 5, ["name"]),
             new("type other than http", j => j["type"] = "shell", ["type"]),
             new("method FETCH", j => Http(j)["method"] = "FETCH", ["http.method"]),
@@ -131,7 +132,7 @@ public sealed class ValidationTests
         await using var ksana = await KsanaServer.StartAsync();
         var job = Valid();
         job["schedule"]!["every"] = every;
-        job["name"] = new string('n', 200);
+        job["name"] = new string('字', 200);
         job["max_retries"] = 100;
         job["http"]!["method"] = "options";
         var created = await ksana.CreateJobAsync(job);

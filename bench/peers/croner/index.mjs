@@ -47,11 +47,17 @@ async function get(url) {
   }
 }
 
-// every "Ns" with N dividing 60 → a 6-field pattern whose seconds follow start_at's grid.
+// A 6-field pattern (with seconds) for "every N s" on the grid of start_at: N dividing 60 → seconds
+// field ("* * * * * *" for 1 s, "3-59/5 * * * * *" for 5 s), N = m minutes with m dividing 60, or
+// h hours with h dividing 24 (e.g. 3600 s). Anything else → null (400).
 function patternFor(everyS, startMs) {
-  if (everyS === 1) return '* * * * * *';
-  const first = Math.floor(startMs / 1000) % everyS;
-  return everyS === 60 ? `${first} * * * * *` : `${first}-59/${everyS} * * * * *`;
+  const t = Math.floor(startMs / 1000);
+  const step = (v, n, max) => (n === 1 ? '*' : n === max + 1 ? `${v % n}` : `${v % n}-${max}/${n}`);
+  if (60 % everyS === 0) return `${step(t, everyS, 59)} * * * * *`;
+  const m = everyS / 60, h = everyS / 3600;
+  if (Number.isInteger(m) && 60 % m === 0) return `${t % 60} ${step(Math.floor(t / 60), m, 59)} * * * *`;
+  if (Number.isInteger(h) && 24 % h === 0) return `${t % 60} ${Math.floor(t / 60) % 60} ${step(Math.floor(t / 3600), h, 23)} * * *`;
+  return null;
 }
 
 const jobs = new Map();
@@ -63,9 +69,9 @@ function createJob(body) {
   const m = /^(\d+)s$/.exec(sch?.every ?? '');
   if (body?.type !== 'http' || typeof url !== 'string' || sch?.kind !== 'every' || !m) return null;
   const everyS = Number(m[1]);
-  if (everyS < 1 || 60 % everyS !== 0) return null;
   const startMs = sch.start_at ? Date.parse(sch.start_at) : Date.now() + everyS * 1000;
-  if (Number.isNaN(startMs)) return null;
+  const pattern = everyS >= 1 && !Number.isNaN(startMs) ? patternFor(everyS, startMs) : null;
+  if (!pattern) return null;
 
   const phaseMs = ((startMs % 1000) + 1000) % 1000; // croner fires on whole seconds
   const fire = () => call(url);
@@ -74,7 +80,8 @@ function createJob(body) {
     : () => setTimeout(fire, Math.max(0, phaseMs - (Date.now() % 1000)));
   const id = String(++nextId);
   // startAt is the whole second of the first slot (croner rounds a fractional startAt up).
-  jobs.set(id, new Cron(patternFor(everyS, startMs), { startAt: new Date(startMs - phaseMs) }, tick));
+  // utcOffset 0: the grid is UTC; it is also croner's cheapest date path (a named timezone costs ~10x).
+  jobs.set(id, new Cron(pattern, { startAt: new Date(startMs - phaseMs), utcOffset: 0 }, tick));
   return id;
 }
 

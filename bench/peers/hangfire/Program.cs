@@ -64,16 +64,22 @@ app.MapPost("/jobs", (JobRequest req, IRecurringJobManager recurring) =>
 
 app.Run();
 
-// "1s" → "* * * * * *"; "5s" with start_at at second 13 → "3/5 * * * * *" (whole seconds dividing a minute).
+// Cron (6 fields, with seconds) for "every N s" on the grid of start_at (default now + N):
+// N dividing 60 → seconds field ("* * * * * *" for 1 s, "3-59/5 * * * * *" for 5 s),
+// N = m minutes with m dividing 60, or h hours with h dividing 24 (e.g. 3600 s). Else null (400).
 static string? CronFor(string? every, DateTimeOffset? startAt)
 {
     if (every is not { Length: > 1 } || every[^1] != 's'
         || !int.TryParse(every.AsSpan(0, every.Length - 1), NumberStyles.None, CultureInfo.InvariantCulture, out var n)
-        || n < 1 || 60 % n != 0)
+        || n < 1)
         return null;
-    if (n == 1) return "* * * * * *";
-    var first = (startAt ?? DateTimeOffset.UtcNow).UtcDateTime.Second % n;
-    return n == 60 ? $"{first} * * * * *" : $"{first}/{n} * * * * *";
+    var t = (startAt ?? DateTimeOffset.UtcNow.AddSeconds(n)).ToUnixTimeSeconds();
+    static string Step(long v, int step, int max) =>
+        step == 1 ? "*" : step == max + 1 ? $"{v % step}" : $"{v % step}-{max}/{step}";
+    if (60 % n == 0) return $"{Step(t, n, 59)} * * * * *";
+    if (n % 60 == 0 && 60 % (n / 60) == 0) return $"{t % 60} {Step(t / 60, n / 60, 59)} * * * *";
+    if (n % 3600 == 0 && 24 % (n / 3600) == 0) return $"{t % 60} {t / 60 % 60} {Step(t / 3600, n / 3600, 23)} * * *";
+    return null;
 }
 
 public static class Hook
