@@ -79,7 +79,7 @@ test_all() {
   say "running the tests"
   local log="$ROOT/TestResults/test-output.txt" status=0
   mkdir -p "$ROOT/TestResults"
-  KSANA_BIN="$ROOT/dist/ksana" dotnet test --project Ksana.Tests/Ksana.Tests.csproj -c Release --nologo \
+  KSANA_BIN="$ROOT/dist/ksana" dotnet test --project Ksana.Tests/Ksana.Tests.csproj -c Release \
     2>&1 | tee "$log" || status=$?
   # The runner's own summary: lines "total: N", "failed: F", "succeeded: S", "skipped: K".
   local passed failed skipped

@@ -27,7 +27,7 @@ public sealed class AttemptHandler(SemaphoreSlim workers, TimeProvider time) : D
         try
         {
             var number = ticket.AttemptCount + 1;
-            var started = time.GetUtcNow();
+            var started = Clock.Millis(time.GetUtcNow());
             ticket.BeginAttempt(started);
             Prepare(request, ticket, number);
             var clock = time.GetTimestamp();

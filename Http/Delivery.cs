@@ -34,7 +34,9 @@ public sealed class Delivery(IHttpClientFactory clients)
         catch (Exception e) when (e is HttpRequestException or TimeoutRejectedException or OperationCanceledException)
         {
             // The attempt handler already recorded each attempt's error; this names how the run ended.
-            var last = ticket.Attempts is [.., var attempt] ? attempt.Error : e.Message;
+            var last = ticket.Attempts is [.., var attempt]
+                ? attempt.Error ?? $"HTTP {attempt.StatusCode}"
+                : e.Message;
             var why = ticket.StopReason == StopReason.JobDeleted ? "cancelled: the job was deleted"
                 : ticket.Draining ? $"Ksana shut down before the next retry (last: {last})"
                 : $"{last}: retries used up after {ticket.Attempts.Length} attempts";

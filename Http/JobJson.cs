@@ -22,8 +22,10 @@ public sealed class JobView
     public string CreatedAt { get; set; } = "";
     public string UpdatedAt { get; set; } = "";
 
-    public static JobView From(Job job, Run? lastRun, DateTimeOffset? nextRunAt)
+    public static JobView From(JobEntry entry, DateTimeOffset? nextRunAt)
     {
+        var job = entry.Job;
+        var lastRun = entry.Runs.Length > 0 ? entry.Runs[0] : null;
         var spec = job.Spec;
         var every = spec.Schedule.Kind == ScheduleKind.Every;
         var headers = new Dictionary<string, string>(spec.Http.Headers.Count, StringComparer.Ordinal);
@@ -44,7 +46,7 @@ public sealed class JobView
             Timeout = RecordMapping.Duration(spec.Timeout),
             MaxRetries = spec.MaxRetries,
             RetryBackoff = RecordMapping.Duration(spec.RetryBackoff),
-            State = StateName(job.State),
+            State = StateName(entry.State),
             NextRunAt = nextRunAt is { } n ? Rfc3339.Format(n) : null,
             LastRun = lastRun is null ? null : RecordMapping.ToDocument(lastRun),
             CreatedAt = Rfc3339.Format(job.CreatedAt),

@@ -27,8 +27,7 @@ public static class JobsApi
         jobs.MapGet("/{id}/runs", Runs);
     }
 
-    static JobView View(Jobs jobs, Job job, Run[] runs) =>
-        JobView.From(job, runs.Length > 0 ? runs[0] : null, jobs.NextRunAt(job));
+    static JobView View(Jobs jobs, Job job, Run[] runs) => JobView.From(new JobEntry(job, runs), jobs.NextRunAt(job));
 
     static JobView View(Jobs jobs, Job job) => View(jobs, job, jobs.Get(job.Id)?.Runs ?? []);
 
@@ -127,10 +126,10 @@ public static class JobsApi
     static async Task<Results<NoContent, ProblemHttpResult>> Delete(string id, Jobs jobs) =>
         Guid.TryParse(id, out var guid) && await jobs.DeleteAsync(guid) ? TypedResults.NoContent() : Problems.NoJob(id);
 
-    static Results<Accepted<RunStarted>, ProblemHttpResult> RunNow(string id, Jobs jobs)
+    static async Task<Results<Accepted<RunStarted>, ProblemHttpResult>> RunNow(string id, Jobs jobs)
     {
         if (!Guid.TryParse(id, out var guid)) return Problems.NoJob(id);
-        var (result, runId) = jobs.RunNow(guid);
+        var (result, runId) = await jobs.RunNowAsync(guid);
         return result switch
         {
             Jobs.RunNowResult.Started => TypedResults.Accepted($"/jobs/{id}/runs", new RunStarted { RunId = runId! }),

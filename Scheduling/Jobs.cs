@@ -13,11 +13,7 @@ public readonly record struct JobChange(JobSpec Spec, bool ScheduleGiven);
 public sealed class Jobs(JobStore store, Scheduler scheduler, TimeProvider time)
 {
     /// <summary>Times are kept to the millisecond: they are shown to people and compared by machines.</summary>
-    public DateTimeOffset Now()
-    {
-        var now = time.GetUtcNow();
-        return new DateTimeOffset(now.UtcTicks - now.UtcTicks % TimeSpan.TicksPerMillisecond, TimeSpan.Zero);
-    }
+    public DateTimeOffset Now() => Clock.Millis(time.GetUtcNow());
 
     public JobEntry? Get(Guid id) => store.Get(id);
 
@@ -116,14 +112,14 @@ public sealed class Jobs(JobStore store, Scheduler scheduler, TimeProvider time)
     public enum RunNowResult { Started, NotFound, AlreadyRunning }
 
     /// <summary>One extra run now; the schedule is untouched. Works on paused and finished jobs.</summary>
-    public (RunNowResult Result, string? RunId) RunNow(Guid id)
+    public async Task<(RunNowResult Result, string? RunId)> RunNowAsync(Guid id)
     {
         var job = store.Get(id)?.Job;
         if (job is null) return (RunNowResult.NotFound, null);
-        var runId = scheduler.StartRun(job, Now(), RunTrigger.Manual);
-        return runId is null
-            ? (RunNowResult.AlreadyRunning, scheduler.InFlightRun(id)?.RunId)
-            : (RunNowResult.Started, runId);
+        if (scheduler.StartRun(job, Now(), RunTrigger.Manual) is not { } started)
+            return (RunNowResult.AlreadyRunning, scheduler.InFlightRun(id)?.RunId);
+        await started.Recorded;
+        return (RunNowResult.Started, started.RunId);
     }
 
     /// <summary>

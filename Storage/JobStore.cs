@@ -1,9 +1,20 @@
+using System.Collections.Concurrent;
 using Ksana.Scheduling;
 
 namespace Ksana.Storage;
 
 /// <summary>A job with its most recent runs, newest first. Immutable: replaced whole on every change.</summary>
-public sealed record JobEntry(Job Job, Run[] Runs);
+public sealed record JobEntry(Job Job, Run[] Runs)
+{
+    /// <summary>
+    /// The state clients see. A once job whose one run is still in flight is not yet completed
+    /// (SPEC §2: "a once job whose run ended"), so it shows as scheduled until that run ends.
+    /// </summary>
+    public JobState State =>
+        Job.State == JobState.Completed && Runs is [{ IsFinished: false, Trigger: RunTrigger.Schedule }, ..]
+            ? JobState.Scheduled
+            : Job.State;
+}
 
 /// <summary>Which jobs <see cref="JobStore.List"/> returns.</summary>
 public readonly record struct JobQuery(int Limit, (long Ticks, Guid Id)? After, JobState? State, string? Name);
@@ -16,7 +27,9 @@ public readonly record struct JobQuery(int Limit, (long Ticks, Guid Id)? After, 
 /// </summary>
 public sealed class JobStore
 {
-    readonly Dictionary<Guid, JobEntry> _jobs = [];
+    // Written only under the gate, read without it: entries are immutable, so a reader sees one
+    // whole version or the next, and the scheduler's lookups never queue behind a writer.
+    readonly ConcurrentDictionary<Guid, JobEntry> _jobs = new();
     readonly List<(long Ticks, Guid Id)> _order = []; // by created_at, then id: the listing order
     readonly List<(long Seq, Guid Id, JobEntry? Previous)> _undo = [];
     int _undoHead;
@@ -38,7 +51,7 @@ public sealed class JobStore
 
     public int Count
     {
-        get { lock (Gate) return _jobs.Count; }
+        get { lock (Gate) return _order.Count; }
     }
 
     /// <summary>Applies one replayed journal line. Only before <see cref="Attach"/>, on one thread.</summary>
@@ -63,10 +76,7 @@ public sealed class JobStore
         journal.SnapshotSource = Snapshot;
     }
 
-    public JobEntry? Get(Guid id)
-    {
-        lock (Gate) return _jobs.GetValueOrDefault(id);
-    }
+    public JobEntry? Get(Guid id) => _jobs.GetValueOrDefault(id);
 
     /// <summary>Every entry, in listing order (start-up recovery and tests).</summary>
     public JobEntry[] All()
@@ -94,7 +104,7 @@ public sealed class JobStore
             for (; i < _order.Count; i++)
             {
                 var entry = _jobs[_order[i].Id];
-                if (query.State is { } state && entry.Job.State != state) continue;
+                if (query.State is { } state && entry.State != state) continue;
                 if (query.Name is { } name && entry.Job.Spec.Name != name) continue;
                 if (page.Count == query.Limit) return (page, true);
                 page.Add(entry);
@@ -108,7 +118,7 @@ public sealed class JobStore
     {
         lock (Gate)
         {
-            if (_jobs.Count >= MaxJobs) throw new JobLimitException(MaxJobs);
+            if (_order.Count >= MaxJobs) throw new JobLimitException(MaxJobs);
             job = job with { Seq = _journal!.NextSeq };
             var durable = _journal.Append(new JournalLine { Seq = job.Seq, Op = "job", Job = RecordMapping.ToRecord(job) });
             Record(job.Id, null);
@@ -151,15 +161,16 @@ public sealed class JobStore
 
     /// <summary>
     /// Writes a run (new or changed) into its job's history. A run of a job deleted meanwhile is
-    /// dropped: its history went with the job.
+    /// dropped: its history went with the job. Run records are not urgent by default: they reach
+    /// disk within <see cref="Journal.LazyFlush"/>, sharing a sync with thousands of others.
     /// </summary>
-    public Task PutRun(Run run)
+    public Task PutRun(Run run, bool urgent = false)
     {
         lock (Gate)
         {
             if (!_jobs.TryGetValue(run.JobId, out var entry)) return Task.CompletedTask;
             run = run with { Seq = _journal!.NextSeq };
-            var durable = _journal.Append(new JournalLine { Seq = run.Seq, Op = "run", RunRecord = run });
+            var durable = _journal.Append(new JournalLine { Seq = run.Seq, Op = "run", RunRecord = run }, urgent);
             Record(run.JobId, entry);
             _jobs[run.JobId] = entry with { Runs = Upsert(entry.Runs, run, RunsKept) };
             return durable;
@@ -189,7 +200,7 @@ public sealed class JobStore
         if (entry is null)
         {
             if (!had) return;
-            _jobs.Remove(id);
+            _jobs.TryRemove(id, out _);
             var at = _order.BinarySearch((old!.Job.CreatedAt.UtcTicks, id), OrderComparer.Instance);
             if (at >= 0) _order.RemoveAt(at);
         }

@@ -37,7 +37,10 @@ public sealed class Callee : IAsyncDisposable
     readonly List<CalleeRequest> _requests = [];
     readonly ConcurrentDictionary<string, TimeSpan> _delays = new();
     readonly ConcurrentDictionary<string, int> _statuses = new();
+    readonly ConcurrentDictionary<string, ConcurrentQueue<int>> _scripts = new();
     readonly SemaphoreSlim _arrived = new(0);
+
+    const string WarmUpPath = "/__callee-warm-up";
 
     public Uri BaseAddress { get; private set; } = null!;
 
@@ -54,6 +57,14 @@ public sealed class Callee : IAsyncDisposable
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         callee.BaseAddress = new Uri(address);
+
+        // Kestrel's pipeline and this handler are JIT-compiled on their first request; do that now,
+        // so that the lateness a test measures is ksana's, not the callee's first-request cost.
+        using (var http = new HttpClient())
+            for (var i = 0; i < 3; i++)
+                (await http.PostAsync(callee.Url(WarmUpPath), new StringContent("{}"))).Dispose();
+        lock (callee._requests) callee._requests.Clear();
+        while (callee._arrived.CurrentCount > 0) callee._arrived.Wait(0);
         return callee;
     }
 
@@ -62,6 +73,9 @@ public sealed class Callee : IAsyncDisposable
     public void Delay(string path, TimeSpan delay) => _delays[path] = delay;
 
     public void Status(string path, int status) => _statuses[path] = status;
+
+    /// <summary>Answers the next requests on <paramref name="path"/> with these statuses, in order, then as <see cref="Status"/> says.</summary>
+    public void Script(string path, params int[] statuses) => _scripts[path] = new ConcurrentQueue<int>(statuses);
 
     async Task HandleAsync(HttpContext context)
     {
@@ -97,7 +111,10 @@ public sealed class Callee : IAsyncDisposable
             return;
         }
         request.AnsweredAt = DateTimeOffset.UtcNow;
-        context.Response.StatusCode = _statuses.TryGetValue(request.Path, out var status) ? status : 200;
+        context.Response.StatusCode =
+            _scripts.TryGetValue(request.Path, out var script) && script.TryDequeue(out var scripted) ? scripted
+            : _statuses.TryGetValue(request.Path, out var status) ? status
+            : 200;
         await context.Response.WriteAsync("ok");
     }
 

@@ -124,10 +124,12 @@ public sealed class KsanaProcess : IAsyncDisposable
     }
 
     /// <summary>Sends SIGTERM: the graceful stop of SPEC §1.</summary>
-    public void Terminate()
+    public void Terminate() => Signal(SigTerm);
+
+    public void Signal(int signal)
     {
-        if (kill(_process.Id, SigTerm) != 0)
-            throw new InvalidOperationException($"kill(SIGTERM) failed: errno {Marshal.GetLastPInvokeError()}");
+        if (kill(_process.Id, signal) != 0)
+            throw new InvalidOperationException($"kill({signal}) failed: errno {Marshal.GetLastPInvokeError()}");
     }
 
     /// <summary>SIGKILL: a crash the process cannot see coming.</summary>
@@ -209,7 +211,9 @@ public sealed class KsanaProcess : IAsyncDisposable
             + AppContext.BaseDirectory + ")");
     }
 
-    const int SigTerm = 15;
+    public const int SigHup = 1;
+    public const int SigInt = 2;
+    public const int SigTerm = 15;
 
     [DllImport("libc", SetLastError = true)]
     static extern int kill(int pid, int sig);

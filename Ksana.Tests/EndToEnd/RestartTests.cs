@@ -11,7 +11,7 @@ public sealed class RestartTests
     const string Key = "restart-key";
 
     [Test]
-    [NotInParallel("timing")]
+    [NotInParallel] // alone: lateness measured on a 2-core machine must not include other tests' load
     public async Task After_a_restart_an_every_job_goes_on_on_its_grid_without_catching_up()
     {
         using var dir = new TempDir();
@@ -42,6 +42,7 @@ public sealed class RestartTests
             var after = all.Skip(beforeRestart).Take(3).ToArray();
             var grid = $"created {JobBodies.Rfc3339(createdAt)}, stopped {JobBodies.Rfc3339(stoppedAt)}, restarted {JobBodies.Rfc3339(restartedAt)}\n"
                 + Grid.Describe(all, createdAt, every);
+            Console.WriteLine(grid);
 
             var slots = after.Select(r => Grid.SlotIndex(createdAt, every, r.ArrivedAt)).ToArray();
             // The first slot strictly after the restart (or the one after it, if start-up straddled it).

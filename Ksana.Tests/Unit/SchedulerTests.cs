@@ -157,7 +157,7 @@ public class SchedulerTests
         using var rig = new Rig(dir.Path);
         var job = await rig.Jobs.CreateAsync(Rig.Every(S(10)));
         await rig.Jobs.PauseAsync(job.Id);
-        var (result, runId) = rig.Jobs.RunNow(job.Id);
+        var (result, runId) = await rig.Jobs.RunNowAsync(job.Id);
         await rig.Scheduler.IdleAsync();
         await rig.Data.Journal.FlushAsync();
         await Assert.That(result).IsEqualTo(Jobs.RunNowResult.Started);
