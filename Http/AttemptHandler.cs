@@ -6,12 +6,34 @@ using Ksana.Scheduling;
 namespace Ksana.Http;
 
 /// <summary>
-/// The innermost handler: one call per attempt, inside the retry and timeout strategies. It takes a
-/// worker slot only for the attempt itself (a run waiting for its next retry holds none), fills in
-/// what changes per attempt (X-Ksana-Attempt, the body placeholders), records the attempt on the
-/// run's ticket, and reads at most a small part of the response body.
+/// Holds a worker slot for one attempt. It sits inside the retry strategy, so a run waiting for its
+/// next retry holds no worker, and outside the attempt timeout, so time spent queueing for a worker
+/// never counts against the attempt.
 /// </summary>
-public sealed class AttemptHandler(SemaphoreSlim workers, TimeProvider time) : DelegatingHandler
+public sealed class WorkerGate(SemaphoreSlim workers) : DelegatingHandler
+{
+    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        if (request.Options.TryGetValue(AttemptHandler.TicketKey, out var ticket) && ticket.Draining)
+            throw new OperationCanceledException("Ksana is shutting down: no new attempt");
+        await workers.WaitAsync(cancellationToken);
+        try
+        {
+            return await base.SendAsync(request, cancellationToken);
+        }
+        finally
+        {
+            workers.Release();
+        }
+    }
+}
+
+/// <summary>
+/// The innermost handler: one call per attempt, inside the retry strategy, the worker gate and the
+/// attempt timeout. It fills in what changes per attempt (X-Ksana-Attempt, the body placeholders),
+/// records the attempt on the run's ticket, and reads at most a small part of the response body.
+/// </summary>
+public sealed class AttemptHandler(TimeProvider time) : DelegatingHandler
 {
     public static readonly HttpRequestOptionsKey<RunTicket> TicketKey = new("ksana.ticket");
     public const int ResponseBodyReadMax = 4096;
@@ -21,41 +43,31 @@ public sealed class AttemptHandler(SemaphoreSlim workers, TimeProvider time) : D
     {
         if (!request.Options.TryGetValue(TicketKey, out var ticket))
             throw new InvalidOperationException("An outbound request without a run ticket.");
-        if (ticket.Draining) throw new OperationCanceledException("Ksana is shutting down: no new attempt");
-
-        await workers.WaitAsync(cancellationToken);
+        var number = ticket.AttemptCount + 1;
+        var started = Clock.Millis(time.GetUtcNow());
+        ticket.BeginAttempt(started);
+        Prepare(request, ticket, number);
+        var clock = time.GetTimestamp();
         try
         {
-            var number = ticket.AttemptCount + 1;
-            var started = Clock.Millis(time.GetUtcNow());
-            ticket.BeginAttempt(started);
-            Prepare(request, ticket, number);
-            var clock = time.GetTimestamp();
-            try
-            {
-                var response = await base.SendAsync(request, cancellationToken);
-                await Drain(response, cancellationToken);
-                ticket.EndAttempt(new Attempt(number, started, Elapsed(clock), (int)response.StatusCode, null));
-                return response;
-            }
-            catch (Exception e)
-            {
-                // The one place an attempt's failure becomes a record; the retry strategy decides what follows.
-                var error = e switch
-                {
-                    OperationCanceledException when ticket.StopReason == StopReason.JobDeleted => "cancelled: the job was deleted",
-                    OperationCanceledException when ticket.StopReason == StopReason.ShuttingDown => "cancelled: Ksana is shutting down",
-                    OperationCanceledException => $"timeout after {ticket.Job.Spec.Timeout.TotalMilliseconds:0}ms",
-                    HttpRequestException h => $"connection error: {h.Message}",
-                    _ => $"{e.GetType().Name}: {e.Message}",
-                };
-                ticket.EndAttempt(new Attempt(number, started, Elapsed(clock), null, error));
-                throw;
-            }
+            var response = await base.SendAsync(request, cancellationToken);
+            await Drain(response, cancellationToken);
+            ticket.EndAttempt(new Attempt(number, started, Elapsed(clock), (int)response.StatusCode, null));
+            return response;
         }
-        finally
+        catch (Exception e)
         {
-            workers.Release();
+            // The one place an attempt's failure becomes a record; the retry strategy decides what follows.
+            var error = e switch
+            {
+                OperationCanceledException when ticket.StopReason == StopReason.JobDeleted => "cancelled: the job was deleted",
+                OperationCanceledException when ticket.StopReason == StopReason.ShuttingDown => "cancelled: Ksana is shutting down",
+                OperationCanceledException => $"timeout after {ticket.Job.Spec.Timeout.TotalMilliseconds:0}ms",
+                HttpRequestException h => $"connection error: {h.Message}",
+                _ => $"{e.GetType().Name}: {e.Message}",
+            };
+            ticket.EndAttempt(new Attempt(number, started, Elapsed(clock), null, error));
+            throw;
         }
     }
 

@@ -59,14 +59,16 @@ public sealed class Delivery(IHttpClientFactory clients)
             })
             .SetHandlerLifetime(Timeout.InfiniteTimeSpan)
             .RemoveAllLoggers();
-        client.AddResilienceHandler("callbacks", Pipeline);
-        // Added after the resilience handler, so it sits inside it: one call per attempt.
-        client.AddHttpMessageHandler(sp => new AttemptHandler(workers, sp.GetRequiredService<TimeProvider>()));
+        // Handlers nest in the order added: retry ⊃ worker gate ⊃ attempt timeout ⊃ attempt.
+        client.AddResilienceHandler("retry", RetryPipeline);
+        client.AddHttpMessageHandler(() => new WorkerGate(workers));
+        client.AddResilienceHandler("attempt", TimeoutPipeline);
+        client.AddHttpMessageHandler(sp => new AttemptHandler(sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<Delivery>();
         return services;
     }
 
-    static void Pipeline(ResiliencePipelineBuilder<HttpResponseMessage> builder, ResilienceHandlerContext context)
+    static void RetryPipeline(ResiliencePipelineBuilder<HttpResponseMessage> builder, ResilienceHandlerContext context)
     {
         var time = context.ServiceProvider.GetRequiredService<TimeProvider>();
         builder.AddRetry(new HttpRetryStrategyOptions
@@ -96,6 +98,10 @@ public sealed class Delivery(IHttpClientFactory clients)
                 return ValueTask.CompletedTask;
             },
         });
+    }
+
+    static void TimeoutPipeline(ResiliencePipelineBuilder<HttpResponseMessage> builder, ResilienceHandlerContext context)
+    {
         builder.AddTimeout(new HttpTimeoutStrategyOptions
         {
             TimeoutGenerator = args => ValueTask.FromResult(Ticket(args.Context).Job.Spec.Timeout),
