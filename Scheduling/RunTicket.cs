@@ -28,6 +28,9 @@ public sealed class RunTicket : IThreadPoolWorkItem
     }
 
     public Job Job { get; }
+
+    /// <summary>The run's "running" record has been written.</summary>
+    public bool Recorded { get; set; }
     public Guid Id { get; }
 
     /// <summary>The run id as sent in X-Ksana-Run-Id and {{run_id}}.</summary>

@@ -181,29 +181,37 @@ public sealed class Scheduler : BackgroundService
         if (_draining) return null;
         var ticket = new RunTicket(this, job, Run.NewId(), trigger, scheduledAt);
         if (!_inFlight.TryAdd(job.Id, ticket)) return null;
-        Task recorded;
-        try
+        var recorded = Task.CompletedTask;
+        if (trigger == RunTrigger.Manual)
         {
-            // Written before the first attempt, so a crash mid-run is found at the next start. A
-            // manual run's record is urgent: run-now answers only once it is on disk.
-            recorded = _store.PutRun(new Run(ticket.Id, job.Id, trigger, RunStatus.Running, scheduledAt, null, [], null, 0),
-                urgent: trigger == RunTrigger.Manual);
-        }
-        catch
-        {
-            _inFlight.TryRemove(new KeyValuePair<Guid, RunTicket>(job.Id, ticket));
-            throw;
+            // run-now answers only once the run's record is on disk (SPEC §4), so it is written
+            // here and urgently; a scheduled run writes its own on the thread that runs it.
+            try
+            {
+                recorded = _store.PutRun(Running(ticket), urgent: true);
+                ticket.Recorded = true;
+            }
+            catch
+            {
+                _inFlight.TryRemove(new KeyValuePair<Guid, RunTicket>(job.Id, ticket));
+                throw;
+            }
         }
         if (inline) _ = RunAsync(ticket);
         else ThreadPool.UnsafeQueueUserWorkItem(ticket, preferLocal: false);
         return (ticket.RunId, recorded);
     }
 
+    static Run Running(RunTicket ticket) =>
+        new(ticket.Id, ticket.Job.Id, ticket.Trigger, RunStatus.Running, ticket.ScheduledAt, null, [], null, 0);
+
     internal async Task RunAsync(RunTicket ticket)
     {
         RunOutcome outcome;
         try
         {
+            // Written before the first attempt, so a crash mid-run is found at the next start.
+            if (!ticket.Recorded) _ = _store.PutRun(Running(ticket));
             outcome = await _deliver(ticket);
         }
         catch (Exception e)
