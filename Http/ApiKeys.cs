@@ -40,8 +40,6 @@ public sealed class ApiKeys : IDisposable
         });
     }
 
-    public int Count => Volatile.Read(ref _digests).Length;
-
     public void Reload(bool force)
     {
         if (_path is null) return;

@@ -3,14 +3,13 @@ using Ksana.Scheduling;
 
 namespace Ksana.Storage;
 
-/// <summary>One journal line. Exactly one of <see cref="Job"/>, <see cref="Id"/> (a delete) or <see cref="Run"/> is set.</summary>
+/// <summary>One journal line to write. Exactly one of <see cref="Job"/>, <see cref="Id"/> (a delete) or <see cref="RunRecord"/> is set.</summary>
 public sealed class JournalLine
 {
     public long Seq { get; set; }
     public string Op { get; set; } = "";
     public JobRecord? Job { get; set; }
     public string? Id { get; set; }
-    public RunDocument? Run { get; set; }
     public string? Crc { get; set; }
 
     /// <summary>A run to write: encoded by hand (<see cref="LineEncoder"/>), it is the hot record.</summary>
