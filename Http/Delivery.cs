@@ -38,6 +38,7 @@ public sealed class Delivery(IHttpClientFactory clients)
                 ? attempt.Error ?? $"HTTP {attempt.StatusCode}"
                 : e.Message;
             var why = ticket.StopReason == StopReason.JobDeleted ? "cancelled: the job was deleted"
+                : ticket.Draining && ticket.AttemptCount == 0 ? "not started: Ksana shut down while the run waited for a worker"
                 : ticket.Draining ? $"Ksana shut down before the next retry (last: {last})"
                 : $"{last}: retries used up after {ticket.Attempts.Length} attempts";
             return new RunOutcome(RunStatus.Failed, why);

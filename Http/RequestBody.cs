@@ -47,6 +47,11 @@ public static class RequestBody
         {
             return (null, TooLarge());
         }
+        catch (BadHttpRequestException e)
+        {
+            // The client went away or sent less than it announced: an answer, not a server error.
+            return (null, Problems.Status(StatusCodes.Status400BadRequest, $"the request body could not be read: {e.Message}"));
+        }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);

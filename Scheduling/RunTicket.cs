@@ -67,6 +67,40 @@ public sealed class RunTicket : IThreadPoolWorkItem
         get { lock (_attempts) return [.. _attempts]; }
     }
 
+    readonly Lock _skips = new();
+    bool _skipsClosed;
+
+    /// <summary>The slots of the same job skipped while this run was in flight, kept as one record.</summary>
+    public readonly record struct Skips(Guid RecordId, int Count, DateTimeOffset First, DateTimeOffset Last);
+
+    Skips _skipped;
+
+    /// <summary>
+    /// Counts a slot skipped behind this run. Returns false once the run has closed its account (it
+    /// is ending), so the caller records the skip on its own; <paramref name="first"/> says whether
+    /// this skip opened the series and its record must be written now.
+    /// </summary>
+    public bool NoteSkipped(DateTimeOffset slot, out Skips skips, out bool first)
+    {
+        lock (_skips)
+        {
+            first = _skipped.Count == 0;
+            skips = _skipsClosed ? default
+                : _skipped = new Skips(first ? Run.NewId() : _skipped.RecordId, _skipped.Count + 1, first ? slot : _skipped.First, slot);
+            return !_skipsClosed;
+        }
+    }
+
+    /// <summary>Ends the series: what was skipped behind this run, for its final record.</summary>
+    public Skips CloseSkips()
+    {
+        lock (_skips)
+        {
+            _skipsClosed = true;
+            return _skipped;
+        }
+    }
+
     /// <summary>When the first attempt started: the run's {{triggered_at}}.</summary>
     public DateTimeOffset TriggeredAt { get; private set; }
 

@@ -164,13 +164,26 @@ public sealed class Scheduler : BackgroundService
     {
         if (job.Spec.Schedule.Kind == ScheduleKind.Once)
             _ = _store.Update(job.Id, j => j.Once == OnceOutcome.Pending ? j with { Once = OnceOutcome.Fired } : null);
-        if (StartRun(job, due, RunTrigger.Schedule, inline) is null)
+        if (StartRun(job, due, RunTrigger.Schedule, inline) is not null) return;
+        // Consecutive slots skipped behind one run share one record, written when the series opens
+        // and once more when that run ends: under overload, a record per slot would feed the overload.
+        var running = _inFlight.GetValueOrDefault(job.Id);
+        if (running is not null && running.NoteSkipped(due, out var skips, out var first))
         {
-            var running = _inFlight.GetValueOrDefault(job.Id)?.RunId;
-            _ = _store.PutRun(new Run(Run.NewId(), job.Id, RunTrigger.Schedule, RunStatus.Skipped, due, Clock.Millis(now), [],
-                $"skipped: the previous run {running} was still in flight", 0));
+            if (first) _ = _store.PutRun(SkipRecord(job.Id, skips, running.RunId, now));
+        }
+        else
+        {
+            _ = _store.PutRun(SkipRecord(job.Id, new RunTicket.Skips(Run.NewId(), 1, due, due), running?.RunId, now));
         }
     }
+
+    static Run SkipRecord(Guid jobId, RunTicket.Skips skips, string? blocker, DateTimeOffset now) =>
+        new(skips.RecordId, jobId, RunTrigger.Schedule, RunStatus.Skipped, skips.First, Clock.Millis(now), [],
+            skips.Count == 1
+                ? $"skipped: the previous run {blocker} was still in flight"
+                : $"{skips.Count} slots skipped, {Rfc3339.Format(skips.First)} to {Rfc3339.Format(skips.Last)}: the previous run {blocker} was still in flight",
+            0);
 
     /// <summary>
     /// Starts a run of <paramref name="job"/> at once, unless one is already in flight (runs of a
@@ -222,6 +235,9 @@ public sealed class Scheduler : BackgroundService
         }
         try
         {
+            var skipped = ticket.CloseSkips();
+            if (ticket.StopReason != StopReason.JobDeleted && skipped.Count > 1)
+                _ = _store.PutRun(SkipRecord(ticket.Job.Id, skipped, ticket.RunId, _time.GetUtcNow()));
             if (ticket.StopReason != StopReason.JobDeleted)
             {
                 var finished = new Run(ticket.Id, ticket.Job.Id, ticket.Trigger, outcome.Status, ticket.ScheduledAt,
