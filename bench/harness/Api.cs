@@ -84,10 +84,11 @@ sealed class Api : IDisposable
 
     /// <summary>
     /// Creates jobs 0..count-1 with <paramref name="concurrency"/> requests in flight, stopping at the
-    /// deadline. Ids of 201 answers go to <paramref name="ids"/> when given.
+    /// deadline. Ids of 201 answers go to <paramref name="ids"/> when given, and the instant each
+    /// request was sent (Unix ms) to <paramref name="sentAtMs"/>.
     /// </summary>
     public async Task<CreateOutcome> CreateMany(int count, Func<int, string> body, int concurrency, DateTime deadlineUtc,
-        ConcurrentBag<string>? ids = null, int startIndex = 0)
+        ConcurrentBag<string>? ids = null, int startIndex = 0, long[]? sentAtMs = null)
     {
         int next = startIndex - 1, created = 0, failed = 0;
         var errors = new List<string>();
@@ -98,7 +99,9 @@ sealed class Api : IDisposable
             {
                 int i = Interlocked.Increment(ref next);
                 if (i >= startIndex + count || DateTime.UtcNow > deadlineUtc) return;
-                var (ok, id, err) = await CreateOne(body(i));
+                var json = body(i);
+                if (sentAtMs is not null) sentAtMs[i - startIndex] = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+                var (ok, id, err) = await CreateOne(json);
                 if (ok)
                 {
                     Interlocked.Increment(ref created);

@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
 
@@ -17,31 +15,58 @@ static partial class Creates
 
     public static void RunAll(Ctx ctx)
     {
-        int levelIndex = 0;
-        foreach (var clients in Clients)
+        var runs = new Dictionary<(string, int), List<CreateResult>>();
+        int turn = 0;
+        for (int rep = 0; rep < ctx.CreateReps; rep++)
         {
-            var order = ctx.ApiSystems.ToList();
-            if (levelIndex++ % 2 == 1) order.Reverse();
-            foreach (var sys in order)
+            foreach (var clients in Clients)
             {
-                CreateResult r;
-                if (!ctx.HasTime(sys, ctx.WrkSeconds + ctx.WrkWarmupSeconds + 5))
-                    r = new CreateResult(sys.Key, clients, "skipped (time budget)", null, null, null, null, null, null, null);
-                else
+                // Alternate the order of systems from one level (and repetition) to the next.
+                var order = ctx.ApiSystems.ToList();
+                if (turn++ % 2 == 1) order.Reverse();
+                foreach (var sys in order)
                 {
-                    try { r = RunOne(ctx, sys, clients); }
-                    catch (Exception e) when (e is BenchException or IOException or InvalidOperationException)
+                    CreateResult r;
+                    if (!ctx.HasTime(sys, ctx.WrkSeconds + ctx.WrkWarmupSeconds + 5))
+                        r = new CreateResult(sys.Key, clients, "skipped (time budget)", null, null, null, null, null, null, null);
+                    else
                     {
-                        r = new CreateResult(sys.Key, clients, "failed: " + e.Message, null, null, null, null, null, null, null);
+                        try { r = RunOne(ctx, sys, clients); }
+                        catch (Exception e) when (e is BenchException or IOException or InvalidOperationException)
+                        {
+                            r = new CreateResult(sys.Key, clients, "failed: " + e.Message, null, null, null, null, null, null, null);
+                        }
                     }
+                    ctx.Log($"creates {clients} clients {sys.Key} (run {rep + 1}): " + (r.OkPerSecond is { } ps
+                        ? string.Create(CultureInfo.InvariantCulture, $"{ps:0}/s p50 {r.P50Ms:0.000} ms p99 {r.P99Ms:0.000} ms non-2xx {r.Non2xx}")
+                        : r.Status));
+                    (runs.TryGetValue((sys.Key, clients), out var l) ? l : runs[(sys.Key, clients)] = []).Add(r);
                 }
-                ctx.Log($"creates {clients} clients {sys.Key}: " + (r.OkPerSecond is { } ps
-                    ? string.Create(CultureInfo.InvariantCulture, $"{ps:0}/s p50 {r.P50Ms:0.000} ms p99 {r.P99Ms:0.000} ms non-2xx {r.Non2xx}")
-                    : r.Status));
-                ctx.Results.Creates.Add(r);
             }
-            Report.Save(ctx);
         }
+        foreach (var clients in Clients)
+            foreach (var sys in ctx.ApiSystems)
+                if (runs.TryGetValue((sys.Key, clients), out var l)) ctx.Results.Creates.Add(Median(l));
+        Report.Save(ctx);
+    }
+
+    /// <summary>The median of each figure over the repetitions that ran; non-2xx answers are summed.</summary>
+    static CreateResult Median(List<CreateResult> runs)
+    {
+        var ok = runs.Where(r => r.OkPerSecond is not null).ToList();
+        if (ok.Count == 0) return runs[0];
+        static double Med(IEnumerable<double> xs) { var a = xs.OrderBy(x => x).ToArray(); return a[a.Length / 2]; }
+        return ok[0] with
+        {
+            Runs = ok.Count,
+            OkPerSecond = Med(ok.Select(r => r.OkPerSecond!.Value)),
+            P50Ms = Med(ok.Select(r => r.P50Ms ?? 0)),
+            P99Ms = Med(ok.Select(r => r.P99Ms ?? 0)),
+            Requests = ok.Sum(r => r.Requests ?? 0),
+            Non2xx = ok.Sum(r => r.Non2xx ?? 0),
+            RssKb = (long)Med(ok.Select(r => (double)(r.RssKb ?? 0))),
+            Samples = [.. ok.Select(r => Math.Round(r.OkPerSecond!.Value))],
+        };
     }
 
     static CreateResult RunOne(Ctx ctx, SystemDef sys, int clients)
@@ -51,8 +76,8 @@ static partial class Creates
         var script = Path.Combine(ctx.RunDir, "post-jobs.lua");
         File.WriteAllText(script, LuaScript(ctx, sys));
         var url = $"http://127.0.0.1:{rs.Port}/jobs";
-        RunWrk(ctx, clients, ctx.WrkWarmupSeconds, script, url, "warmup");
-        var w = RunWrk(ctx, clients, ctx.WrkSeconds, script, url, "measure");
+        RunWrk(ctx, clients, ctx.WrkWarmupSeconds, script, url, $"{sys.Key}-warmup");
+        var w = RunWrk(ctx, clients, ctx.WrkSeconds, script, url, $"{sys.Key}-measure");
         var rss = ProcFs.Memory(rs.Pid).RssKb;
         rs.Stop(10);
         return w with { System = sys.Key, Clients = clients, RssKb = rss };
@@ -76,6 +101,7 @@ static partial class Creates
         var args = new[] { "-t", threads.ToString(CultureInfo.InvariantCulture), "-c", clients.ToString(CultureInfo.InvariantCulture),
             "-d", $"{seconds}s", "--timeout", "5s", "--latency", "-s", script, url };
         var outPath = Path.Combine(ctx.RunDir, "logs", $"wrk-{clients}-{what}.txt");
+        File.Delete(outPath);
         using (var c = Child.Start("wrk", ctx.Wrk, args, new Dictionary<string, string?>(), outPath))
         {
             if (!c.Process.WaitForExit(TimeSpan.FromSeconds(seconds + 30)))
@@ -117,66 +143,5 @@ static partial class Creates
     {
         double x = double.Parse(v, CultureInfo.InvariantCulture);
         return unit switch { "us" => x / 1000, "ms" => x, "s" => x * 1000, "m" => x * 60_000, _ => x };
-    }
-}
-
-/// <summary>
-/// kill -9 in the middle of a burst of concurrent creates, then a restart on the same DATA_DIR:
-/// every job whose create was answered 201 must still be there.
-/// </summary>
-static class Durability
-{
-    public static async Task RunAll(Ctx ctx)
-    {
-        foreach (var sys in ctx.ApiSystems)
-        {
-            DurabilityResult r;
-            if (!sys.Persists)
-                r = new DurabilityResult(sys.Key, "n/a (in-memory)", 0, 0, 0, 0, null, null, null);
-            else if (!ctx.HasTime(sys, 30))
-                r = new DurabilityResult(sys.Key, "skipped (time budget)", 0, 0, 0, 0, null, null, null);
-            else
-            {
-                try { r = await RunOne(ctx, sys); }
-                catch (Exception e) when (e is BenchException or IOException or HttpRequestException or InvalidOperationException)
-                {
-                    r = new DurabilityResult(sys.Key, "failed: " + e.Message, 0, 0, 0, 0, null, null, null);
-                }
-            }
-            ctx.Log($"kill -9 {sys.Key}: {r.Status} acked {r.Acknowledged} found {r.Found} lost {r.Lost}");
-            ctx.Results.Durability.Add(r);
-        }
-        Report.Save(ctx);
-    }
-
-    static async Task<DurabilityResult> RunOne(Ctx ctx, SystemDef sys)
-    {
-        var dataDir = ctx.NewDataDir($"{sys.Key}-kill9");
-        var rs = RunningSystem.Start(ctx, sys, dataDir, "kill9-a");
-        var ids = new ConcurrentBag<string>();
-        using var api = new Api(rs.Port, ctx.ApiKey, maxConnections: 64);
-        var sw = Stopwatch.StartNew();
-        var burst = api.CreateMany(int.MaxValue / 2, ctx.QuietJobFor(sys), 64, DateTime.UtcNow.AddSeconds(ctx.DurabilityBurstSeconds + 10), ids);
-        await Task.Delay(TimeSpan.FromSeconds(ctx.DurabilityBurstSeconds));
-        rs.Child.KillHard();
-        double burstSeconds = sw.Elapsed.TotalSeconds;
-        await burst; // the creates still in flight fail: they were never acknowledged
-        rs.Dispose();
-        var acked = ids.ToHashSet();
-
-        var again = RunningSystem.Start(ctx, sys, dataDir, "kill9-b");
-        try
-        {
-            var listed = await again.Api.ListAllIds();
-            var missing = acked.Where(id => !listed.Contains(id)).ToList();
-            var lost = new List<string>();
-            foreach (var id in missing)
-                if (await again.Api.GetStatus("/jobs/" + id) != System.Net.HttpStatusCode.OK) lost.Add(id);
-            int unacked = listed.Count(id => !acked.Contains(id));
-            return new DurabilityResult(sys.Key, lost.Count == 0 ? "ok" : "LOST ACKNOWLEDGED JOBS",
-                acked.Count, acked.Count - lost.Count, lost.Count, unacked, burstSeconds, again.ReadySeconds,
-                lost.Take(5).ToList());
-        }
-        finally { again.Stop(10); }
     }
 }

@@ -21,17 +21,26 @@ sealed class Ctx
     public Results Results { get; } = new();
 
     // Timings (seconds). Quick mode runs every scenario once and briefly.
-    public int WarmupSeconds => Quick ? 2 : 3;
+    public int WarmupSeconds => 3;
     public int WindowSeconds => Quick ? 4 : 10;
     public int WrkWarmupSeconds => Quick ? 1 : 2;
-    public int WrkSeconds => Quick ? 3 : 10;
+    public int WrkSeconds => Quick ? 3 : 5;
+    public int CreateReps => Quick ? 1 : 3;
     public int IdleSeconds => Quick ? 3 : 10;
     public int StartupReps => Quick ? 1 : 3;
     public int DeliveryReps => 1;
     public double DurabilityBurstSeconds => Quick ? 1.0 : 2.0;
     public TimeSpan ReadyTimeout => TimeSpan.FromSeconds(60);
-    public TimeSpan CreateTimeout => TimeSpan.FromSeconds(Quick ? 90 : 150);
-    public const int EarlyGuardMs = 100;
+    /// <summary>How long creating the jobs of one delivery case may take before the system is left out of it.</summary>
+    public TimeSpan CreateTimeout => TimeSpan.FromSeconds(60);
+    /// <summary>The same for the 100 000 jobs of the memory scenario.</summary>
+    public TimeSpan BulkCreateTimeout => TimeSpan.FromSeconds(Quick ? 60 : 120);
+
+    /// <summary>
+    /// The smallest job count a system could not be given in time; larger delivery cases are then
+    /// not attempted for it (they would only burn the time budget).
+    /// </summary>
+    public Dictionary<string, int> CreateLimit { get; } = [];
     public const int CreateConcurrency = 64;
 
     /// <summary>Peers yield first when time runs short, so that Ksana's own figures are always measured.</summary>

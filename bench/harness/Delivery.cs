@@ -31,6 +31,8 @@ static class Delivery
                     DeliveryResult r;
                     if (!ctx.HasTime(sys, need))
                         r = Skip(sys, jobs, mode, "skipped (time budget)");
+                    else if (ctx.CreateLimit.TryGetValue(sys.Key, out var limit) && jobs >= limit)
+                        r = Skip(sys, jobs, mode, $"n/a (could not take {limit:#,0} jobs in {ctx.CreateTimeout.TotalSeconds:0} s)");
                     else
                     {
                         try { r = await RunOne(ctx, sys, jobs, mode, rep); }
@@ -72,24 +74,31 @@ static class Delivery
             }
         }
 
+        // The callee's log starts before the first job exists, so that every call of every job is
+        // in it: a system that falls behind while the jobs are created and catches up later is
+        // then still timed against the right slots (see LatenessAnalyzer).
+        File.Delete(ctx.Callee.Cut(Path.Combine(ctx.RunDir, "pre-create.log")));
+        long logStart = Ctx.NowMs();
+
         long originMs = Ctx.NowMs() / 1000 * 1000;
         var phases = new int[jobs];
         for (int i = 0; i < jobs; i++) phases[i] = mode == "spread" ? (int)((long)i * 1000 / jobs) : 0;
+        var sentAt = new long[jobs];
         var created = await rs.Api.CreateMany(jobs, i => ctx.FiringJob(i, phases[i], originMs),
-            Ctx.CreateConcurrency, DateTime.UtcNow + ctx.CreateTimeout);
+            Ctx.CreateConcurrency, DateTime.UtcNow + ctx.CreateTimeout, sentAtMs: sentAt);
         if (created.Created < jobs)
         {
+            var exited = rs.Child.HasExited ? $" (the process had exited, code {rs.Child.Process.ExitCode})" : "";
             rs.Stop(5);
-            throw new BenchException($"created {created.Created} of {jobs} jobs in {created.Seconds:0.0} s"
-                + (created.Errors.Count > 0 ? ": " + created.Errors[0] : ""));
+            ctx.CreateLimit[sys.Key] = Math.Min(jobs, ctx.CreateLimit.GetValueOrDefault(sys.Key, int.MaxValue));
+            throw new BenchException($"created {created.Created:#,0} of {jobs:#,0} jobs in {created.Seconds:0} s"
+                + (created.Errors.Count > 0 ? ": " + created.Errors[0] : "") + exited);
         }
 
         long w0 = (Ctx.NowMs() / 1000 + 1 + ctx.WarmupSeconds) * 1000;
         long w1 = w0 + ctx.WindowSeconds * 1000L;
         int pid = rs.Pid;
 
-        Ctx.SleepUntilMs(w0 - 800);
-        File.Delete(ctx.Callee.Cut(Path.Combine(ctx.RunDir, "pre-window.log")));
         Ctx.SleepUntilMs(w0);
         double cpu0 = ProcFs.CpuSeconds(pid);
         long rssMax = 0;
@@ -103,18 +112,19 @@ static class Delivery
         var (rss, hwm) = ProcFs.Memory(pid);
         rssMax = Math.Max(rssMax, rss);
 
-        // Calls for slots in the window may arrive up to one period (minus the early guard) later.
-        Ctx.SleepUntilMs(w1 + 1000 + 300);
+        // Calls for slots in the window may arrive up to a period (less the guard) after it, and
+        // the analysis also looks at the calls of the slot after the window.
+        Ctx.SleepUntilMs(w1 + 2000);
         var logPath = ctx.Callee.Cut(Path.Combine(ctx.RunDir, $"callee-{sys.Key}-{tag}.log"));
         var stop = rs.Stop(10);
 
-        var lat = LatenessAnalyzer.Analyze(logPath, phases, 1000, w0, w1, Ctx.EarlyGuardMs);
-        File.Delete(logPath);
+        var lat = LatenessAnalyzer.Analyze(logPath, phases, 1000, w0, w1, logStart, sentAt);
+        if (Environment.GetEnvironmentVariable("BENCH_KEEP") != "1") File.Delete(logPath);
         double cpu = cpu1 - cpu0;
         return new DeliveryResult(sys.Key, jobs, mode, "ok", 1, lat,
             lat.CallsInWindow > 0 ? cpu * 1e6 / lat.CallsInWindow : null,
             100 * cpu / ((w1 - w0) / 1000.0), rssMax, hwm, created.Seconds,
-            stop.ExitCode, stop.Graceful, stop.Seconds);
+            stop.ExitCode, stop.Graceful, stop.Seconds) { WindowMs = [w0, w1, logStart] };
     }
 
     /// <summary>The median of each figure over repetitions; losses and duplicates are summed so none hides.</summary>

@@ -14,7 +14,7 @@ switch (command)
     case "analyze": return Analyze(opts);
     default:
         Console.Error.WriteLine("usage: KsanaBench suite --ksana-bin PATH --run-dir DIR --results-dir DIR --callee-port N --callee-log PATH --nginx-pid N [--peers-dir DIR --peers a,b] [--quick] [--deadline-unix S]");
-        Console.Error.WriteLine("       KsanaBench analyze --log PATH --jobs N --mode spread|aligned --w0 MS --w1 MS");
+        Console.Error.WriteLine("       KsanaBench analyze --log PATH --jobs N --mode spread|aligned --w0 MS --w1 MS [--log-start MS]");
         return 2;
 }
 
@@ -81,7 +81,9 @@ static List<SystemDef> BuildSystems(string ksanaBin, string peersDir, string[] p
     {
         new("ksana", "Ksana", "ksana", true, ksanaBin, [], [], null),
     };
-    foreach (var p in peers)
+    // The order of the issue: Quartz.NET, Hangfire, croner, then anything else.
+    string[] preferred = ["quartz", "hangfire", "croner"];
+    foreach (var p in peers.OrderBy(p => Array.IndexOf(preferred, p) is var i && i >= 0 ? i : preferred.Length).ThenBy(p => p, StringComparer.Ordinal))
     {
         var dir = Path.Combine(peersDir, p);
         var start = Path.Combine(dir, "start.sh");
@@ -144,7 +146,7 @@ static void Describe(Ctx ctx, Dictionary<string, string> o)
     var memKb = File.ReadLines("/proc/meminfo").First().Split(' ', StringSplitOptions.RemoveEmptyEntries)[1];
     m["machine"] = $"{Environment.ProcessorCount} cores ({cpu}), {long.Parse(memKb, CultureInfo.InvariantCulture) / 1048576.0:0.0} GiB, Linux {File.ReadAllText("/proc/sys/kernel/osrelease").Trim()}";
     m["callee"] = $"nginx on 127.0.0.1:{ctx.Callee.Port} ({o.GetValueOrDefault("nginx-version", "nginx")}), answers 204, logs $msec $request_uri";
-    m["timings"] = $"delivery: {ctx.WarmupSeconds} s warm-up + {ctx.WindowSeconds} s window, {ctx.DeliveryReps} run each; creates: wrk {ctx.WrkWarmupSeconds} s warm-up + {ctx.WrkSeconds} s; start-up: median of {ctx.StartupReps}; idle CPU over {ctx.IdleSeconds} s";
+    m["timings"] = $"delivery: {ctx.WarmupSeconds} s warm-up + {ctx.WindowSeconds} s window, {ctx.DeliveryReps} run each; creates: wrk {ctx.WrkWarmupSeconds} s warm-up + {ctx.WrkSeconds} s, median of {ctx.CreateReps}; start-up: median of {ctx.StartupReps}; idle CPU over {ctx.IdleSeconds} s";
     m["ksana_binary"] = ctx.KsanaBin + (o.TryGetValue("ksana-sha", out var sha) ? $" (sha256 {sha[..12]})" : "");
     if (o.TryGetValue("tools", out var tools)) m["tools"] = tools;
     if (o.TryGetValue("failed-peers", out var fp) && fp.Length > 0)
@@ -186,8 +188,9 @@ static int Analyze(Dictionary<string, string> o)
     int jobs = int.Parse(o["jobs"], CultureInfo.InvariantCulture);
     var phases = new int[jobs];
     if (o.GetValueOrDefault("mode") == "spread") for (int i = 0; i < jobs; i++) phases[i] = (int)((long)i * 1000 / jobs);
-    var l = LatenessAnalyzer.Analyze(o["log"], phases, 1000, long.Parse(o["w0"], CultureInfo.InvariantCulture),
-        long.Parse(o["w1"], CultureInfo.InvariantCulture), Ctx.EarlyGuardMs);
+    long w0 = long.Parse(o["w0"], CultureInfo.InvariantCulture);
+    var l = LatenessAnalyzer.Analyze(o["log"], phases, 1000, w0, long.Parse(o["w1"], CultureInfo.InvariantCulture),
+        o.TryGetValue("log-start", out var ls) ? long.Parse(ls, CultureInfo.InvariantCulture) : w0 - 2100);
     Console.WriteLine(l);
     return 0;
 }

@@ -45,7 +45,7 @@ static class Resources
         double idle = 100 * (ProcFs.CpuSeconds(rs.Pid) - cpu0) / ctx.IdleSeconds;
         long idleRss = ProcFs.Memory(rs.Pid).RssKb;
 
-        var c10 = await rs.Api.CreateMany(10_000, ctx.QuietJobFor(sys), Ctx.CreateConcurrency, DateTime.UtcNow + ctx.CreateTimeout);
+        var c10 = await rs.Api.CreateMany(10_000, ctx.QuietJobFor(sys), Ctx.CreateConcurrency, DateTime.UtcNow + ctx.BulkCreateTimeout);
         if (c10.Created < 10_000) return Fail(rs, $"created {c10.Created} of 10 000 jobs" + FirstError(c10));
         Thread.Sleep(1000);
         long rss10k = ProcFs.Memory(rs.Pid).RssKb;
@@ -57,7 +57,7 @@ static class Resources
             rs = Restarts(ctx, sys, dataDir, 10_000, startup, problems, keepLast: true, fresh: false);
         }
 
-        var c90 = await rs.Api.CreateMany(90_000, ctx.QuietJobFor(sys), Ctx.CreateConcurrency, DateTime.UtcNow + ctx.CreateTimeout, startIndex: 10_000);
+        var c90 = await rs.Api.CreateMany(90_000, ctx.QuietJobFor(sys), Ctx.CreateConcurrency, DateTime.UtcNow + ctx.BulkCreateTimeout, startIndex: 10_000);
         createSeconds += c90.Seconds;
         if (c90.Created < 90_000) return Fail(rs, $"created {10_000 + c90.Created} of 100 000 jobs in {createSeconds:0} s" + FirstError(c90));
         Thread.Sleep(2000);
@@ -84,8 +84,9 @@ static class Resources
 
         static ResourceResult Fail(RunningSystem rs, string why)
         {
+            var exited = rs.Child.HasExited ? $" (the process had exited, code {rs.Child.Process.ExitCode})" : "";
             rs.Stop(10);
-            throw new BenchException(why);
+            throw new BenchException(why + exited);
         }
         static string FirstError(Api.CreateOutcome o) => o.Errors.Count > 0 ? ": " + o.Errors[0] : "";
     }

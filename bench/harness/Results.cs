@@ -18,12 +18,21 @@ sealed record SystemInfo(string Key, string Label, bool Persists, long DeployByt
 sealed record DeliveryResult(
     string System, int Jobs, string Mode, string Status, int Runs,
     Lateness? Lateness, double? CpuUsPerCallback, double? CpuPercent, long? RssKb, long? HwmKb,
-    double? CreateSeconds, int? ExitCode, bool? Graceful, double? StopSeconds);
+    double? CreateSeconds, int? ExitCode, bool? Graceful, double? StopSeconds)
+{
+    /// <summary>The window [w0, w1) and the start of the callee log, Unix ms (to re-run the analysis).</summary>
+    public long[]? WindowMs { get; init; }
+}
 
 /// <summary>POST /jobs throughput through wrk at one concurrency.</summary>
 sealed record CreateResult(
     string System, int Clients, string Status,
-    double? OkPerSecond, double? P50Ms, double? P99Ms, long? Requests, long? Non2xx, string? SocketErrors, long? RssKb);
+    double? OkPerSecond, double? P50Ms, double? P99Ms, long? Requests, long? Non2xx, string? SocketErrors, long? RssKb)
+{
+    public int Runs { get; init; } = 1;
+    /// <summary>Creates per second of each repetition.</summary>
+    public double[]? Samples { get; init; }
+}
 
 /// <summary>kill -9 during a burst of creates, then a restart: is every acknowledged job still there?</summary>
 sealed record DurabilityResult(

@@ -17,6 +17,9 @@ sealed record SystemDef(
 {
     /// <summary>Only Ksana keeps its jobs across a restart; the peers run in memory.</summary>
     public bool Persists => IsKsana;
+
+    /// <summary>The label without a run variant ("Hangfire 1.8.25", not "… (default polling)"), for tables where it runs once.</summary>
+    public string ShortLabel => Label.EndsWith(" (default polling)", StringComparison.Ordinal) ? Label[..^" (default polling)".Length] : Label;
 }
 
 /// <summary>A started system: its process, port, data directory and an API client.</summary>
