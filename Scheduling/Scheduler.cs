@@ -187,7 +187,8 @@ public sealed class Scheduler : BackgroundService
 
     /// <summary>
     /// Starts a run of <paramref name="job"/> at once, unless one is already in flight (runs of a
-    /// job never overlap). Returns the run id, or null when another run is in flight.
+    /// job never overlap) or Ksana is shutting down: then null. Otherwise the run id, and a task
+    /// that completes when the run's first record is durable (at once for scheduled runs).
     /// </summary>
     public (string RunId, Task Recorded)? StartRun(Job job, DateTimeOffset scheduledAt, RunTrigger trigger, bool inline = false)
     {
