@@ -20,7 +20,6 @@ public sealed class JobRequest
     public static readonly TimeSpan EveryMax = TimeSpan.FromDays(366);
     public static readonly TimeSpan RunAtPastTolerance = TimeSpan.FromSeconds(5);
 
-    static readonly string[] Methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
     static readonly HashSet<string> ClientFields = ["name", "enabled", "type", "http", "schedule", "timeout", "max_retries", "retry_backoff"];
     /// <summary>Server fields are accepted and ignored, so a job read back can be sent again.</summary>
     static readonly HashSet<string> ServerFields = ["id", "state", "next_run_at", "last_run", "created_at", "updated_at"];
@@ -99,8 +98,9 @@ public sealed class JobRequest
         foreach (var (key, _) in http)
             if (!HttpFields.Contains(key)) Error($"http.{key}", $"unknown field \"{key}\"{Suggest(key, HttpFields)}");
 
-        var method = String(http, "method", "http.method", required: false)?.ToUpperInvariant() ?? "GET";
-        if (!Methods.Contains(method)) Error("http.method", $"must be one of {string.Join(' ', Methods)}");
+        var given = String(http, "method", "http.method", required: false)?.ToUpperInvariant() ?? "GET";
+        var method = Array.Find(HttpTarget.Methods, m => m == given);
+        if (method is null) Error("http.method", $"must be one of {string.Join(' ', HttpTarget.Methods)}");
 
         var url = String(http, "url", "http.url", required: true);
         if (url is not null)
@@ -141,7 +141,7 @@ public sealed class JobRequest
 
         var body = String(http, "body", "http.body", required: false) ?? "";
         if (body.Length > BodyLengthMax) Error("http.body", $"must be at most {BodyLengthMax} characters");
-        return url is null ? null : new HttpTarget(method, url, headers, body);
+        return url is null || method is null ? null : new HttpTarget(method, url, headers, body);
     }
 
     Schedule? ReadSchedule(JsonNode? node, bool checkRunAt)

@@ -17,6 +17,9 @@ public sealed record Schedule(ScheduleKind Kind, TimeSpan Every, DateTimeOffset 
 /// <summary>The outbound call a job makes. Header order is kept as the client gave it.</summary>
 public sealed record HttpTarget(string Method, string Url, IReadOnlyList<KeyValuePair<string, string>> Headers, string Body)
 {
+    /// <summary>The methods a job may use, upper case. Jobs share these instances rather than a string each.</summary>
+    public static readonly string[] Methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+
     public bool Equals(HttpTarget? other) =>
         other is not null && Method == other.Method && Url == other.Url && Body == other.Body
         && Headers.SequenceEqual(other.Headers);

@@ -58,8 +58,6 @@ public sealed class Scheduler : BackgroundService
 
     public bool Draining => _draining;
 
-    public int InFlight => _inFlight.Count;
-
     public RunTicket? InFlightRun(Guid jobId) => _inFlight.GetValueOrDefault(jobId);
 
     /// <summary>Plans every job from now. Called once at start-up, before the loop runs.</summary>

@@ -160,12 +160,10 @@ public static class LineDecoder
         return new Attempt(number, started, duration, code, error);
     }
 
-    static readonly string[] Methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
-
     /// <summary>One shared string per method rather than one per job.</summary>
     static string Method(ref Utf8JsonReader reader)
     {
-        foreach (var m in Methods)
+        foreach (var m in HttpTarget.Methods)
             if (reader.ValueTextEquals(m)) return m;
         throw new FormatException("method: unknown HTTP method");
     }
