@@ -1,4 +1,5 @@
 using Ksana.Http;
+using Ksana.Http.Outbound;
 using Ksana.Scheduling;
 using Ksana.Storage;
 
@@ -22,7 +23,7 @@ public static class KsanaHost
         });
         if (settings.Urls is not null) builder.WebHost.UseUrls(settings.Urls);
         // SIGTERM drains attempts in flight; each is bounded by its own timeout, at most an hour.
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = Settings.DurationMax + TimeSpan.FromSeconds(30));
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = Settings.DurationMax.ToTimeSpan() + TimeSpan.FromSeconds(30));
 
         var services = builder.Services;
         services.AddSingleton(settings);
@@ -35,13 +36,16 @@ public static class KsanaHost
         services.AddProblemDetails(o => o.CustomizeProblemDetails = ExplainException);
         services.AddSingleton(sp => DataDir.Open(settings.DataDir, settings.RunsKept, settings.MaxJobs,
             sp.GetRequiredService<ILoggerFactory>().CreateLogger("Ksana.Storage")));
-        services.AddSingleton(sp => sp.GetRequiredService<DataDir>().Store);
-        services.AddSingleton(sp => new Scheduler(sp.GetRequiredService<JobStore>(), sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<ILogger<Scheduler>>(), sp.GetRequiredService<Delivery>().DeliverAsync));
+        services.AddSingleton(sp => sp.GetRequiredService<DataDir>().Table);
+        services.AddSingleton(sp => new CallbackSender(new HttpMessageInvoker(callbackHandler?.Invoke() ?? CallbackSender.Handler()),
+            sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new Runner(sp.GetRequiredService<JobTable>(), sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<Runner>>(), sp.GetRequiredService<CallbackSender>().SendAsync, settings.Workers,
+            $"ksana/{Settings.Version}"));
+        services.AddSingleton<Scheduler>();
         services.AddHostedService(sp => sp.GetRequiredService<Scheduler>());
         services.AddSingleton<Jobs>();
         services.AddSingleton(sp => new ApiKeys(settings.AuthKeysFile, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ApiKeys>>()));
-        Delivery.AddDelivery(services, settings, callbackHandler);
 
         var app = builder.Build();
         app.UseExceptionHandler(new ExceptionHandlerOptions { StatusCodeSelector = StatusFor });
@@ -56,11 +60,11 @@ public static class KsanaHost
         app.Services.GetRequiredService<ApiKeys>();
         var data = app.Services.GetRequiredService<DataDir>();
         var replayed = System.Diagnostics.Stopwatch.GetElapsedTime(opened);
-        app.Services.GetRequiredService<Jobs>().RecoverAsync().GetAwaiter().GetResult();
+        app.Services.GetRequiredService<Jobs>().RecoverAsync(app.Services.GetRequiredService<Scheduler>()).GetAwaiter().GetResult();
         app.Lifetime.ApplicationStarted.Register(() =>
         {
             log.LogInformation("Ready: {Jobs} jobs, journal replayed in {Replay} ms, ready {Total} ms after process start",
-                data.Store.Count, (long)replayed.TotalMilliseconds,
+                data.Table.Count, (long)replayed.TotalMilliseconds,
                 (long)(DateTime.Now - System.Diagnostics.Process.GetCurrentProcess().StartTime).TotalMilliseconds);
             // Replay and the first compaction leave a heap of garbage; give it back to the system once,
             // so an edge box sees the steady-state footprint rather than the start-up peak.
@@ -76,8 +80,6 @@ public static class KsanaHost
 
     static int StatusFor(Exception e) => e switch
     {
-        JournalUnavailableException => StatusCodes.Status503ServiceUnavailable,
-        JobLimitException => StatusCodes.Status409Conflict,
         BadHttpRequestException bad => bad.StatusCode,
         _ => StatusCodes.Status500InternalServerError,
     };
@@ -92,7 +94,6 @@ public static class KsanaHost
             null when context.ProblemDetails.Status == StatusCodes.Status404NotFound => $"no such resource: {request.Method} {request.Path}",
             null when context.ProblemDetails.Status == StatusCodes.Status405MethodNotAllowed =>
                 $"{request.Method} is not allowed on {request.Path}; allowed: {context.HttpContext.Response.Headers.Allow}",
-            JournalUnavailableException or JobLimitException => context.Exception.Message,
             BadHttpRequestException bad => bad.Message,
             null => null,
             _ => "an unexpected error occurred; it has been logged",

@@ -1,6 +1,7 @@
 using System.Collections;
 using System.Globalization;
 using Ksana.Scheduling;
+using Ksana.Wire;
 
 namespace Ksana.Hosting;
 
@@ -16,18 +17,19 @@ public sealed record Settings
     public string DataDir { get; init; } = "./data";
     public string? AuthKeysFile { get; init; }
     public int Workers { get; init; } = 32;
-    public TimeSpan DefaultTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    public Duration DefaultTimeout { get; init; } = Duration.FromSeconds(10);
     public int MaxRetries { get; init; } = 3;
-    public TimeSpan RetryBackoff { get; init; } = TimeSpan.FromSeconds(5);
+    public Duration RetryBackoff { get; init; } = Duration.FromSeconds(5);
     public int MaxJobs { get; init; } = 1_000_000;
     public int RunsKept { get; init; } = 20;
     public string LogFormat { get; init; } = "text";
     public LogLevel LogLevel { get; init; } = LogLevel.Information;
 
     /// <summary>Per-attempt timeouts and backoffs are capped here; so is the drain on SIGTERM.</summary>
-    public static readonly TimeSpan DurationMax = TimeSpan.FromHours(1);
+    public static readonly Duration DurationMin = Duration.FromMilliseconds(1);
+    public static readonly Duration DurationMax = Duration.FromSeconds(3600);
     public const int WorkersMax = 10_000;
-    public const int MaxRetriesMax = 100;
+    public const int MaxRetriesMax = RetryPolicy.RetriesMax;
 
     public static string Version =>
         typeof(Settings).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
@@ -121,9 +123,9 @@ public sealed record Settings
                 "DATA_DIR" => value.Length > 0 ? s with { DataDir = value } : Fail(s, "must not be empty", ref problem),
                 "AUTH_KEYS_FILE" => value.Length > 0 ? s with { AuthKeysFile = value } : s,
                 "WORKERS" => Int(value, 1, WorkersMax, ref problem) is { } w ? s with { Workers = w } : s,
-                "DEFAULT_TIMEOUT" => Duration(value, ref problem) is { } t ? s with { DefaultTimeout = t } : s,
+                "DEFAULT_TIMEOUT" => ReadDuration(value, ref problem) is { } t ? s with { DefaultTimeout = t } : s,
                 "MAX_RETRIES" => Int(value, 0, MaxRetriesMax, ref problem) is { } r ? s with { MaxRetries = r } : s,
-                "RETRY_BACKOFF" => Duration(value, ref problem) is { } b ? s with { RetryBackoff = b } : s,
+                "RETRY_BACKOFF" => ReadDuration(value, ref problem) is { } b ? s with { RetryBackoff = b } : s,
                 "MAX_JOBS" => Int(value, 1, 10_000_000, ref problem) is { } m ? s with { MaxJobs = m } : s,
                 "RUNS_KEPT" => Int(value, 1, 1000, ref problem) is { } k ? s with { RunsKept = k } : s,
                 "LOG_FORMAT" => value is "text" or "json" ? s with { LogFormat = value } : Fail(s, "must be text or json", ref problem),
@@ -153,20 +155,19 @@ public sealed record Settings
         return null;
     }
 
-    static TimeSpan? Duration(string value, ref string? problem)
+    static Duration? ReadDuration(string value, ref string? problem)
     {
-        if (!GoDuration.TryParse(value, out var ns, out var why))
+        if (!Duration.TryParse(value, out var d, out var why))
         {
             problem = $"{why} (a Go duration such as 10s, 1m30s)";
             return null;
         }
-        var t = GoDuration.ToTimeSpan(ns);
-        if (t < TimeSpan.FromMilliseconds(1) || t > DurationMax)
+        if (d < DurationMin || d > DurationMax)
         {
-            problem = $"must be from 1ms to {GoDuration.Format(GoDuration.FromTimeSpan(DurationMax))}";
+            problem = $"must be from {DurationMin} to {DurationMax}";
             return null;
         }
-        return t;
+        return d;
     }
 
     static LogLevel? Level(string value, ref string? problem)

@@ -1,6 +1,8 @@
+using System.Buffers;
+using System.Text.Json;
 using System.Text.Json.Nodes;
+using Ksana.Records;
 using Ksana.Scheduling;
-using Ksana.Storage;
 
 namespace Ksana.Http;
 
@@ -10,36 +12,14 @@ public static class JobPatch
     /// <summary>The client-written fields of a job, in the form a client would send them.</summary>
     public static JsonObject ClientDocument(Job job)
     {
-        var spec = job.Spec;
-        var headers = new JsonObject();
-        foreach (var (k, v) in spec.Http.Headers) headers[k] = v;
-        var schedule = new JsonObject { ["kind"] = spec.Schedule.Kind == ScheduleKind.Every ? "every" : "once" };
-        if (spec.Schedule.Kind == ScheduleKind.Every)
+        var buffer = new ArrayBufferWriter<byte>(1024);
+        using (var w = new Utf8JsonWriter(buffer))
         {
-            schedule["every"] = RecordMapping.Duration(spec.Schedule.Every);
-            if (spec.Schedule.StartAt is { } s) schedule["start_at"] = Rfc3339.Format(s);
+            w.WriteStartObject();
+            JobCodec.WriteClientFields(w, job.Spec);
+            w.WriteEndObject();
         }
-        else
-        {
-            schedule["run_at"] = Rfc3339.Format(spec.Schedule.RunAt);
-        }
-        return new JsonObject
-        {
-            ["name"] = spec.Name,
-            ["enabled"] = spec.Enabled,
-            ["type"] = "http",
-            ["http"] = new JsonObject
-            {
-                ["method"] = spec.Http.Method,
-                ["url"] = spec.Http.Url,
-                ["headers"] = headers,
-                ["body"] = spec.Http.Body,
-            },
-            ["schedule"] = schedule,
-            ["timeout"] = RecordMapping.Duration(spec.Timeout),
-            ["max_retries"] = spec.MaxRetries,
-            ["retry_backoff"] = RecordMapping.Duration(spec.RetryBackoff),
-        };
+        return JsonNode.Parse(buffer.WrittenSpan)!.AsObject();
     }
 
     /// <summary>

@@ -2,6 +2,8 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Ksana.Hosting;
 using Ksana.Scheduling;
+using Ksana.Scheduling.Schedules;
+using Ksana.Wire;
 
 namespace Ksana.Http;
 
@@ -16,9 +18,6 @@ public sealed class JobRequest
     public const int HeadersMax = 64;
     public const int HeaderValueLengthMax = 8192;
     public const int BodyLengthMax = 512 * 1024;
-    public static readonly TimeSpan EveryMin = TimeSpan.FromSeconds(1);
-    public static readonly TimeSpan EveryMax = TimeSpan.FromDays(366);
-    public static readonly TimeSpan RunAtPastTolerance = TimeSpan.FromSeconds(5);
 
     static readonly HashSet<string> ClientFields = ["name", "enabled", "type", "http", "schedule", "timeout", "max_retries", "retry_backoff"];
     /// <summary>Server fields are accepted and ignored, so a job read back can be sent again.</summary>
@@ -75,9 +74,9 @@ public sealed class JobRequest
         if (type != "http") Error("type", $"must be \"http\" (the only job type), not \"{type}\"");
         var http = ReadHttp(root["http"]);
         var schedule = ReadSchedule(root["schedule"], checkRunAt);
-        var timeout = Duration(root, "timeout", "timeout") ?? _defaults.DefaultTimeout;
-        var maxRetries = Int(root, "max_retries", 0, Settings.MaxRetriesMax) ?? _defaults.MaxRetries;
-        var backoff = Duration(root, "retry_backoff", "retry_backoff") ?? _defaults.RetryBackoff;
+        var timeout = ReadDuration(root, "timeout") ?? _defaults.DefaultTimeout;
+        var maxRetries = Int(root, "max_retries", 0, RetryPolicy.RetriesMax) ?? _defaults.MaxRetries;
+        var backoff = ReadDuration(root, "retry_backoff") ?? _defaults.RetryBackoff;
 
         if (_errors.Count > 0 || name is null || http is null || schedule is null) return null;
         return new JobSpec(name, enabled, http, schedule, timeout, maxRetries, backoff);
@@ -144,11 +143,12 @@ public sealed class JobRequest
         return url is null || method is null ? null : new HttpTarget(method, url, headers, body);
     }
 
+    /// <summary>The schedule object goes to its kind's codec, which the journal reads through too.</summary>
     Schedule? ReadSchedule(JsonNode? node, bool checkRunAt)
     {
         if (node is null)
         {
-            Error("schedule", "is required: {\"kind\": \"every\", \"every\": \"5m\"} or {\"kind\": \"once\", \"run_at\": \"2030-01-01T00:00:00Z\"}");
+            Error("schedule", $"is required: {string.Join(" or ", ScheduleCodec.All.Select(c => c.Example))}");
             return null;
         }
         if (node is not JsonObject schedule)
@@ -156,37 +156,13 @@ public sealed class JobRequest
             Error("schedule", "must be an object");
             return null;
         }
-        var kind = String(schedule, "kind", "schedule.kind", required: true);
-        HashSet<string> allowed = kind == "once" ? ["kind", "run_at"] : ["kind", "every", "start_at"];
-        foreach (var (key, _) in schedule)
-            if (!allowed.Contains(key))
-                Error($"schedule.{key}", kind is "every" or "once"
-                    ? $"is not a field of a \"{kind}\" schedule (allowed: {string.Join(", ", allowed)})"
-                    : $"unknown field \"{key}\"");
-        switch (kind)
+        var fields = new ScheduleFields(_now, checkRunAt, _errors);
+        foreach (var (key, value) in schedule)
         {
-            case "every":
-                var every = Duration(schedule, "every", "schedule.every", required: true, min: EveryMin, max: EveryMax);
-                var startAt = Time(schedule, "start_at", "schedule.start_at", required: false);
-                if (startAt is { } s && (s < _now.AddYears(-100) || s > _now.AddYears(100)))
-                    Error("schedule.start_at", "must be within 100 years of now");
-                return every is { } e ? Schedule.EveryInterval(e, startAt) : null;
-            case "once":
-                var runAt = Time(schedule, "run_at", "schedule.run_at", required: true);
-                if (runAt is { } r && checkRunAt)
-                {
-                    if (r < _now - RunAtPastTolerance)
-                        Error("schedule.run_at", $"run_at is in the past ({Rfc3339.Format(r)}; now is {Rfc3339.Format(_now)})");
-                    else if (r > _now.AddYears(100))
-                        Error("schedule.run_at", "must be within 100 years of now");
-                }
-                return runAt is { } t ? Schedule.OnceAt(t) : null;
-            case null:
-                return null;
-            default:
-                Error("schedule.kind", $"must be \"every\" or \"once\", not \"{kind}\"");
-                return null;
+            if (value is JsonValue v && v.GetValueKind() == JsonValueKind.String) fields.Add(key, v.GetValue<string>());
+            else fields.AddNotText(key, value is null ? "null" : Kind(value));
         }
+        return ScheduleCodec.Read(fields);
     }
 
     string? String(JsonObject obj, string key, string path, bool required)
@@ -221,35 +197,22 @@ public sealed class JobRequest
         return null;
     }
 
-    TimeSpan? Duration(JsonObject obj, string key, string path, bool required = false, TimeSpan? min = null, TimeSpan? max = null)
+    /// <summary>timeout and retry_backoff: from 1ms to an hour.</summary>
+    Duration? ReadDuration(JsonObject obj, string key)
     {
-        var text = String(obj, key, path, required);
+        var text = String(obj, key, key, required: false);
         if (text is null) return null;
-        if (!GoDuration.TryParse(text, out var ns, out var why))
+        if (!Duration.TryParse(text, out var value, out var why))
         {
-            Error(path, $"{why}: expected a Go duration such as \"300ms\", \"10s\", \"1m30s\", \"2h\"");
+            Error(key, $"{why}: expected a Go duration such as \"300ms\", \"10s\", \"1m30s\", \"2h\"");
             return null;
         }
-        var value = GoDuration.ToTimeSpan(ns);
-        var low = min ?? TimeSpan.FromMilliseconds(1);
-        var high = max ?? Settings.DurationMax;
-        if (value < low || value > high)
+        if (value < Settings.DurationMin || value > Settings.DurationMax)
         {
-            Error(path, $"must be from {RecordFormat(low)} to {RecordFormat(high)}, not {GoDuration.Format(ns)}");
+            Error(key, $"must be from {Settings.DurationMin} to {Settings.DurationMax}, not {value}");
             return null;
         }
         return value;
-    }
-
-    static string RecordFormat(TimeSpan t) => GoDuration.Format(GoDuration.FromTimeSpan(t));
-
-    DateTimeOffset? Time(JsonObject obj, string key, string path, bool required)
-    {
-        var text = String(obj, key, path, required);
-        if (text is null) return null;
-        if (Rfc3339.TryParse(text, out var t, out var why)) return t;
-        Error(path, why);
-        return null;
     }
 
     static string Kind(JsonNode node) => node switch

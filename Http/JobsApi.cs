@@ -3,7 +3,7 @@ using System.Buffers.Binary;
 using System.Text.Json.Nodes;
 using Ksana.Hosting;
 using Ksana.Scheduling;
-using Ksana.Storage;
+using Ksana.Wire;
 
 namespace Ksana.Http;
 
@@ -27,7 +27,7 @@ public static class JobsApi
         jobs.MapGet("/{id}/runs", Runs);
     }
 
-    static JobView View(Jobs jobs, Job job, Run[] runs) => JobView.From(new JobEntry(job, runs), jobs.NextRunAt(job));
+    static JobView View(Jobs jobs, Job job, Run[] runs) => new(new JobEntry(job, runs), jobs.NextRunAt(job));
 
     static JobView View(Jobs jobs, Job job) => View(jobs, job, jobs.Get(job.Id)?.Runs ?? []);
 
@@ -38,7 +38,8 @@ public static class JobsApi
         if (problem is not null) return problem;
         var (spec, errors) = JobRequest.Validate(json, settings, jobs.Now());
         if (spec is null) return Problems.Invalid(errors);
-        var job = await jobs.CreateAsync(spec);
+        var created = await jobs.CreateAsync(spec);
+        if (created.Value is not { } job) return Problems.Refused(created, "");
         return TypedResults.Created($"/jobs/{job.Id}", View(jobs, job, []));
     }
 
@@ -48,15 +49,12 @@ public static class JobsApi
         var size = ListLimitDefault;
         if (limit is not null && (!int.TryParse(limit, System.Globalization.NumberStyles.None, null, out size) || size < 1 || size > ListLimitMax))
             errors["limit"] = [$"must be a whole number from 1 to {ListLimitMax}"];
-        JobState? wanted = state switch
+        JobState? wanted = null;
+        if (state is not null)
         {
-            null => null,
-            "scheduled" => JobState.Scheduled,
-            "paused" => JobState.Paused,
-            "completed" => JobState.Completed,
-            "missed" => JobState.Missed,
-            _ => Invalid(errors, "state", "must be one of scheduled, paused, completed, missed"),
-        };
+            if (Names.TryParse(state, out JobState parsed)) wanted = parsed;
+            else errors["state"] = [$"must be one of {Names.AllStates}"];
+        }
         (long, Guid)? after = null;
         if (cursor is not null)
         {
@@ -70,12 +68,6 @@ public static class JobsApi
         foreach (var entry in page) list.Jobs.Add(View(jobs, entry.Job, entry.Runs));
         list.NextCursor = more && page.Count > 0 ? EncodeCursor(page[^1].Job) : null;
         return TypedResults.Ok(list);
-    }
-
-    static JobState? Invalid(Dictionary<string, string[]> errors, string field, string message)
-    {
-        errors[field] = [message];
-        return null;
     }
 
     /// <summary>Cursor: base64url of the last job's created_at ticks and id: stable under inserts and deletes.</summary>
@@ -112,7 +104,7 @@ public static class JobsApi
 
         Dictionary<string, string[]>? errors = null;
         var scheduleGiven = patch["schedule"] is not null;
-        var job = await jobs.UpdateAsync(guid, current =>
+        var updated = await jobs.UpdateAsync(guid, current =>
         {
             var merged = JobPatch.Merge(JobPatch.ClientDocument(current), patch);
             var (spec, invalid) = JobRequest.Validate(merged, settings, jobs.Now(), checkRunAt: scheduleGiven);
@@ -120,38 +112,39 @@ public static class JobsApi
             return spec is null ? null : new JobChange(spec, scheduleGiven);
         });
         if (errors is not null) return Problems.Invalid(errors);
-        return job is null ? Problems.NoJob(id) : TypedResults.Ok(View(jobs, job));
+        return updated.Value is { } job ? TypedResults.Ok(View(jobs, job)) : Problems.Refused(updated, id);
     }
 
-    static async Task<Results<NoContent, ProblemHttpResult>> Delete(string id, Jobs jobs) =>
-        Guid.TryParse(id, out var guid) && await jobs.DeleteAsync(guid) ? TypedResults.NoContent() : Problems.NoJob(id);
+    static async Task<Results<NoContent, ProblemHttpResult>> Delete(string id, Jobs jobs)
+    {
+        if (!Guid.TryParse(id, out var guid)) return Problems.NoJob(id);
+        var deleted = await jobs.DeleteAsync(guid);
+        return deleted.Value is not null ? TypedResults.NoContent() : Problems.Refused(deleted, id);
+    }
 
     static async Task<Results<Accepted<RunStarted>, ProblemHttpResult>> RunNow(string id, Jobs jobs)
     {
         if (!Guid.TryParse(id, out var guid)) return Problems.NoJob(id);
-        var (result, runId) = await jobs.RunNowAsync(guid);
-        return result switch
-        {
-            Jobs.RunNowResult.Started => TypedResults.Accepted($"/jobs/{id}/runs", new RunStarted { RunId = runId! }),
-            Jobs.RunNowResult.AlreadyRunning => Problems.Status(StatusCodes.Status409Conflict,
-                runId is null
-                    ? "Ksana is shutting down and starts no new runs"
-                    : $"run {runId} of this job is still in flight; runs of one job never overlap"),
-            _ => Problems.NoJob(id),
-        };
+        var started = await jobs.RunNowAsync(guid);
+        return started.Value is { } runId
+            ? TypedResults.Accepted($"/jobs/{id}/runs", new RunStarted { RunId = runId })
+            : Problems.Refused(started, id);
     }
 
     static async Task<Results<Ok<JobView>, ProblemHttpResult>> Pause(string id, Jobs jobs) =>
-        Guid.TryParse(id, out var guid) && await jobs.PauseAsync(guid) is { } job ? TypedResults.Ok(View(jobs, job)) : Problems.NoJob(id);
+        Answer(jobs, id, Guid.TryParse(id, out var guid) ? await jobs.PauseAsync(guid) : JobResult<Job>.Refused(Refusal.NotFound));
 
     static async Task<Results<Ok<JobView>, ProblemHttpResult>> Resume(string id, Jobs jobs) =>
-        Guid.TryParse(id, out var guid) && await jobs.ResumeAsync(guid) is { } job ? TypedResults.Ok(View(jobs, job)) : Problems.NoJob(id);
+        Answer(jobs, id, Guid.TryParse(id, out var guid) ? await jobs.ResumeAsync(guid) : JobResult<Job>.Refused(Refusal.NotFound));
+
+    static Results<Ok<JobView>, ProblemHttpResult> Answer(Jobs jobs, string id, JobResult<Job> result) =>
+        result.Value is { } job ? TypedResults.Ok(View(jobs, job)) : Problems.Refused(result, id);
 
     static Results<Ok<RunList>, ProblemHttpResult> Runs(string id, Jobs jobs)
     {
         if (!Guid.TryParse(id, out var guid) || jobs.Get(guid) is not { } entry) return Problems.NoJob(id);
-        var list = new RunList { Runs = new List<RunDocument>(entry.Runs.Length) };
-        foreach (var run in entry.Runs) list.Runs.Add(RecordMapping.ToDocument(run));
+        var list = new RunList { Runs = new List<RunView>(entry.Runs.Length) };
+        foreach (var run in entry.Runs) list.Runs.Add(new RunView(run));
         return TypedResults.Ok(list);
     }
 }

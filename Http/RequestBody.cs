@@ -64,6 +64,9 @@ public static class RequestBody
             return (null, Problems.Status(StatusCodes.Status400BadRequest, "the request body is empty: expected a JSON object"));
         try
         {
+            // First: the parser reads member names eagerly, and a bad one would throw outside JsonException.
+            if (Unicode.FirstInvalid(body) is { } field)
+                return (null, Problems.InvalidField(field, "is not valid Unicode (invalid UTF-8 or a lone surrogate)"));
             return (JsonNode.Parse(body, documentOptions: Strict), null);
         }
         catch (JsonException e)

@@ -1,18 +1,7 @@
+using Ksana.Scheduling.Schedules;
+using Ksana.Wire;
+
 namespace Ksana.Scheduling;
-
-public enum ScheduleKind { Every, Once }
-
-/// <summary>
-/// When a job fires. <c>Every</c> runs on the fixed grid <c>origin + k·Every</c> so runs never drift;
-/// the origin is <see cref="StartAt"/> when the client gives one, else the time the schedule was set.
-/// </summary>
-public sealed record Schedule(ScheduleKind Kind, TimeSpan Every, DateTimeOffset RunAt, DateTimeOffset? StartAt)
-{
-    public static Schedule EveryInterval(TimeSpan every, DateTimeOffset? startAt = null) =>
-        new(ScheduleKind.Every, every, default, startAt);
-
-    public static Schedule OnceAt(DateTimeOffset runAt) => new(ScheduleKind.Once, default, runAt, null);
-}
 
 /// <summary>The outbound call a job makes. Header order is kept as the client gave it.</summary>
 public sealed record HttpTarget(string Method, string Url, IReadOnlyList<KeyValuePair<string, string>> Headers, string Body)
@@ -33,18 +22,17 @@ public sealed record JobSpec(
     bool Enabled,
     HttpTarget Http,
     Schedule Schedule,
-    TimeSpan Timeout,
+    Duration Timeout,
     int MaxRetries,
-    TimeSpan RetryBackoff);
+    Duration RetryBackoff);
 
-/// <summary>What became of a once job's single slot.</summary>
+/// <summary>What became of the single slot of a kind that fires once.</summary>
 public enum OnceOutcome { Pending, Fired, Missed }
 
-public enum JobState { Scheduled, Paused, Completed, Missed }
-
 /// <summary>
-/// A job as stored: immutable, replaced whole on every change. <see cref="Seq"/> is the journal
-/// sequence number of the record that last wrote it, so it doubles as a version.
+/// A job as stored: immutable, replaced whole on every change. <see cref="Version"/> is the number
+/// of the change that last wrote it (given by the <see cref="JobTable"/>), so a writer can tell
+/// whether the job changed under it.
 /// </summary>
 public sealed record Job(
     Guid Id,
@@ -53,10 +41,48 @@ public sealed record Job(
     DateTimeOffset UpdatedAt,
     DateTimeOffset GridOrigin,
     OnceOutcome Once,
-    long Seq)
+    long Version)
 {
-    public JobState State => Spec.Schedule.Kind == ScheduleKind.Once && Once == OnceOutcome.Missed ? JobState.Missed
-        : Spec.Schedule.Kind == ScheduleKind.Once && Once == OnceOutcome.Fired ? JobState.Completed
+    public JobState State => Spec.Schedule.FiresOnce && Once == OnceOutcome.Missed ? JobState.Missed
+        : Spec.Schedule.FiresOnce && Once == OnceOutcome.Fired ? JobState.Completed
         : Spec.Enabled ? JobState.Scheduled
         : JobState.Paused;
+
+    /// <summary>
+    /// The next slot of the job strictly after <paramref name="after"/>, or null when it will not fire
+    /// on its schedule (paused; a once job already fired or missed; past its end_at). A kind that fires
+    /// once has its one slot until it has fired, wherever <paramref name="after"/> is.
+    /// </summary>
+    public DateTimeOffset? NextSlotAfter(DateTimeOffset after)
+    {
+        if (!Spec.Enabled) return null;
+        var schedule = Spec.Schedule;
+        if (schedule.FiresOnce) return Once == OnceOutcome.Pending ? OnlySlot : null;
+        return schedule.SlotAfter(after, GridOrigin);
+    }
+
+    /// <summary>The single slot of a kind that fires once (whether or not it has fired); null for other kinds.</summary>
+    public DateTimeOffset? OnlySlot =>
+        Spec.Schedule.FiresOnce ? Spec.Schedule.SlotAfter(DateTimeOffset.MinValue, GridOrigin) : null;
+
+    /// <summary>
+    /// The next slot whose fire time (jitter included) is strictly after <paramref name="after"/>:
+    /// what the scheduler plans and <c>next_run_at</c> shows. With jitter a slot at or before
+    /// <paramref name="after"/> may still be due, so the search starts one jitter earlier.
+    /// </summary>
+    public (DateTimeOffset Slot, DateTimeOffset FireAt)? NextAfter(DateTimeOffset after)
+    {
+        var jitter = Spec.Schedule.Options.Jitter.ToTimeSpan();
+        var slot = NextSlotAfter(jitter > TimeSpan.Zero ? after - jitter : after);
+        for (var i = 0; slot is { } s && i < SlotSearchMax; i++)
+        {
+            var fireAt = Spec.Schedule.FireTime(Id, s);
+            if (fireAt > after || Spec.Schedule.FiresOnce) return (s, fireAt);
+            slot = NextSlotAfter(s);
+        }
+        return null;
+    }
+
+    /// <summary>Bounds the search above: a one-second cron with an hour of jitter looks at 3 600 slots.</summary>
+    const int SlotSearchMax = 10_000;
 }

@@ -1,4 +1,4 @@
-using Ksana.Storage;
+using Ksana.Wire;
 
 namespace Ksana.Scheduling;
 
@@ -7,135 +7,157 @@ public readonly record struct JobChange(JobSpec Spec, bool ScheduleGiven);
 
 /// <summary>
 /// The job lifecycle of SPEC §2: create, change, pause, resume, delete, run now, and the repairs
-/// made at start-up. The timing rules live here (and in <see cref="ScheduleMath"/>), not in handlers.
-/// Each method returns once the change is durable.
+/// made at start-up. The timing rules live here and in the schedule kinds, not in handlers. Each
+/// method returns once the change is durable, or says why it was not made.
 /// </summary>
-public sealed class Jobs(JobStore store, Scheduler scheduler, TimeProvider time)
+public sealed class Jobs(JobTable table, Runner runner, TimeProvider time)
 {
     /// <summary>Times are kept to the millisecond: they are shown to people and compared by machines.</summary>
     public DateTimeOffset Now() => Clock.Millis(time.GetUtcNow());
 
-    public JobEntry? Get(Guid id) => store.Get(id);
+    public JobEntry? Get(Guid id) => table.Get(id);
 
-    public (List<JobEntry> Page, bool More) List(JobQuery query) => store.List(query);
+    public (List<JobEntry> Page, bool More) List(JobQuery query) => table.List(query);
 
-    /// <summary>The next time the job fires on its schedule, as shown to clients.</summary>
-    public DateTimeOffset? NextRunAt(Job job) => ScheduleMath.NextAfter(job, time.GetUtcNow());
+    /// <summary>The next time the job fires on its schedule, jitter included, as shown to clients.</summary>
+    public DateTimeOffset? NextRunAt(Job job) => job.NextAfter(time.GetUtcNow())?.FireAt;
 
-    public async Task<Job> CreateAsync(JobSpec spec)
+    public async Task<JobResult<Job>> CreateAsync(JobSpec spec)
     {
         var now = Now();
-        var (job, durable) = store.Create(new Job(Guid.NewGuid(), spec, now, now, spec.Schedule.StartAt ?? now, OnceOutcome.Pending, 0));
-        await durable;
-        return job;
+        return await Durably(() =>
+        {
+            var created = table.Create(new Job(Guid.NewGuid(), spec, now, now, now, OnceOutcome.Pending, 0));
+            return created is { } c ? c : (null, null);
+        }, $"the job limit is reached ({table.MaxJobs} jobs, set by MAX_JOBS)");
     }
 
     /// <summary>
     /// Applies a change computed from the job's current state. <paramref name="change"/> may be
     /// called more than once if the job changes concurrently; it returns null (and keeps its own
-    /// errors) to reject the change. Returns null when the job does not exist.
+    /// errors) to reject the change, and the job is answered unchanged.
     /// </summary>
-    public async Task<Job?> UpdateAsync(Guid id, Func<Job, JobChange?> change)
+    public async Task<JobResult<Job>> UpdateAsync(Guid id, Func<Job, JobChange?> change)
     {
-        for (var attempt = 0; ; attempt++)
+        for (var attempt = 0; attempt < 10; attempt++)
         {
-            var current = store.Get(id)?.Job;
-            if (current is null) return null;
+            var current = table.Get(id)?.Job;
+            if (current is null) return JobResult<Job>.Refused(Refusal.NotFound);
             if (change(current) is not { } wanted) return current;
             var now = Now();
             Run? missed = null;
             var conflict = false;
-            var result = store.Update(id, latest =>
+            try
             {
-                if (latest.Seq != current.Seq)
+                var result = table.Update(id, latest =>
                 {
-                    conflict = true;
-                    return null;
-                }
-                var next = Apply(latest, wanted, now);
-                missed = MissedRun(latest, next, now, "run_at passed while the job was paused");
-                return next;
-            });
-            if (result is null) return null;
-            if (conflict && attempt < 10) continue;
-            if (conflict) throw new InvalidOperationException("the job kept changing while this change was applied");
-            await Settle(result.Value.Durable, missed);
-            return result.Value.Job;
+                    conflict = latest.Version != current.Version;
+                    if (conflict) return null;
+                    var next = Apply(latest, wanted, now);
+                    missed = MissedRun(latest, next, now, "run_at passed while the job was paused");
+                    return next;
+                });
+                if (result is null) return JobResult<Job>.Refused(Refusal.NotFound);
+                if (conflict) continue;
+                var recorded = missed is null ? Task.CompletedTask : table.PutRun(missed);
+                await result.Value.Durable;
+                await recorded;
+                return result.Value.Job;
+            }
+            catch (ChangeLogUnavailableException e)
+            {
+                return JobResult<Job>.Refused(Refusal.Unavailable, e.Message);
+            }
         }
+        return JobResult<Job>.Refused(Refusal.Conflict, "the job kept changing while this change was applied; try again");
     }
 
     /// <summary>
-    /// The rules of SPEC §2 for a change: a new schedule restarts the grid from now (or from its
-    /// start_at) and re-arms a once job; enabling a once job whose run_at has passed marks it missed.
+    /// The rules of SPEC §2 for a change: a new schedule restarts the grid from now and re-arms a
+    /// once job; enabling a once job whose run_at has passed marks it missed.
     /// </summary>
     public static Job Apply(Job current, JobChange change, DateTimeOffset now)
     {
         var job = current with { Spec = change.Spec, UpdatedAt = now };
-        if (change.ScheduleGiven)
-            return job with { GridOrigin = change.Spec.Schedule.StartAt ?? now, Once = OnceOutcome.Pending };
+        if (change.ScheduleGiven) return job with { GridOrigin = now, Once = OnceOutcome.Pending };
         if (!current.Spec.Enabled && change.Spec.Enabled) return MissIfPassed(job, now);
         return job;
     }
 
     static Job MissIfPassed(Job job, DateTimeOffset now) =>
-        job.Spec.Schedule.Kind == ScheduleKind.Once && job.Once == OnceOutcome.Pending && job.Spec.Schedule.RunAt < now
+        job.Once == OnceOutcome.Pending && job.OnlySlot is { } slot && slot < now
             ? job with { Once = OnceOutcome.Missed }
             : job;
 
     static Run? MissedRun(Job before, Job after, DateTimeOffset now, string why) =>
         before.Once != OnceOutcome.Missed && after.Once == OnceOutcome.Missed
-            ? new Run(Run.NewId(), after.Id, RunTrigger.Schedule, RunStatus.Missed, after.Spec.Schedule.RunAt, now, [], why, 0)
+            ? new Run(Run.NewId(), after.Id, RunTrigger.Schedule, RunStatus.Missed, after.OnlySlot ?? now, now, [], why)
             : null;
 
-    async Task Settle(Task durable, Run? missed)
-    {
-        var recorded = missed is null ? Task.CompletedTask : store.PutRun(missed);
-        await durable;
-        await recorded;
-    }
-
-    public Task<Job?> PauseAsync(Guid id) =>
+    public Task<JobResult<Job>> PauseAsync(Guid id) =>
         UpdateAsync(id, job => job.Spec.Enabled ? new JobChange(job.Spec with { Enabled = false }, false) : null);
 
-    public Task<Job?> ResumeAsync(Guid id) =>
+    public Task<JobResult<Job>> ResumeAsync(Guid id) =>
         UpdateAsync(id, job => job.Spec.Enabled ? null : new JobChange(job.Spec with { Enabled = true }, false));
 
-    public async Task<bool> DeleteAsync(Guid id)
-    {
-        var durable = store.Delete(id);
-        if (durable is null) return false;
-        scheduler.Forget(id);
-        await durable;
-        return true;
-    }
-
-    public enum RunNowResult { Started, NotFound, AlreadyRunning }
+    /// <summary>Deletes a job and its runs, and stops its run in flight; answers the deleted job.</summary>
+    public Task<JobResult<Job>> DeleteAsync(Guid id) =>
+        Durably(() =>
+        {
+            if (table.Delete(id) is not { } deleted) return (null, null);
+            runner.Forget(id);
+            return deleted;
+        }, conflict: null);
 
     /// <summary>One extra run now; the schedule is untouched. Works on paused and finished jobs.</summary>
-    public async Task<(RunNowResult Result, string? RunId)> RunNowAsync(Guid id)
+    public async Task<JobResult<string>> RunNowAsync(Guid id)
     {
-        var job = store.Get(id)?.Job;
-        if (job is null) return (RunNowResult.NotFound, null);
-        if (scheduler.StartRun(job, Now(), RunTrigger.Manual) is not { } started)
-            return (RunNowResult.AlreadyRunning, scheduler.InFlightRun(id)?.RunId);
-        await started.Recorded;
-        return (RunNowResult.Started, started.RunId);
+        var job = table.Get(id)?.Job;
+        if (job is null) return JobResult<string>.Refused(Refusal.NotFound);
+        return await Durably(() =>
+        {
+            if (runner.Start(job, Now(), RunTrigger.Manual) is { } started) return (started.RunId, started.Recorded);
+            return (null, null);
+        }, runner.Draining
+            ? "Ksana is shutting down and starts no new runs"
+            : $"run {runner.InFlight(id)?.RunId} of this job is still in flight; runs of one job never overlap");
+    }
+
+    /// <summary>
+    /// Makes a change through <paramref name="write"/> and waits until it is durable. A null value
+    /// is refused as a conflict with <paramref name="conflict"/> (or as not found when that is null);
+    /// a change log that takes no writes is refused as unavailable.
+    /// </summary>
+    static async Task<JobResult<T>> Durably<T>(Func<(T? Value, Task? Durable)> write, string? conflict)
+    {
+        try
+        {
+            var (value, durable) = write();
+            if (value is null || durable is null)
+                return JobResult<T>.Refused(conflict is null ? Refusal.NotFound : Refusal.Conflict, conflict);
+            await durable;
+            return value;
+        }
+        catch (ChangeLogUnavailableException e)
+        {
+            return JobResult<T>.Refused(Refusal.Unavailable, e.Message);
+        }
     }
 
     /// <summary>
     /// Start-up repairs (SPEC §2, §5): a run left in flight by a crash is failed as interrupted; a
     /// once job whose run_at passed while Ksana was down is missed. Every job is then planned.
     /// </summary>
-    public async Task RecoverAsync()
+    public async Task RecoverAsync(Scheduler scheduler)
     {
         var now = Now();
         var writes = new List<Task>();
-        var entries = store.All();
+        var entries = table.All();
         foreach (var entry in entries)
         {
             foreach (var run in entry.Runs)
                 if (!run.IsFinished)
-                    writes.Add(store.PutRun(run with
+                    writes.Add(table.PutRun(run with
                     {
                         Status = RunStatus.Failed,
                         FinishedAt = now,
@@ -144,12 +166,11 @@ public sealed class Jobs(JobStore store, Scheduler scheduler, TimeProvider time)
             var job = entry.Job;
             if (job.Spec.Enabled && MissIfPassed(job, now) is { Once: OnceOutcome.Missed } missed)
             {
-                var update = store.Update(job.Id, _ => missed);
-                if (update is { } u) writes.Add(u.Durable);
-                writes.Add(store.PutRun(MissedRun(job, missed, now, "Ksana was not running at run_at")!));
+                if (table.Update(job.Id, _ => missed) is { } u) writes.Add(u.Durable);
+                writes.Add(table.PutRun(MissedRun(job, missed, now, "Ksana was not running at run_at")!));
             }
         }
         await Task.WhenAll(writes);
-        scheduler.PlanAll(writes.Count == 0 ? entries : store.All());
+        scheduler.PlanAll(writes.Count == 0 ? entries : table.All());
     }
 }

@@ -1,8 +1,6 @@
+using Ksana.Wire;
+
 namespace Ksana.Scheduling;
-
-public enum RunStatus { Running, Retrying, Succeeded, Failed, Skipped, Missed }
-
-public enum RunTrigger { Schedule, Manual }
 
 /// <summary>One HTTP attempt of a run: either a status code or an error, never both. A value: runs keep it inline.</summary>
 public readonly record struct Attempt(int Number, DateTimeOffset StartedAt, long DurationMs, int? StatusCode, string? Error);
@@ -19,8 +17,7 @@ public sealed record Run(
     DateTimeOffset ScheduledAt,
     DateTimeOffset? FinishedAt,
     Attempt[] Attempts,
-    string? Error,
-    long Seq)
+    string? Error)
 {
     public bool IsFinished => Status is not (RunStatus.Running or RunStatus.Retrying);
 

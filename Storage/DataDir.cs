@@ -1,7 +1,9 @@
+using Ksana.Scheduling;
+
 namespace Ksana.Storage;
 
 /// <summary>
-/// The data directory, opened: its lock taken, its journal replayed into a <see cref="JobStore"/>,
+/// The data directory, opened: its lock taken, its journal replayed into a <see cref="JobTable"/>,
 /// and the journal open for appends (SPEC §6). The start-up compaction is asked for once the server
 /// listens, so it does not delay the first request. Disposing it writes out what is queued and lets
 /// go of the lock.
@@ -11,13 +13,13 @@ public sealed class DataDir : IDisposable
     readonly DataDirLock _lock;
 
     public Journal Journal { get; }
-    public JobStore Store { get; }
+    public JobTable Table { get; }
 
-    DataDir(DataDirLock dirLock, Journal journal, JobStore store)
+    DataDir(DataDirLock dirLock, Journal journal, JobTable table)
     {
         _lock = dirLock;
         Journal = journal;
-        Store = store;
+        Table = table;
     }
 
     public static DataDir Open(string path, int runsKept, int maxJobs, ILogger log, long compactionSlackBytes = 8 << 20)
@@ -35,12 +37,12 @@ public sealed class DataDir : IDisposable
         {
             // A compaction that a crash interrupted left only its temporary file; the journal is intact.
             File.Delete(Path.Combine(path, Journal.CompactFileName));
-            var store = new JobStore(runsKept, maxJobs);
-            var replay = JournalReader.Replay(path, store.ApplyReplayed, log);
+            var table = new JobTable(runsKept, maxJobs);
+            var replay = JournalReader.Replay(path, table.ApplyReplayed, log);
             var journal = new Journal(path, replay.LastSeq, log, compactionSlackBytes);
-            store.Attach(journal);
-            log.LogInformation("Journal replayed: {Lines} lines, {Jobs} jobs", replay.Lines, store.Count);
-            return new DataDir(dirLock, journal, store);
+            table.Attach(journal);
+            log.LogInformation("Journal replayed: {Lines} lines, {Jobs} jobs", replay.Lines, table.Count);
+            return new DataDir(dirLock, journal, table);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -1,3 +1,4 @@
+using Ksana.Scheduling;
 using System.Text.Json;
 
 namespace Ksana.Storage;
@@ -14,7 +15,7 @@ public static class JournalReader
 
     public readonly record struct Result(long LastSeq, long Lines, long ValidLength, bool TornTail);
 
-    public static Result Replay(string dataDir, Action<Decoded> apply, ILogger log)
+    public static Result Replay(string dataDir, Action<Change> apply, ILogger log)
     {
         var path = Path.Combine(dataDir, Journal.FileName);
         if (!File.Exists(path)) return new Result(0, 0, 0, false);
@@ -107,10 +108,10 @@ public static class JournalReader
         return new Result(lastSeq, badLine - 1, validLength, true);
     }
 
-    static string? ApplyLine(ReadOnlySpan<byte> line, ref long lastSeq, Action<Decoded> apply)
+    static string? ApplyLine(ReadOnlySpan<byte> line, ref long lastSeq, Action<Change> apply)
     {
         if (!LineEncoder.Verify(line)) return "checksum mismatch or malformed line";
-        Decoded record;
+        (long Seq, Change Change) record;
         try
         {
             record = LineDecoder.Decode(line);
@@ -120,7 +121,7 @@ public static class JournalReader
             return $"unreadable record: {e.Message}";
         }
         if (record.Seq <= lastSeq) return $"sequence number {record.Seq} does not follow {lastSeq}";
-        apply(record);
+        apply(record.Change);
         lastSeq = record.Seq;
         return null;
     }

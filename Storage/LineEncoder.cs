@@ -1,12 +1,13 @@
 using System.Buffers;
 using System.IO.Hashing;
 using System.Text.Json;
+using Ksana.Records;
 using Ksana.Scheduling;
 
 namespace Ksana.Storage;
 
 /// <summary>
-/// Turns a <see cref="JournalLine"/> into its checksummed bytes (format: see <see cref="Journal"/>).
+/// Turns a <see cref="Change"/> into its checksummed journal line (format: see <see cref="Journal"/>).
 /// Not thread-safe: each writer owns one.
 /// </summary>
 internal sealed class LineEncoder
@@ -19,15 +20,13 @@ internal sealed class LineEncoder
 
     public LineEncoder() => _json = new Utf8JsonWriter(_scratch, new JsonWriterOptions { SkipValidation = true });
 
-    public int Write(IBufferWriter<byte> output, JournalLine line)
+    public int Write(IBufferWriter<byte> output, long seq, in Change change)
     {
         _scratch.ResetWrittenCount();
         _json.Reset(_scratch);
-        line.Crc = null;
-        if (line.RunRecord is { } run) WriteRun(_json, line.Seq, run);
-        else JsonSerializer.Serialize(_json, line, JournalJson.Default.JournalLine);
+        WriteLine(_json, seq, change);
         _json.Flush();
-        // The serializer closed the object with '}': the checksum member takes its place.
+        // The writer closed the object with '}': the checksum member takes its place.
         var body = _scratch.WrittenSpan[..^1];
         var length = body.Length + CrcSuffixLength + 1;
         var dest = output.GetSpan(length);
@@ -41,39 +40,30 @@ internal sealed class LineEncoder
         return length;
     }
 
-    /// <summary>A run line, written member by member: no documents, no reflection, little garbage.</summary>
-    static void WriteRun(Utf8JsonWriter w, long seq, Run run)
+    /// <summary>One line, member by member: no documents, no reflection, little garbage.</summary>
+    static void WriteLine(Utf8JsonWriter w, long seq, in Change change)
     {
         w.WriteStartObject();
         w.WriteNumber("seq"u8, seq);
-        w.WriteString("op"u8, "run"u8);
-        w.WriteStartObject("run"u8);
-        Span<char> id = stackalloc char[32];
-        run.RunId.TryFormat(id, out _, "N");
-        w.WriteString("run_id"u8, id);
-        w.WriteString("job_id"u8, run.JobId);
-        w.WriteString("trigger"u8, run.Trigger == RunTrigger.Manual ? "manual"u8 : "schedule"u8);
-        w.WriteString("status"u8, RecordMapping.StatusName(run.Status));
-        WriteTime(w, "scheduled_at"u8, run.ScheduledAt);
-        if (run.FinishedAt is { } finished) WriteTime(w, "finished_at"u8, finished);
-        if (run.Error is { } error) w.WriteString("error"u8, error);
-        w.WriteStartArray("attempts"u8);
-        foreach (var a in run.Attempts)
+        switch (change.Kind)
         {
-            w.WriteStartObject();
-            w.WriteNumber("attempt"u8, a.Number);
-            WriteTime(w, "started_at"u8, a.StartedAt);
-            w.WriteNumber("duration_ms"u8, a.DurationMs);
-            if (a.StatusCode is { } code) w.WriteNumber("status_code"u8, code);
-            if (a.Error is { } e) w.WriteString("error"u8, e);
-            w.WriteEndObject();
+            case ChangeKind.JobWritten:
+                w.WriteString("op"u8, "job"u8);
+                w.WritePropertyName("job"u8);
+                JobCodec.WriteRecord(w, change.Job!);
+                break;
+            case ChangeKind.JobDeleted:
+                w.WriteString("op"u8, "del"u8);
+                w.WriteString("id"u8, change.Deleted);
+                break;
+            default:
+                w.WriteString("op"u8, "run"u8);
+                w.WritePropertyName("run"u8);
+                RunCodec.Write(w, change.Run!, withNulls: false);
+                break;
         }
-        w.WriteEndArray();
-        w.WriteEndObject();
         w.WriteEndObject();
     }
-
-    static void WriteTime(Utf8JsonWriter w, ReadOnlySpan<byte> name, DateTimeOffset t) => w.WriteString(name, Rfc3339.Format(t));
 
     /// <summary>
     /// Checks a line's checksum (the line without its newline). Returns false for anything that is

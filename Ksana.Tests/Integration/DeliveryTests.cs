@@ -457,7 +457,7 @@ public sealed partial class DeliveryTests
     {
         await using var callee = await Callee.StartAsync();
         callee.Always("/defaults", new Reply(500));
-        await using var ksana = await KsanaServer.StartAsync(s => s with { MaxRetries = 1, RetryBackoff = TimeSpan.FromMilliseconds(50) });
+        await using var ksana = await KsanaServer.StartAsync(s => s with { MaxRetries = 1, RetryBackoff = Duration.FromMilliseconds(50) });
         var doc = JobDocs.Calling(callee.Url("/defaults"));
         doc.Remove("max_retries");
         doc.Remove("retry_backoff");

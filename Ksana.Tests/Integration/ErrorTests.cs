@@ -206,3 +206,40 @@ public sealed class ErrorTests
         public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }
+
+/// <summary>Strings that are not valid Unicode, anywhere in a request, are a 400 naming the field, never a 500.</summary>
+public class InvalidUnicodeTests
+{
+    static readonly byte[] Prefix = Encoding.UTF8.GetBytes("{\"name\":\"x\",\"http\":{\"url\":\"https://example.com/\",\"headers\":{\"X-A\":\"");
+    static readonly byte[] Suffix = Encoding.UTF8.GetBytes("\"}},\"schedule\":{\"kind\":\"every\",\"every\":\"1h\"}}");
+
+    static byte[] Body(params byte[][] parts) => parts.SelectMany(p => p).ToArray();
+
+    [Test]
+    [Arguments(new byte[] { 0xC3, 0x28 }, "http.headers.X-A")]             // invalid continuation byte
+    [Arguments(new byte[] { 0xC0, 0xAF }, "http.headers.X-A")]             // overlong "/"
+    [Arguments(new byte[] { 0xED, 0xA0, 0x80 }, "http.headers.X-A")]       // a surrogate encoded in UTF-8
+    [Arguments(new byte[] { 0x5C, 0x75, 0x64, 0x38, 0x30, 0x30 }, "http.headers.X-A")] // the escape \ud800 alone
+    public async Task In_a_value(byte[] bad, string field)
+    {
+        await using var ksana = await KsanaServer.StartAsync();
+        var content = new ByteArrayContent(Body(Prefix, bad, Suffix));
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        var answer = await Answer.Of(ksana.Client.PostAsync("/jobs", content));
+        await Assert.That(answer.Status).IsEqualTo(400).Because(answer.ToString());
+        await Assert.That(answer.Errors.ContainsKey(field)).IsTrue().Because(answer.ToString());
+    }
+
+    [Test]
+    public async Task In_a_member_name_and_in_a_patch()
+    {
+        await using var ksana = await KsanaServer.StartAsync();
+        var job = await ksana.CreateJobAsync(JobDocs.Calling("https://example.com/"));
+        var content = new ByteArrayContent(Body(Encoding.UTF8.GetBytes("""{"name":"ok","\ud800x":1}""")));
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        var answer = await Answer.Of(ksana.Client.PatchAsync($"/jobs/{job["id"]}", content));
+        await Assert.That(answer.Status).IsEqualTo(400).Because(answer.ToString());
+        await Assert.That(answer.Body).Contains("not valid Unicode");
+        await Assert.That((await ksana.GetJsonAsync($"/jobs/{job["id"]}"))["name"]!.GetValue<string>()).IsNotEqualTo("ok");
+    }
+}

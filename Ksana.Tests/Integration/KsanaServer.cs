@@ -73,9 +73,9 @@ public sealed class KsanaServer : IAsyncDisposable
             DataDir = Path.Combine(dir, "data"),
             AuthKeysFile = keysFile,
             LogLevel = LogLevel.Warning,
-            DefaultTimeout = TimeSpan.FromSeconds(10),
+            DefaultTimeout = Duration.FromSeconds(10),
             MaxRetries = 3,
-            RetryBackoff = TimeSpan.FromSeconds(5),
+            RetryBackoff = Duration.FromSeconds(5),
         };
         if (configure is not null) settings = configure(settings);
 

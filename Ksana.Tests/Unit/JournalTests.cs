@@ -10,7 +10,7 @@ public class JournalTests
     {
         using var rig = new Rig(dir);
         var ids = new Guid[count];
-        for (var i = 0; i < count; i++) ids[i] = (await rig.Jobs.CreateAsync(Rig.Every(TimeSpan.FromMinutes(1)) with { Name = $"job-{i}" })).Id;
+        for (var i = 0; i < count; i++) ids[i] = (await rig.CreateAsync(Rig.Every(TimeSpan.FromMinutes(1)) with { Name = $"job-{i}" })).Id;
         return ids;
     }
 
@@ -20,7 +20,7 @@ public class JournalTests
         using var dir = new TempDir();
         var ids = await CreateJobs(dir.Path, 30);
         using var rig = new Rig(dir.Path);
-        await Assert.That(rig.Data.Store.Count).IsEqualTo(30);
+        await Assert.That(rig.Data.Table.Count).IsEqualTo(30);
         foreach (var id in ids) await Assert.That(rig.Jobs.Get(id)).IsNotNull();
     }
 
@@ -53,12 +53,12 @@ public class JournalTests
         File.AppendAllText(dir.Journal, tail);
         using (var rig = new Rig(dir.Path))
         {
-            await Assert.That(rig.Data.Store.Count).IsEqualTo(5);
+            await Assert.That(rig.Data.Table.Count).IsEqualTo(5);
             foreach (var id in ids) await Assert.That(rig.Jobs.Get(id)).IsNotNull();
         }
         await Assert.That(Directory.GetFiles(dir.Path, "journal.jsonl.torn-*").Length).IsEqualTo(1);
         using (var rig = new Rig(dir.Path))
-            await Assert.That(rig.Data.Store.Count).IsEqualTo(5);
+            await Assert.That(rig.Data.Table.Count).IsEqualTo(5);
         _ = intact;
     }
 
@@ -97,18 +97,18 @@ public class JournalTests
         {
             await rig.Data.Journal.FlushAsync();
             rig.Data.Journal.BeforeWrite = () => throw new IOException("No space left on device");
-            await Assert.ThrowsAsync<JournalUnavailableException>(() => rig.Jobs.CreateAsync(Rig.Every(TimeSpan.FromMinutes(1))));
-            await Assert.ThrowsAsync<JournalUnavailableException>(() => rig.Jobs.PauseAsync(kept[0]));
-            await Assert.That(rig.Data.Store.Count).IsEqualTo(2);
+            await Assert.That((await rig.Jobs.CreateAsync(Rig.Every(TimeSpan.FromMinutes(1)))).Refusal).IsEqualTo(Refusal.Unavailable);
+            await Assert.That((await rig.Jobs.PauseAsync(kept[0])).Refusal).IsEqualTo(Refusal.Unavailable);
+            await Assert.That(rig.Data.Table.Count).IsEqualTo(2);
             await Assert.That(rig.Jobs.Get(kept[0])!.Job.Spec.Enabled).IsTrue();
 
             rig.Data.Journal.BeforeWrite = null; // the disk has room again
-            var later = await rig.Jobs.CreateAsync(Rig.Every(TimeSpan.FromMinutes(1)));
+            var later = await rig.CreateAsync(Rig.Every(TimeSpan.FromMinutes(1)));
             await Assert.That(rig.Jobs.Get(later.Id)).IsNotNull();
         }
         using (var rig = new Rig(dir.Path))
         {
-            await Assert.That(rig.Data.Store.Count).IsEqualTo(3);
+            await Assert.That(rig.Data.Table.Count).IsEqualTo(3);
             await Assert.That(rig.Jobs.Get(kept[0])!.Job.Spec.Enabled).IsTrue();
         }
     }
@@ -122,13 +122,13 @@ public class JournalTests
         using (var rig = new Rig(dir.Path, compactionSlackBytes: slack))
         {
             ids = new Guid[3];
-            for (var i = 0; i < ids.Length; i++) ids[i] = (await rig.Jobs.CreateAsync(Rig.Every(TimeSpan.FromMinutes(1)))).Id;
+            for (var i = 0; i < ids.Length; i++) ids[i] = (await rig.CreateAsync(Rig.Every(TimeSpan.FromMinutes(1)))).Id;
             Task last = Task.CompletedTask;
             long peak = 0;
             for (var n = 0; n < 100_000; n++)
             {
                 var name = $"rename-{n}";
-                last = rig.Data.Store.Update(ids[n % 3], j => j with { Spec = j.Spec with { Name = name } })!.Value.Durable;
+                last = rig.Data.Table.Update(ids[n % 3], j => j with { Spec = j.Spec with { Name = name } })!.Value.Durable;
                 if (n % 1000 == 999)
                 {
                     await last;
@@ -154,7 +154,7 @@ public class JournalTests
     {
         using var dir = new TempDir();
         using var rig = new Rig(dir.Path);
-        var job = await rig.Jobs.CreateAsync(Rig.Every(TimeSpan.FromSeconds(1)));
+        var job = await rig.CreateAsync(Rig.Every(TimeSpan.FromSeconds(1)));
         await rig.AdvanceAsync(TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(500));
         var runs = rig.Runs(job.Id);
         await Assert.That(runs.Length).IsEqualTo(20);

@@ -13,7 +13,7 @@ public class SchedulerTests
     {
         using var dir = new TempDir();
         using var rig = new Rig(dir.Path);
-        var job = await rig.Jobs.CreateAsync(Rig.Every(S(10)));
+        var job = await rig.CreateAsync(Rig.Every(S(10)));
         await rig.AdvanceAsync(S(35));
         await Assert.That(rig.Fired(job.Id)).IsEquivalentTo(new[] { T0 + S(10), T0 + S(20), T0 + S(30) });
         await Assert.That(rig.Runs(job.Id).Select(r => r.Status)).IsEquivalentTo(new[] { RunStatus.Succeeded, RunStatus.Succeeded, RunStatus.Succeeded });
@@ -24,7 +24,7 @@ public class SchedulerTests
     {
         using var dir = new TempDir();
         using var rig = new Rig(dir.Path);
-        var job = await rig.Jobs.CreateAsync(Rig.Every(S(1), T0 + S(0.25)));
+        var job = await rig.CreateAsync(Rig.Every(S(1), T0 + S(0.25)));
         await rig.AdvanceAsync(S(2.5), TimeSpan.FromMilliseconds(50));
         await Assert.That(rig.Fired(job.Id)).IsEquivalentTo(new[] { T0 + S(0.25), T0 + S(1.25), T0 + S(2.25) });
     }
@@ -34,9 +34,9 @@ public class SchedulerTests
     {
         using var dir = new TempDir();
         using var rig = new Rig(dir.Path);
-        var release = new TaskCompletionSource<RunOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
-        rig.Deliver = _ => release.Task;
-        var job = await rig.Jobs.CreateAsync(Rig.Every(S(1)));
+        var release = new TaskCompletionSource<AttemptOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
+        rig.Send = _ => release.Task;
+        var job = await rig.CreateAsync(Rig.Every(S(1)));
         for (var i = 0; i < 35; i++)
         {
             rig.Time.Advance(TimeSpan.FromMilliseconds(100));
@@ -49,14 +49,14 @@ public class SchedulerTests
         var skipped = rig.Runs(job.Id).Where(r => r.Status == RunStatus.Skipped).ToArray();
         await Assert.That(skipped.Select(r => r.ScheduledAt)).IsEquivalentTo(new[] { T0 + S(2) });
 
-        release.SetResult(new RunOutcome(RunStatus.Succeeded, null));
-        await rig.Scheduler.IdleAsync();
+        release.SetResult(Rig.Ok);
+        await rig.Runner.IdleAsync();
         await rig.Data.Journal.FlushAsync();
         skipped = rig.Runs(job.Id).Where(r => r.Status == RunStatus.Skipped).ToArray();
         await Assert.That(skipped.Length).IsEqualTo(1);
         await Assert.That(skipped[0].ScheduledAt).IsEqualTo(T0 + S(2));
         await Assert.That(skipped[0].Error!).StartsWith("2 slots skipped, 2030-01-01T00:00:02Z to 2030-01-01T00:00:03Z");
-        rig.Deliver = _ => Task.FromResult(new RunOutcome(RunStatus.Succeeded, null));
+        rig.Send = _ => Task.FromResult(Rig.Ok);
         await rig.AdvanceAsync(S(1));
         await Assert.That(rig.Fired(job.Id)).IsEquivalentTo(new[] { T0 + S(1), T0 + S(4) });
     }
@@ -66,7 +66,7 @@ public class SchedulerTests
     {
         using var dir = new TempDir();
         using var rig = new Rig(dir.Path);
-        var job = await rig.Jobs.CreateAsync(Rig.Once(T0 + S(3)));
+        var job = await rig.CreateAsync(Rig.Once(T0 + S(3)));
         await rig.AdvanceAsync(S(10));
         await Assert.That(rig.Fired(job.Id)).IsEquivalentTo(new[] { T0 + S(3) });
         await Assert.That(rig.Jobs.Get(job.Id)!.Job.State).IsEqualTo(JobState.Completed);
@@ -81,7 +81,7 @@ public class SchedulerTests
         Guid id;
         using (var rig = new Rig(dir.Path, time))
         {
-            id = (await rig.Jobs.CreateAsync(Rig.Every(S(10)))).Id;
+            id = (await rig.CreateAsync(Rig.Every(S(10)))).Id;
             await rig.AdvanceAsync(S(12));
             await Assert.That(rig.Fired(id)).IsEquivalentTo(new[] { T0 + S(10) });
         }
@@ -100,7 +100,7 @@ public class SchedulerTests
         var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(T0);
         Guid id;
         using (var rig = new Rig(dir.Path, time))
-            id = (await rig.Jobs.CreateAsync(Rig.Once(T0 + S(5)))).Id;
+            id = (await rig.CreateAsync(Rig.Once(T0 + S(5)))).Id;
         time.Advance(S(10));
         using (var rig = new Rig(dir.Path, time))
         {
@@ -118,10 +118,10 @@ public class SchedulerTests
     {
         using var dir = new TempDir();
         using var rig = new Rig(dir.Path);
-        var job = await rig.Jobs.CreateAsync(Rig.Every(S(10)));
+        var job = await rig.CreateAsync(Rig.Every(S(10)));
         await rig.AdvanceAsync(S(5));
-        await Assert.That((await rig.Jobs.PauseAsync(job.Id))!.State).IsEqualTo(JobState.Paused);
-        await Assert.That((await rig.Jobs.PauseAsync(job.Id))!.State).IsEqualTo(JobState.Paused);
+        await Assert.That((await rig.Jobs.PauseAsync(job.Id)).Value!.State).IsEqualTo(JobState.Paused);
+        await Assert.That((await rig.Jobs.PauseAsync(job.Id)).Value!.State).IsEqualTo(JobState.Paused);
         await rig.AdvanceAsync(S(20));
         await Assert.That(rig.Fired(job.Id)).IsEmpty();
         await rig.Jobs.ResumeAsync(job.Id);
@@ -134,12 +134,12 @@ public class SchedulerTests
     {
         using var dir = new TempDir();
         using var rig = new Rig(dir.Path);
-        var job = await rig.Jobs.CreateAsync(Rig.Once(T0 + S(5)));
+        var job = await rig.CreateAsync(Rig.Once(T0 + S(5)));
         await rig.Jobs.PauseAsync(job.Id);
         await rig.AdvanceAsync(S(10));
         var resumed = await rig.Jobs.ResumeAsync(job.Id);
         await rig.AdvanceAsync(S(2));
-        await Assert.That(resumed!.State).IsEqualTo(JobState.Missed);
+        await Assert.That(resumed.Value!.State).IsEqualTo(JobState.Missed);
         await Assert.That(rig.Fired(job.Id)).IsEmpty();
         await Assert.That(rig.Runs(job.Id).Single().Status).IsEqualTo(RunStatus.Missed);
     }
@@ -149,9 +149,9 @@ public class SchedulerTests
     {
         using var dir = new TempDir();
         using var rig = new Rig(dir.Path);
-        var job = await rig.Jobs.CreateAsync(Rig.Every(S(10)));
+        var job = await rig.CreateAsync(Rig.Every(S(10)));
         await rig.AdvanceAsync(S(13));
-        await rig.Jobs.UpdateAsync(job.Id, j => new JobChange(j.Spec with { Schedule = Schedule.EveryInterval(S(10)) }, true));
+        await rig.Jobs.UpdateAsync(job.Id, j => new JobChange(j.Spec with { Schedule = new EverySchedule(Duration.FromSeconds(10), ScheduleOptions.None) }, true));
         await rig.AdvanceAsync(S(12));
         await Assert.That(rig.Fired(job.Id)).IsEquivalentTo(new[] { T0 + S(10), T0 + S(23) });
     }
@@ -161,13 +161,13 @@ public class SchedulerTests
     {
         using var dir = new TempDir();
         using var rig = new Rig(dir.Path);
-        var job = await rig.Jobs.CreateAsync(Rig.Every(S(10)));
+        var job = await rig.CreateAsync(Rig.Every(S(10)));
         await rig.Jobs.PauseAsync(job.Id);
-        var (result, runId) = await rig.Jobs.RunNowAsync(job.Id);
-        await rig.Scheduler.IdleAsync();
+        var started = await rig.Jobs.RunNowAsync(job.Id);
+        await rig.Runner.IdleAsync();
         await rig.Data.Journal.FlushAsync();
-        await Assert.That(result).IsEqualTo(Jobs.RunNowResult.Started);
-        await Assert.That(runId!).Matches("^[0-9a-f]{32}$");
+        await Assert.That(started.Refusal).IsEqualTo(Refusal.None);
+        await Assert.That(started.Value!).Matches("^[0-9a-f]{32}$");
         var run = rig.Runs(job.Id).Single();
         await Assert.That(run.Trigger).IsEqualTo(RunTrigger.Manual);
         await Assert.That(run.Status).IsEqualTo(RunStatus.Succeeded);
@@ -182,8 +182,8 @@ public class SchedulerTests
         Guid id;
         using (var rig = new Rig(dir.Path, time))
         {
-            rig.Deliver = _ => new TaskCompletionSource<RunOutcome>().Task; // never answers
-            id = (await rig.Jobs.CreateAsync(Rig.Every(S(1)))).Id;
+            rig.Send = _ => new TaskCompletionSource<AttemptOutcome>().Task; // never answers
+            id = (await rig.CreateAsync(Rig.Every(S(1)))).Id;
             rig.Scheduler.Tick();
             rig.Time.Advance(S(1));
             rig.Scheduler.Tick();
@@ -203,11 +203,11 @@ public class SchedulerTests
     {
         using var dir = new TempDir();
         using var rig = new Rig(dir.Path);
-        var job = await rig.Jobs.CreateAsync(Rig.Every(S(1)));
+        var job = await rig.CreateAsync(Rig.Every(S(1)));
         await rig.AdvanceAsync(S(1.5));
-        await Assert.That(await rig.Jobs.DeleteAsync(job.Id)).IsTrue();
+        await Assert.That((await rig.Jobs.DeleteAsync(job.Id)).Refusal).IsEqualTo(Refusal.None);
         await rig.AdvanceAsync(S(3));
         await Assert.That(rig.Fired(job.Id).Count).IsEqualTo(1);
-        await Assert.That(await rig.Jobs.DeleteAsync(job.Id)).IsFalse();
+        await Assert.That((await rig.Jobs.DeleteAsync(job.Id)).Refusal).IsEqualTo(Refusal.NotFound);
     }
 }

@@ -44,9 +44,9 @@ public class SettingsTests
         await Assert.That(s.Port).IsEqualTo(7100);
         await Assert.That(s.DataDir).IsEqualTo("./data");
         await Assert.That(s.Workers).IsEqualTo(32);
-        await Assert.That(s.DefaultTimeout).IsEqualTo(TimeSpan.FromSeconds(10));
+        await Assert.That(s.DefaultTimeout).IsEqualTo(Duration.FromSeconds(10));
         await Assert.That(s.MaxRetries).IsEqualTo(3);
-        await Assert.That(s.RetryBackoff).IsEqualTo(TimeSpan.FromSeconds(5));
+        await Assert.That(s.RetryBackoff).IsEqualTo(Duration.FromSeconds(5));
     }
 
     [Test]
@@ -54,7 +54,7 @@ public class SettingsTests
     {
         var s = Load(["--workers", "8", "--default-timeout=1m30s"], ("WORKERS", "4"), ("DEFAULT_TIMEOUT", "5s"))!;
         await Assert.That(s.Workers).IsEqualTo(8);
-        await Assert.That(s.DefaultTimeout).IsEqualTo(TimeSpan.FromSeconds(90));
+        await Assert.That(s.DefaultTimeout).IsEqualTo(Duration.FromSeconds(90));
     }
 
     [Test]

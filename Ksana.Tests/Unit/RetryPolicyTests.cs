@@ -1,9 +1,10 @@
 using System.Net;
-using Ksana.Http;
+using Ksana.Http.Outbound;
+using Ksana.Scheduling;
 
 namespace Ksana.Tests.Unit;
 
-public class RetryRulesTests
+public class RetryPolicyTests
 {
     [Test]
     [Arguments(5, 1, 0.0, 5.0)]
@@ -16,16 +17,16 @@ public class RetryRulesTests
     [Arguments(5, 30, -1.0, 2880.0)]
     public async Task Delay_doubles_is_capped_and_jittered(double backoffSeconds, int retry, double jitter, double expectedSeconds)
     {
-        var delay = RetryRules.Delay(TimeSpan.FromSeconds(backoffSeconds), retry, jitter, null);
+        var delay = RetryPolicy.Delay(TimeSpan.FromSeconds(backoffSeconds), retry, jitter, null);
         await Assert.That(delay.TotalSeconds).IsEqualTo(expectedSeconds).Within(0.001);
     }
 
     [Test]
     public async Task A_longer_retry_after_wins_and_is_capped()
     {
-        await Assert.That(RetryRules.Delay(TimeSpan.FromSeconds(1), 1, 0, TimeSpan.FromSeconds(30))).IsEqualTo(TimeSpan.FromSeconds(30));
-        await Assert.That(RetryRules.Delay(TimeSpan.FromSeconds(10), 1, 0, TimeSpan.FromSeconds(3))).IsEqualTo(TimeSpan.FromSeconds(10));
-        await Assert.That(RetryRules.Delay(TimeSpan.FromSeconds(1), 1, 0, TimeSpan.FromHours(5))).IsEqualTo(TimeSpan.FromHours(1));
+        await Assert.That(RetryPolicy.Delay(TimeSpan.FromSeconds(1), 1, 0, TimeSpan.FromSeconds(30))).IsEqualTo(TimeSpan.FromSeconds(30));
+        await Assert.That(RetryPolicy.Delay(TimeSpan.FromSeconds(10), 1, 0, TimeSpan.FromSeconds(3))).IsEqualTo(TimeSpan.FromSeconds(10));
+        await Assert.That(RetryPolicy.Delay(TimeSpan.FromSeconds(1), 1, 0, TimeSpan.FromHours(5))).IsEqualTo(TimeSpan.FromHours(1));
     }
 
     [Test]
@@ -37,7 +38,7 @@ public class RetryRulesTests
     {
         using var response = new HttpResponseMessage(status);
         if (header is not null) response.Headers.TryAddWithoutValidation("Retry-After", header);
-        var wait = RetryRules.RetryAfter(response, DateTimeOffset.UtcNow);
+        var wait = CallbackSender.RetryAfter(response, DateTimeOffset.UtcNow);
         await Assert.That(wait?.TotalSeconds ?? -1).IsEqualTo(expected);
     }
 
@@ -47,7 +48,7 @@ public class RetryRulesTests
         var now = new DateTimeOffset(2030, 1, 1, 0, 0, 0, TimeSpan.Zero);
         using var response = new HttpResponseMessage(HttpStatusCode.TooManyRequests);
         response.Headers.TryAddWithoutValidation("Retry-After", "Tue, 01 Jan 2030 00:00:42 GMT");
-        await Assert.That(RetryRules.RetryAfter(response, now)).IsEqualTo(TimeSpan.FromSeconds(42));
+        await Assert.That(CallbackSender.RetryAfter(response, now)).IsEqualTo(TimeSpan.FromSeconds(42));
     }
 
     [Test]
@@ -60,5 +61,5 @@ public class RetryRulesTests
     [Arguments(404, false)]
     [Arguments(302, false)]
     public async Task Retryable_statuses(int status, bool retryable) =>
-        await Assert.That(RetryRules.IsRetryable((HttpStatusCode)status)).IsEqualTo(retryable);
+        await Assert.That(RetryPolicy.IsRetryable(status)).IsEqualTo(retryable);
 }

@@ -1,4 +1,4 @@
-namespace Ksana.Scheduling;
+namespace Ksana.Wire;
 
 public static class Clock
 {

@@ -1,25 +1,27 @@
-namespace Ksana.Scheduling;
+using Ksana.Wire;
 
-/// <summary>How a run ended, as the outbound runner sees it.</summary>
-public readonly record struct RunOutcome(RunStatus Status, string? Error);
+namespace Ksana.Scheduling;
 
 /// <summary>Why a run was stopped from outside.</summary>
 public enum StopReason { None, JobDeleted, ShuttingDown }
 
 /// <summary>
-/// One run in flight: what to call, the attempts so far, and the handles to stop it. The scheduler
-/// makes it; the outbound runner fills <see cref="Attempts"/>. It is also the thread-pool work item
-/// that starts the run, so dispatching a due slot allocates nothing else.
+/// One run in flight: what it calls, its attempts so far, and the handle to stop it. Only the
+/// <see cref="Runner"/> makes and changes it. It is also the thread-pool work item that starts the
+/// run, so dispatching a due slot allocates nothing else.
 /// </summary>
-public sealed class RunTicket : IThreadPoolWorkItem
+public sealed class RunInFlight : IThreadPoolWorkItem
 {
-    readonly Scheduler _owner;
+    readonly Runner _runner;
     readonly List<Attempt> _attempts = new(1);
+    readonly Lock _skips = new();
+    Skips _skipped;
+    bool _skipsClosed;
     int _inAttempt;
 
-    public RunTicket(Scheduler owner, Job job, Guid runId, RunTrigger trigger, DateTimeOffset scheduledAt)
+    internal RunInFlight(Runner runner, Job job, Guid runId, RunTrigger trigger, DateTimeOffset scheduledAt)
     {
-        _owner = owner;
+        _runner = runner;
         Job = job;
         Id = runId;
         RunId = Run.Text(runId);
@@ -28,16 +30,19 @@ public sealed class RunTicket : IThreadPoolWorkItem
     }
 
     public Job Job { get; }
-
-    /// <summary>The run's "running" record has been written.</summary>
-    public bool Recorded { get; set; }
     public Guid Id { get; }
 
     /// <summary>The run id as sent in X-Ksana-Run-Id and {{run_id}}.</summary>
     public string RunId { get; }
     public RunTrigger Trigger { get; }
     public DateTimeOffset ScheduledAt { get; }
-    public CancellationTokenSource Cancellation { get; } = new();
+
+    /// <summary>When the first attempt started: the run's {{triggered_at}}.</summary>
+    public DateTimeOffset TriggeredAt { get; private set; }
+
+    /// <summary>The run's "running" record has been written.</summary>
+    internal bool Recorded { get; set; }
+    internal CancellationTokenSource Cancellation { get; } = new();
     public StopReason StopReason { get; private set; }
     readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -46,12 +51,9 @@ public sealed class RunTicket : IThreadPoolWorkItem
 
     internal void Finish() => _done.TrySetResult();
 
-    /// <summary>No new attempt may start: the server is shutting down.</summary>
-    public bool Draining => _owner.Draining;
-
     public bool InAttempt => Volatile.Read(ref _inAttempt) == 1;
 
-    public void Stop(StopReason reason)
+    internal void Stop(StopReason reason)
     {
         StopReason = reason;
         Cancellation.Cancel();
@@ -67,20 +69,27 @@ public sealed class RunTicket : IThreadPoolWorkItem
         get { lock (_attempts) return [.. _attempts]; }
     }
 
-    readonly Lock _skips = new();
-    bool _skipsClosed;
+    internal void BeginAttempt(DateTimeOffset startedAt)
+    {
+        if (TriggeredAt == default) TriggeredAt = startedAt;
+        Volatile.Write(ref _inAttempt, 1);
+    }
+
+    internal void EndAttempt(Attempt attempt)
+    {
+        lock (_attempts) _attempts.Add(attempt);
+        Volatile.Write(ref _inAttempt, 0);
+    }
 
     /// <summary>The slots of the same job skipped while this run was in flight, kept as one record.</summary>
     public readonly record struct Skips(Guid RecordId, int Count, DateTimeOffset First, DateTimeOffset Last);
-
-    Skips _skipped;
 
     /// <summary>
     /// Counts a slot skipped behind this run. Returns false once the run has closed its account (it
     /// is ending), so the caller records the skip on its own; <paramref name="first"/> says whether
     /// this skip opened the series and its record must be written now.
     /// </summary>
-    public bool NoteSkipped(DateTimeOffset slot, out Skips skips, out bool first)
+    internal bool NoteSkipped(DateTimeOffset slot, out Skips skips, out bool first)
     {
         lock (_skips)
         {
@@ -92,7 +101,7 @@ public sealed class RunTicket : IThreadPoolWorkItem
     }
 
     /// <summary>Ends the series: what was skipped behind this run, for its final record.</summary>
-    public Skips CloseSkips()
+    internal Skips CloseSkips()
     {
         lock (_skips)
         {
@@ -101,23 +110,5 @@ public sealed class RunTicket : IThreadPoolWorkItem
         }
     }
 
-    /// <summary>When the first attempt started: the run's {{triggered_at}}.</summary>
-    public DateTimeOffset TriggeredAt { get; private set; }
-
-    public void BeginAttempt(DateTimeOffset startedAt)
-    {
-        if (TriggeredAt == default) TriggeredAt = startedAt;
-        Volatile.Write(ref _inAttempt, 1);
-    }
-
-    public void EndAttempt(Attempt attempt)
-    {
-        lock (_attempts) _attempts.Add(attempt);
-        Volatile.Write(ref _inAttempt, 0);
-    }
-
-    /// <summary>A retry is coming: the run's record says so, with the attempts so far.</summary>
-    public void Retrying() => _owner.RecordRetrying(this);
-
-    void IThreadPoolWorkItem.Execute() => _ = _owner.RunAsync(this);
+    void IThreadPoolWorkItem.Execute() => _ = _runner.RunAsync(this);
 }

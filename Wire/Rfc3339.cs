@@ -1,4 +1,4 @@
-namespace Ksana.Scheduling;
+namespace Ksana.Wire;
 
 /// Strict RFC 3339 date-time: offsets accepted and normalised to UTC; no offset = error;
 /// output always ends in Z.

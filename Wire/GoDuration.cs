@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace Ksana.Scheduling;
+namespace Ksana.Wire;
 
 /// Go's time.ParseDuration / Duration.String(), bit-exact.
 /// Jobs written for Go-based schedulers carry Go duration strings, so the same text must mean

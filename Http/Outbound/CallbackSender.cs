@@ -1,0 +1,100 @@
+using System.Buffers;
+using System.Net.Http.Headers;
+using Ksana.Scheduling;
+
+namespace Ksana.Http.Outbound;
+
+/// <summary>
+/// Sends one attempt (SPEC §5) and turns whatever happened into an <see cref="AttemptOutcome"/>.
+/// The per-attempt timeout runs on the injected clock and covers the answer's first bytes of body.
+/// Redirects are not followed. This is the one boundary where outbound exceptions become values.
+/// </summary>
+public sealed class CallbackSender(HttpMessageInvoker client, TimeProvider time)
+{
+    /// <summary>Reading a little lets a short answer free its connection for reuse; a long one is cut off.</summary>
+    public const int ResponseBodyReadMax = 4096;
+
+    public async Task<AttemptOutcome> SendAsync(AttemptRequest attempt, CancellationToken cancel)
+    {
+        using var timeout = new CancellationTokenSource(attempt.Timeout, time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancel, timeout.Token);
+        try
+        {
+            using var request = Message(attempt);
+            using var response = await client.SendAsync(request, linked.Token);
+            await Drain(response, linked.Token);
+            var status = (int)response.StatusCode;
+            if (status is >= 200 and < 300) return new AttemptOutcome(AttemptResult.Succeeded, status, null);
+            return RetryPolicy.IsRetryable(status)
+                ? new AttemptOutcome(AttemptResult.Retryable, status, null, RetryAfter(response, time.GetUtcNow()))
+                : new AttemptOutcome(AttemptResult.Failed, status, null);
+        }
+        catch (Exception e) when (e is OperationCanceledException or HttpRequestException or IOException)
+        {
+            // The one place an attempt's failure becomes a value; the retry policy decides what follows.
+            return e switch
+            {
+                OperationCanceledException when cancel.IsCancellationRequested => new(AttemptResult.Cancelled, null, null),
+                OperationCanceledException => new(AttemptResult.TimedOut, null, $"timeout after {attempt.Timeout.TotalMilliseconds:0}ms"),
+                HttpRequestException h => new(AttemptResult.Retryable, null, $"connection error: {h.Message}"),
+                _ => new(AttemptResult.Failed, null, $"{e.GetType().Name}: {e.Message}"),
+            };
+        }
+    }
+
+    static HttpRequestMessage Message(AttemptRequest attempt)
+    {
+        var request = new HttpRequestMessage(new HttpMethod(attempt.Method), attempt.Url);
+        var content = attempt.Body is null ? null : new ByteArrayContent(attempt.Body);
+        foreach (var (name, value) in attempt.Headers)
+        {
+            if (!name.StartsWith("Content-", StringComparison.OrdinalIgnoreCase))
+                request.Headers.TryAddWithoutValidation(name, value);
+            else
+                (content ??= new ByteArrayContent([])).Headers.TryAddWithoutValidation(name, value);
+        }
+        request.Content = content;
+        return request;
+    }
+
+    /// <summary>The wait a 429 or 503 asks for in Retry-After (seconds or an HTTP date), if any.</summary>
+    public static TimeSpan? RetryAfter(HttpResponseMessage response, DateTimeOffset now)
+    {
+        if ((int)response.StatusCode is not (429 or 503)) return null;
+        return response.Headers.RetryAfter switch
+        {
+            RetryConditionHeaderValue { Delta: { } delta } => delta,
+            RetryConditionHeaderValue { Date: { } date } => date > now ? date - now : TimeSpan.Zero,
+            _ => null,
+        };
+    }
+
+    static async Task Drain(HttpResponseMessage response, CancellationToken cancel)
+    {
+        await using var stream = await response.Content.ReadAsStreamAsync(cancel);
+        var buffer = ArrayPool<byte>.Shared.Rent(1024);
+        try
+        {
+            for (var read = 0; read < ResponseBodyReadMax;)
+            {
+                var n = await stream.ReadAsync(buffer, cancel);
+                if (n == 0) break;
+                read += n;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>The callback client: one connection pool for every job, no redirects, no cookies, no proxy.</summary>
+    public static HttpMessageHandler Handler() => new SocketsHttpHandler
+    {
+        AllowAutoRedirect = false,
+        UseCookies = false,
+        UseProxy = false,
+        PooledConnectionLifetime = TimeSpan.FromMinutes(2),
+        PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30),
+    };
+}

@@ -1,0 +1,2 @@
+global using Ksana.Wire;
+global using Ksana.Scheduling.Schedules;

@@ -1,0 +1,151 @@
+using System.Text.Json;
+using Ksana.Scheduling;
+using Ksana.Scheduling.Schedules;
+using Ksana.Wire;
+using static Ksana.Records.JsonRead;
+
+namespace Ksana.Records;
+
+/// <summary>
+/// A job's JSON, written in one place for the API view, the PATCH base and the journal, and read
+/// back from the journal beside it. The client fields come out exactly as a client would send them;
+/// the journal adds the server's own state.
+/// </summary>
+public static class JobCodec
+{
+    /// <summary>The client-written members (SPEC §2), in the canonical form: defaults filled in, durations in Go's form.</summary>
+    public static void WriteClientFields(Utf8JsonWriter w, JobSpec spec)
+    {
+        w.WriteString("name"u8, spec.Name);
+        w.WriteBoolean("enabled"u8, spec.Enabled);
+        w.WriteString("type"u8, "http"u8);
+        w.WriteStartObject("http"u8);
+        w.WriteString("method"u8, spec.Http.Method);
+        w.WriteString("url"u8, spec.Http.Url);
+        w.WriteStartObject("headers"u8);
+        foreach (var (name, value) in spec.Http.Headers) w.WriteString(name, value);
+        w.WriteEndObject();
+        w.WriteString("body"u8, spec.Http.Body);
+        w.WriteEndObject();
+        w.WritePropertyName("schedule"u8);
+        ScheduleCodec.Write(w, spec.Schedule);
+        w.WriteString("timeout"u8, spec.Timeout.ToString());
+        w.WriteNumber("max_retries"u8, spec.MaxRetries);
+        w.WriteString("retry_backoff"u8, spec.RetryBackoff.ToString());
+    }
+
+    /// <summary>A job as the journal keeps it: the client fields and the server's state.</summary>
+    public static void WriteRecord(Utf8JsonWriter w, Job job)
+    {
+        w.WriteStartObject();
+        w.WriteString("id"u8, job.Id);
+        WriteClientFields(w, job.Spec);
+        w.WriteString("created_at"u8, Rfc3339.Format(job.CreatedAt));
+        w.WriteString("updated_at"u8, Rfc3339.Format(job.UpdatedAt));
+        w.WriteString("grid_origin"u8, Rfc3339.Format(job.GridOrigin));
+        w.WriteString("once"u8, job.Once switch { OnceOutcome.Fired => "fired", OnceOutcome.Missed => "missed", _ => "pending" });
+        w.WriteEndObject();
+    }
+
+    /// <summary>
+    /// Reads what <see cref="WriteRecord"/> wrote, the reader on the object's start. Also reads the
+    /// first journal format (before schedule kinds had codecs), which kept the http and schedule
+    /// members flat in the job: <c>"method"</c>, <c>"url"</c>, <c>"kind"</c>, <c>"every"</c>, ….
+    /// </summary>
+    public static Job ReadRecord(ref Utf8JsonReader reader)
+    {
+        if (reader.TokenType != JsonTokenType.StartObject) throw new FormatException("job: not an object");
+        var id = System.Guid.Empty;
+        string name = "", method = "GET", url = "", body = "";
+        var enabled = true;
+        List<KeyValuePair<string, string>>? headers = null;
+        Duration timeout = default, backoff = default;
+        DateTimeOffset created = default, updated = default, origin = default;
+        var maxRetries = 0;
+        var once = OnceOutcome.Pending;
+        var errors = new Dictionary<string, List<string>>();
+        var schedule = new ScheduleFields(default, checkPast: false, errors);
+        while (Next(ref reader) == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals("id"u8)) id = JsonRead.Guid(ref reader, "id");
+            else if (reader.ValueTextEquals("name"u8)) name = String(ref reader, "name");
+            else if (reader.ValueTextEquals("enabled"u8)) { Next(ref reader); enabled = reader.GetBoolean(); }
+            else if (reader.ValueTextEquals("type"u8)) { if (String(ref reader, "type") != "http") throw new FormatException("type: unknown job type"); }
+            else if (reader.ValueTextEquals("http"u8))
+            {
+                Expect(ref reader, JsonTokenType.StartObject);
+                while (Next(ref reader) == JsonTokenType.PropertyName)
+                    if (!ReadHttpMember(ref reader, ref method, ref url, ref headers, ref body)) throw Unknown(ref reader);
+            }
+            else if (ReadHttpMember(ref reader, ref method, ref url, ref headers, ref body)) { }
+            else if (reader.ValueTextEquals("schedule"u8))
+            {
+                Expect(ref reader, JsonTokenType.StartObject);
+                while (Next(ref reader) == JsonTokenType.PropertyName)
+                {
+                    var member = reader.GetString()!;
+                    schedule.Add(member, String(ref reader, member));
+                }
+            }
+            else if (reader.ValueTextEquals("kind"u8) || reader.ValueTextEquals("every"u8)
+                     || reader.ValueTextEquals("run_at"u8) || reader.ValueTextEquals("start_at"u8))
+            {
+                var member = reader.GetString()!;
+                schedule.Add(member, String(ref reader, member));
+            }
+            else if (reader.ValueTextEquals("timeout"u8)) timeout = JsonRead.Duration(ref reader, "timeout");
+            else if (reader.ValueTextEquals("max_retries"u8)) { Next(ref reader); maxRetries = reader.GetInt32(); }
+            else if (reader.ValueTextEquals("retry_backoff"u8)) backoff = JsonRead.Duration(ref reader, "retry_backoff");
+            else if (reader.ValueTextEquals("created_at"u8)) created = Time(ref reader, "created_at");
+            else if (reader.ValueTextEquals("updated_at"u8)) updated = Time(ref reader, "updated_at");
+            else if (reader.ValueTextEquals("grid_origin"u8)) origin = Time(ref reader, "grid_origin");
+            else if (reader.ValueTextEquals("once"u8))
+                once = String(ref reader, "once") switch
+                {
+                    "pending" => OnceOutcome.Pending,
+                    "fired" => OnceOutcome.Fired,
+                    "missed" => OnceOutcome.Missed,
+                    _ => throw new FormatException("once: unknown value"),
+                };
+            else throw Unknown(ref reader);
+        }
+        var kind = ScheduleCodec.Read(schedule);
+        if (kind is null)
+            throw new FormatException($"schedule: {string.Join("; ", errors.Select(e => $"{e.Key} {string.Join(", ", e.Value)}"))}");
+        if (id == System.Guid.Empty || url.Length == 0) throw new FormatException("job: id or url missing");
+        var spec = new JobSpec(name, enabled, new HttpTarget(method, url, headers is null ? [] : headers.ToArray(), body),
+            kind, timeout, maxRetries, backoff);
+        return new Job(id, spec, created, updated, origin, once, 0);
+    }
+
+    static bool ReadHttpMember(ref Utf8JsonReader reader, ref string method, ref string url,
+        ref List<KeyValuePair<string, string>>? headers, ref string body)
+    {
+        if (reader.ValueTextEquals("method"u8))
+        {
+            Next(ref reader);
+            method = Method(ref reader);
+        }
+        else if (reader.ValueTextEquals("url"u8)) url = String(ref reader, "url");
+        else if (reader.ValueTextEquals("body"u8)) body = String(ref reader, "body");
+        else if (reader.ValueTextEquals("headers"u8))
+        {
+            Expect(ref reader, JsonTokenType.StartObject);
+            while (Next(ref reader) == JsonTokenType.PropertyName)
+            {
+                var key = reader.GetString()!;
+                (headers ??= []).Add(new(key, String(ref reader, key)));
+            }
+        }
+        else return false;
+        return true;
+    }
+
+    /// <summary>One shared string per method rather than one per job.</summary>
+    static string Method(ref Utf8JsonReader reader)
+    {
+        foreach (var m in HttpTarget.Methods)
+            if (reader.ValueTextEquals(m)) return m;
+        throw new FormatException("method: unknown HTTP method");
+    }
+}

@@ -1,0 +1,115 @@
+using System.Text.Json;
+using Ksana.Scheduling;
+using Ksana.Wire;
+using static Ksana.Records.JsonRead;
+
+namespace Ksana.Records;
+
+/// <summary>
+/// A run record (SPEC §5), written and read in one place for the API and the journal. The API
+/// shows every member (null where there is nothing); the journal leaves nulls out.
+/// </summary>
+public static class RunCodec
+{
+    public static void Write(Utf8JsonWriter w, Run run, bool withNulls)
+    {
+        w.WriteStartObject();
+        Span<char> id = stackalloc char[32];
+        run.RunId.TryFormat(id, out _, "N");
+        w.WriteString("run_id"u8, id);
+        w.WriteString("job_id"u8, run.JobId);
+        w.WriteString("trigger"u8, Names.Of(run.Trigger));
+        w.WriteString("status"u8, Names.Of(run.Status));
+        w.WriteString("scheduled_at"u8, Rfc3339.Format(run.ScheduledAt));
+        if (run.FinishedAt is { } finished) w.WriteString("finished_at"u8, Rfc3339.Format(finished));
+        else if (withNulls) w.WriteNull("finished_at"u8);
+        if (run.Error is { } error) w.WriteString("error"u8, error);
+        else if (withNulls) w.WriteNull("error"u8);
+        w.WriteStartArray("attempts"u8);
+        foreach (var a in run.Attempts)
+        {
+            w.WriteStartObject();
+            w.WriteNumber("attempt"u8, a.Number);
+            w.WriteString("started_at"u8, Rfc3339.Format(a.StartedAt));
+            w.WriteNumber("duration_ms"u8, a.DurationMs);
+            if (a.StatusCode is { } code) w.WriteNumber("status_code"u8, code);
+            else if (withNulls) w.WriteNull("status_code"u8);
+            if (a.Error is { } e) w.WriteString("error"u8, e);
+            else if (withNulls) w.WriteNull("error"u8);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteEndObject();
+    }
+
+    /// <summary>Reads what <see cref="Write"/> wrote, the reader on the object's start.</summary>
+    public static Run Read(ref Utf8JsonReader reader)
+    {
+        if (reader.TokenType != JsonTokenType.StartObject) throw new FormatException("run: not an object");
+        var runId = System.Guid.Empty;
+        var jobId = System.Guid.Empty;
+        string? error = null;
+        var trigger = RunTrigger.Schedule;
+        var status = RunStatus.Running;
+        DateTimeOffset scheduled = default;
+        DateTimeOffset? finished = null;
+        var attempts = new List<Attempt>(1);
+        while (Next(ref reader) == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals("run_id"u8)) runId = JsonRead.Guid(ref reader, "run_id", 'N');
+            else if (reader.ValueTextEquals("job_id"u8)) jobId = JsonRead.Guid(ref reader, "job_id");
+            else if (reader.ValueTextEquals("trigger"u8))
+                trigger = Names.TryParse(String(ref reader, "trigger"), out RunTrigger t) ? t : throw new FormatException("trigger: unknown value");
+            else if (reader.ValueTextEquals("status"u8))
+            {
+                Next(ref reader);
+                if (!Names.TryParseUtf8(reader.ValueSpan, out status)) throw new FormatException("status: unknown run status");
+            }
+            else if (reader.ValueTextEquals("scheduled_at"u8)) scheduled = Time(ref reader, "scheduled_at");
+            else if (reader.ValueTextEquals("finished_at"u8)) finished = NullOr(ref reader) ? null : Time(ref reader, "finished_at");
+            else if (reader.ValueTextEquals("error"u8)) error = NullOr(ref reader) ? null : String(ref reader, "error");
+            else if (reader.ValueTextEquals("attempts"u8))
+            {
+                Expect(ref reader, JsonTokenType.StartArray);
+                while (Next(ref reader) == JsonTokenType.StartObject) attempts.Add(ReadAttempt(ref reader));
+            }
+            else throw Unknown(ref reader);
+        }
+        if (runId == System.Guid.Empty || jobId == System.Guid.Empty) throw new FormatException("run: run_id or job_id missing");
+        return new Run(runId, jobId, trigger, status, scheduled, finished, attempts.ToArray(), error);
+    }
+
+    static Attempt ReadAttempt(ref Utf8JsonReader reader)
+    {
+        int number = 0;
+        int? code = null;
+        long duration = 0;
+        string? error = null;
+        DateTimeOffset started = default;
+        while (Next(ref reader) == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals("attempt"u8)) { Next(ref reader); number = reader.GetInt32(); }
+            else if (reader.ValueTextEquals("started_at"u8)) started = Time(ref reader, "started_at");
+            else if (reader.ValueTextEquals("duration_ms"u8)) { Next(ref reader); duration = reader.GetInt64(); }
+            else if (reader.ValueTextEquals("status_code"u8)) code = NullOr(ref reader) ? null : Int(ref reader);
+            else if (reader.ValueTextEquals("error"u8)) error = NullOr(ref reader) ? null : String(ref reader, "error");
+            else throw Unknown(ref reader);
+        }
+        return new Attempt(number, started, duration, code, error);
+    }
+
+    /// <summary>True (and the null consumed) when the next value is null; else the reader is left before it.</summary>
+    static bool NullOr(ref Utf8JsonReader reader)
+    {
+        var peek = reader;
+        if (!peek.Read() || peek.TokenType != JsonTokenType.Null) return false;
+        reader = peek;
+        return true;
+    }
+
+    static int Int(ref Utf8JsonReader reader)
+    {
+        Next(ref reader);
+        return reader.GetInt32();
+    }
+}

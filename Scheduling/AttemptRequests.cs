@@ -1,0 +1,38 @@
+using System.Globalization;
+using System.Text;
+using Ksana.Wire;
+
+namespace Ksana.Scheduling;
+
+/// <summary>
+/// Composes what one attempt sends (SPEC §5): the job's method, URL, headers and body with its
+/// placeholders filled, and Ksana's own headers.
+/// </summary>
+public static class AttemptRequests
+{
+    public static AttemptRequest For(RunInFlight run, int attempt, string userAgent)
+    {
+        var http = run.Job.Spec.Http;
+        var number = attempt.ToString(CultureInfo.InvariantCulture);
+        var headers = new List<KeyValuePair<string, string>>(http.Headers.Count + 4)
+        {
+            new("User-Agent", userAgent),
+            new("X-Ksana-Run-Id", run.RunId),
+            new("X-Ksana-Job-Id", run.Job.Id.ToString()),
+            new("X-Ksana-Attempt", number),
+        };
+        headers.AddRange(http.Headers);
+        var body = http.Body.Length == 0 ? null : Encoding.UTF8.GetBytes(Fill(http.Body, run, number));
+        return new AttemptRequest(http.Method, http.Url, headers, body, run.Job.Spec.Timeout.ToTimeSpan());
+    }
+
+    /// <summary>Replaces the placeholders of SPEC §2; any other text is sent unchanged.</summary>
+    public static string Fill(string body, RunInFlight run, string attempt) =>
+        !body.Contains("{{", StringComparison.Ordinal) ? body
+        : body
+            .Replace("{{job_id}}", run.Job.Id.ToString(), StringComparison.Ordinal)
+            .Replace("{{run_id}}", run.RunId, StringComparison.Ordinal)
+            .Replace("{{scheduled_at}}", Rfc3339.Format(run.ScheduledAt), StringComparison.Ordinal)
+            .Replace("{{triggered_at}}", Rfc3339.Format(run.TriggeredAt), StringComparison.Ordinal)
+            .Replace("{{attempt}}", attempt, StringComparison.Ordinal);
+}

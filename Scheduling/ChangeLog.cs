@@ -1,0 +1,54 @@
+namespace Ksana.Scheduling;
+
+public enum ChangeKind { JobWritten, JobDeleted, RunWritten }
+
+/// <summary>One change of state, as the change log carries it: a job written whole, deleted, or a run written whole.</summary>
+public readonly record struct Change(ChangeKind Kind, Job? Job, Guid Deleted, Run? Run)
+{
+    public static Change Written(Job job) => new(ChangeKind.JobWritten, job, Guid.Empty, null);
+    public static Change Removed(Guid jobId) => new(ChangeKind.JobDeleted, null, jobId, null);
+    public static Change Recorded(Run run) => new(ChangeKind.RunWritten, null, Guid.Empty, run);
+
+    public Guid JobId => Kind switch
+    {
+        ChangeKind.JobWritten => Job!.Id,
+        ChangeKind.RunWritten => Run!.JobId,
+        _ => Deleted,
+    };
+}
+
+/// <summary>
+/// The storage port: takes changes in the order the <see cref="JobTable"/> makes them and says when
+/// each is durable. The journal in DATA_DIR is one implementation; a second backend plugs in here
+/// without touching the scheduler or the API.
+/// </summary>
+public abstract class ChangeLog : IDisposable
+{
+    /// <summary>
+    /// Connects the log to the table that owns the state. <paramref name="tableLock"/> is held by
+    /// every caller of <see cref="Append"/> and must be taken by the log before it calls
+    /// <paramref name="lost"/> (with the number of the first change that did not become durable:
+    /// it and every later change are undone) or <paramref name="snapshot"/> (the live state, for
+    /// compaction).
+    /// </summary>
+    public abstract void Attach(Lock tableLock, Action<long> lost, Func<(int Count, IEnumerable<Change> Changes)> snapshot);
+
+    /// <summary>
+    /// Queues a change, under the table's lock, and returns a task that completes when it is durable
+    /// or fails with <see cref="ChangeLogUnavailableException"/>. A change nobody waits for (a run
+    /// record) is not <paramref name="urgent"/>: it may wait a few milliseconds to share a sync.
+    /// Throws <see cref="ChangeLogUnavailableException"/> when the log takes no writes at all.
+    /// </summary>
+    public abstract Task Append(in Change change, long number, bool urgent);
+
+    /// <summary>The number of the last change known to be durable.</summary>
+    public abstract long DurableNumber { get; }
+
+    /// <summary>A task that completes when every change appended so far is durable.</summary>
+    public abstract Task FlushAsync();
+
+    public abstract void Dispose();
+}
+
+/// <summary>The change log cannot take writes now (disk full, read-only, I/O error): nothing was changed.</summary>
+public sealed class ChangeLogUnavailableException(string message, Exception? inner = null) : Exception(message, inner);

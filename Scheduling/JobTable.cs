@@ -1,0 +1,279 @@
+using System.Collections.Concurrent;
+using Ksana.Wire;
+
+namespace Ksana.Scheduling;
+
+/// <summary>A job with its most recent runs, newest first. Immutable: replaced whole on every change.</summary>
+public sealed record JobEntry(Job Job, Run[] Runs)
+{
+    /// <summary>
+    /// The state clients see. A once job whose one run is still in flight is not yet completed
+    /// (SPEC §2: "a once job whose run ended"), so it shows as scheduled until that run ends.
+    /// </summary>
+    public JobState State =>
+        Job.State == JobState.Completed && Runs is [{ IsFinished: false, Trigger: RunTrigger.Schedule }, ..]
+            ? JobState.Scheduled
+            : Job.State;
+}
+
+/// <summary>Which jobs <see cref="JobTable.List"/> returns.</summary>
+public readonly record struct JobQuery(int Limit, (long Ticks, Guid Id)? After, JobState? State, string? Name);
+
+/// <summary>
+/// The one owner of the job table, in memory, with no I/O. Every change happens under its lock and
+/// is handed to the <see cref="ChangeLog"/> in the same critical section, so memory and log agree
+/// on order; the caller gets the task that says when the change is durable. A change the log loses
+/// is undone here, so an answer other than 2xx never leaves a trace. Readers get immutable
+/// snapshots without the lock: the scheduler's lookups never queue behind a writer.
+/// </summary>
+public sealed class JobTable
+{
+    readonly Lock _lock = new();
+    readonly ConcurrentDictionary<Guid, JobEntry> _jobs = new();
+    readonly List<(long Ticks, Guid Id)> _order = []; // by created_at, then id: the listing order
+    readonly List<(long Number, Guid Id, JobEntry? Previous)> _undo = [];
+    int _undoHead;
+    long _lastNumber;
+    ChangeLog? _log;
+
+    public JobTable(int runsKept, int maxJobs)
+    {
+        RunsKept = runsKept;
+        MaxJobs = maxJobs;
+    }
+
+    public int RunsKept { get; }
+    public int MaxJobs { get; }
+
+    /// <summary>Raised under the lock whenever a job is created, changed, undone or deleted (not before <see cref="Attach"/>).</summary>
+    public Action<Guid>? Changed { get; set; }
+
+    public int Count
+    {
+        get { lock (_lock) return _order.Count; }
+    }
+
+    ChangeLog Log => _log ?? throw new InvalidOperationException("The table has no change log yet.");
+
+    /// <summary>Applies one replayed change. Only before <see cref="Attach"/>, on one thread.</summary>
+    public void ApplyReplayed(Change change)
+    {
+        switch (change.Kind)
+        {
+            case ChangeKind.JobWritten:
+                var job = change.Job! with { Version = ++_lastNumber };
+                Set(job.Id, new JobEntry(job, _jobs.TryGetValue(job.Id, out var old) ? old.Runs : []));
+                break;
+            case ChangeKind.RunWritten:
+                if (_jobs.TryGetValue(change.Run!.JobId, out var entry))
+                    _jobs[entry.Job.Id] = entry with { Runs = Upsert(entry.Runs, change.Run, RunsKept) };
+                break;
+            default:
+                Set(change.Deleted, null);
+                break;
+        }
+    }
+
+    /// <summary>Connects the replayed state to the log that will carry every later change.</summary>
+    public void Attach(ChangeLog log)
+    {
+        _log = log;
+        log.Attach(_lock, Undo, Snapshot);
+    }
+
+    public JobEntry? Get(Guid id) => _jobs.GetValueOrDefault(id);
+
+    /// <summary>Every entry, in listing order (start-up recovery and tests).</summary>
+    public JobEntry[] All()
+    {
+        lock (_lock) return Entries();
+    }
+
+    JobEntry[] Entries()
+    {
+        var all = new JobEntry[_order.Count];
+        for (var i = 0; i < all.Length; i++) all[i] = _jobs[_order[i].Id];
+        return all;
+    }
+
+    /// <summary>One page in listing order, and whether another page follows.</summary>
+    public (List<JobEntry> Page, bool More) List(JobQuery query)
+    {
+        var page = new List<JobEntry>(Math.Min(query.Limit, 1000));
+        lock (_lock)
+        {
+            var i = 0;
+            if (query.After is { } after)
+            {
+                i = _order.BinarySearch(after, OrderComparer.Instance);
+                i = i < 0 ? ~i : i + 1;
+            }
+            for (; i < _order.Count; i++)
+            {
+                var entry = _jobs[_order[i].Id];
+                if (query.State is { } state && entry.State != state) continue;
+                if (query.Name is { } name && entry.Job.Spec.Name != name) continue;
+                if (page.Count == query.Limit) return (page, true);
+                page.Add(entry);
+            }
+        }
+        return (page, false);
+    }
+
+    /// <summary>Adds a new job; null at MAX_JOBS. Throws <see cref="ChangeLogUnavailableException"/>.</summary>
+    public (Job Job, Task Durable)? Create(Job job)
+    {
+        lock (_lock)
+        {
+            if (_order.Count >= MaxJobs) return null;
+            job = job with { Version = _lastNumber + 1 };
+            var durable = Append(Change.Written(job), job.Id, null, urgent: true);
+            Set(job.Id, new JobEntry(job, []));
+            return (job, durable);
+        }
+    }
+
+    /// <summary>
+    /// Changes a job by a pure function of its current state, run under the lock. A null or unchanged
+    /// result writes nothing. Returns null when the job does not exist.
+    /// </summary>
+    public (Job Job, Task Durable)? Update(Guid id, Func<Job, Job?> change)
+    {
+        lock (_lock)
+        {
+            if (!_jobs.TryGetValue(id, out var entry)) return null;
+            var changed = change(entry.Job);
+            if (changed is null || ReferenceEquals(changed, entry.Job)) return (entry.Job, Log.FlushAsync());
+            changed = changed with { Version = _lastNumber + 1 };
+            var durable = Append(Change.Written(changed), id, entry, urgent: true);
+            Set(id, entry with { Job = changed });
+            return (changed, durable);
+        }
+    }
+
+    /// <summary>Deletes a job and its runs. Returns null when the job does not exist.</summary>
+    public (Job Job, Task Durable)? Delete(Guid id)
+    {
+        lock (_lock)
+        {
+            if (!_jobs.TryGetValue(id, out var entry)) return null;
+            var durable = Append(Change.Removed(id), id, entry, urgent: true);
+            Set(id, null);
+            return (entry.Job, durable);
+        }
+    }
+
+    /// <summary>
+    /// Writes a run (new or changed) into its job's history. A run of a job deleted meanwhile is
+    /// dropped: its history went with the job. Run records are not urgent by default: they share a
+    /// sync with thousands of others.
+    /// </summary>
+    public Task PutRun(Run run, bool urgent = false)
+    {
+        lock (_lock)
+        {
+            if (!_jobs.TryGetValue(run.JobId, out var entry)) return Task.CompletedTask;
+            var durable = Append(Change.Recorded(run), run.JobId, entry, urgent);
+            _jobs[run.JobId] = entry with { Runs = Upsert(entry.Runs, run, RunsKept) };
+            return durable;
+        }
+    }
+
+    Task Append(in Change change, Guid id, JobEntry? previous, bool urgent)
+    {
+        var number = _lastNumber + 1;
+        var durable = Log.Append(change, number, urgent);
+        _lastNumber = number;
+        // Forget what is already durable: it can no longer be undone.
+        var safe = Log.DurableNumber;
+        while (_undoHead < _undo.Count && _undo[_undoHead].Number <= safe) _undoHead++;
+        if (_undoHead > 1024 && _undoHead * 2 > _undo.Count)
+        {
+            _undo.RemoveRange(0, _undoHead);
+            _undoHead = 0;
+        }
+        _undo.Add((number, id, previous));
+        return durable;
+    }
+
+    /// <summary>Puts <paramref name="run"/> first (or in its old place, if already there), keeping at most <paramref name="cap"/>.</summary>
+    public static Run[] Upsert(Run[] runs, Run run, int cap)
+    {
+        for (var i = 0; i < runs.Length; i++)
+        {
+            if (runs[i].RunId != run.RunId) continue;
+            var copy = (Run[])runs.Clone();
+            copy[i] = run;
+            return copy;
+        }
+        var kept = Math.Min(runs.Length + 1, cap);
+        var next = new Run[kept];
+        next[0] = run;
+        Array.Copy(runs, 0, next, 1, kept - 1);
+        return next;
+    }
+
+    void Set(Guid id, JobEntry? entry)
+    {
+        var had = _jobs.TryGetValue(id, out var old);
+        if (entry is null)
+        {
+            if (!had) return;
+            _jobs.TryRemove(id, out _);
+            var at = _order.BinarySearch((old!.Job.CreatedAt.UtcTicks, id), OrderComparer.Instance);
+            if (at >= 0) _order.RemoveAt(at);
+        }
+        else
+        {
+            _jobs[id] = entry;
+            if (!had)
+            {
+                var key = (entry.Job.CreatedAt.UtcTicks, id);
+                var at = _order.BinarySearch(key, OrderComparer.Instance);
+                _order.Insert(at < 0 ? ~at : at, key);
+            }
+        }
+        if (_log is not null) Changed?.Invoke(id);
+    }
+
+    /// <summary>Called by the log, under the lock, when changes from <paramref name="firstLost"/> on did not become durable.</summary>
+    void Undo(long firstLost)
+    {
+        for (var i = _undo.Count - 1; i >= _undoHead && _undo[i].Number >= firstLost; i--)
+        {
+            var (_, id, previous) = _undo[i];
+            Set(id, previous);
+            _undo.RemoveAt(i);
+        }
+        // Numbers are not reused: a version once seen by a writer must never name other content.
+    }
+
+    /// <summary>Called by the log under the lock: the live state as changes, oldest first.</summary>
+    (int Count, IEnumerable<Change> Changes) Snapshot()
+    {
+        var entries = Entries();
+        var count = entries.Length;
+        foreach (var entry in entries) count += entry.Runs.Length;
+        return (count, Changes(entries));
+    }
+
+    static IEnumerable<Change> Changes(JobEntry[] entries)
+    {
+        foreach (var entry in entries)
+        {
+            yield return Change.Written(entry.Job);
+            for (var i = entry.Runs.Length - 1; i >= 0; i--) yield return Change.Recorded(entry.Runs[i]);
+        }
+    }
+
+    sealed class OrderComparer : IComparer<(long Ticks, Guid Id)>
+    {
+        public static readonly OrderComparer Instance = new();
+
+        public int Compare((long Ticks, Guid Id) x, (long Ticks, Guid Id) y)
+        {
+            var c = x.Ticks.CompareTo(y.Ticks);
+            return c != 0 ? c : x.Id.CompareTo(y.Id);
+        }
+    }
+}

@@ -1,0 +1,234 @@
+using System.Collections.Concurrent;
+using Ksana.Wire;
+using Polly;
+
+namespace Ksana.Scheduling;
+
+/*
+ * The runner: the one owner of runs in flight.
+ *
+ * It starts a run (at most one per job: runs of a job never overlap), records it as "running"
+ * before the first attempt so a crash mid-run is found at the next start, sends its attempts
+ * through the one retry pipeline, and records how it ended. A slot that comes due while the job's
+ * run is in flight is recorded here as skipped. Attempts hold a worker (WORKERS) only while they
+ * are on the wire: a run waiting for its next retry holds nothing. The outbound side is a delegate
+ * that turns one immutable request into a closed outcome; nothing calls back into the runner.
+ */
+public sealed class Runner
+{
+    readonly JobTable _table;
+    readonly TimeProvider _time;
+    readonly ILogger _log;
+    readonly SendAttempt _send;
+    readonly SemaphoreSlim _workers;
+    readonly string _userAgent;
+    readonly ResiliencePipeline<AttemptOutcome> _retry;
+    readonly ConcurrentDictionary<Guid, RunInFlight> _inFlight = new();
+    volatile bool _draining;
+
+    public Runner(JobTable table, TimeProvider time, ILogger<Runner> log, SendAttempt send, int workers, string userAgent)
+    {
+        _table = table;
+        _time = time;
+        _log = log;
+        _send = send;
+        _workers = new SemaphoreSlim(workers, workers);
+        _userAgent = userAgent;
+        _retry = RetryPolicy.Pipeline(time, () => _draining, RecordRetrying);
+    }
+
+    public bool Draining => _draining;
+
+    public RunInFlight? InFlight(Guid jobId) => _inFlight.GetValueOrDefault(jobId);
+
+    /// <summary>
+    /// Starts a run of <paramref name="job"/> at once, unless one is already in flight or Ksana is
+    /// shutting down: then null. Otherwise the run id, and a task that completes when the run's
+    /// first record is durable (at once for scheduled runs, whose record rides a lazy batch).
+    /// </summary>
+    public (string RunId, Task Recorded)? Start(Job job, DateTimeOffset scheduledAt, RunTrigger trigger, bool inline = false)
+    {
+        if (_draining) return null;
+        var run = new RunInFlight(this, job, Run.NewId(), trigger, scheduledAt);
+        if (!_inFlight.TryAdd(job.Id, run)) return null;
+        var recorded = Task.CompletedTask;
+        if (trigger == RunTrigger.Manual)
+        {
+            // run-now answers only once the run's record is on disk (SPEC §4), so it is written
+            // here and urgently; a scheduled run writes its own on the thread that runs it.
+            try
+            {
+                recorded = _table.PutRun(Running(run), urgent: true);
+                run.Recorded = true;
+            }
+            catch
+            {
+                _inFlight.TryRemove(new KeyValuePair<Guid, RunInFlight>(job.Id, run));
+                throw;
+            }
+        }
+        if (inline) _ = RunAsync(run);
+        else ThreadPool.UnsafeQueueUserWorkItem(run, preferLocal: false);
+        return (run.RunId, recorded);
+    }
+
+    /// <summary>
+    /// Records a slot that came due while the job's run was in flight. Consecutive slots skipped
+    /// behind one run share one record, written when the series opens and once more when that run
+    /// ends: under overload, a record per slot would feed the overload.
+    /// </summary>
+    public void Skip(Job job, DateTimeOffset slot, DateTimeOffset now)
+    {
+        var running = _inFlight.GetValueOrDefault(job.Id);
+        if (running is not null && running.NoteSkipped(slot, out var skips, out var first))
+        {
+            if (first) _ = _table.PutRun(SkipRecord(job.Id, skips, running.RunId, now));
+        }
+        else
+        {
+            _ = _table.PutRun(SkipRecord(job.Id, new RunInFlight.Skips(Run.NewId(), 1, slot, slot), running?.RunId, now));
+        }
+    }
+
+    static Run SkipRecord(Guid jobId, RunInFlight.Skips skips, string? blocker, DateTimeOffset now) =>
+        new(skips.RecordId, jobId, RunTrigger.Schedule, RunStatus.Skipped, skips.First, Clock.Millis(now), [],
+            skips.Count == 1
+                ? $"skipped: the previous run {blocker} was still in flight"
+                : $"{skips.Count} slots skipped, {Rfc3339.Format(skips.First)} to {Rfc3339.Format(skips.Last)}: the previous run {blocker} was still in flight");
+
+    static Run Running(RunInFlight run) =>
+        new(run.Id, run.Job.Id, run.Trigger, RunStatus.Running, run.ScheduledAt, null, [], null);
+
+    internal async Task RunAsync(RunInFlight run)
+    {
+        AttemptOutcome last;
+        try
+        {
+            // Written before the first attempt, so a crash mid-run is found at the next start.
+            if (!run.Recorded) _ = _table.PutRun(Running(run));
+            last = await AttemptsAsync(run);
+        }
+        catch (Exception e)
+        {
+            // A bug must not leave the run 'running' for ever or take the loop down.
+            _log.LogError(e, "Run {RunId} of job {JobId} failed unexpectedly", run.RunId, run.Job.Id);
+            last = new AttemptOutcome(AttemptResult.Failed, null, $"internal error: {e.Message}");
+        }
+        try
+        {
+            Finish(run, last);
+        }
+        catch (ChangeLogUnavailableException e)
+        {
+            _log.LogError("Run {RunId} finished but could not be recorded: {Error}", run.RunId, e.Message);
+        }
+        finally
+        {
+            _inFlight.TryRemove(new KeyValuePair<Guid, RunInFlight>(run.Job.Id, run));
+            run.Finish();
+        }
+    }
+
+    async Task<AttemptOutcome> AttemptsAsync(RunInFlight run)
+    {
+        var context = RetryPolicy.Context(run);
+        try
+        {
+            var outcome = await _retry.ExecuteOutcomeAsync(
+                static async (ctx, state) => Outcome.FromResult(await state.Runner.AttemptAsync(state.Run, ctx.CancellationToken)),
+                context, (Runner: this, Run: run));
+            // Stopped while waiting for a retry: the run ends with what its last attempt said.
+            if (outcome.Exception is OperationCanceledException) return new AttemptOutcome(AttemptResult.Cancelled, null, null);
+            outcome.ThrowIfException();
+            return outcome.Result!;
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
+        }
+    }
+
+    async Task<AttemptOutcome> AttemptAsync(RunInFlight run, CancellationToken cancel)
+    {
+        if (_draining) return new AttemptOutcome(AttemptResult.Cancelled, null, null);
+        try
+        {
+            // Queueing for a worker is not part of the attempt: its timeout starts once it has one.
+            await _workers.WaitAsync(cancel);
+        }
+        catch (OperationCanceledException)
+        {
+            return new AttemptOutcome(AttemptResult.Cancelled, null, null);
+        }
+        try
+        {
+            if (_draining) return new AttemptOutcome(AttemptResult.Cancelled, null, null);
+            var number = run.AttemptCount + 1;
+            var started = Clock.Millis(_time.GetUtcNow());
+            run.BeginAttempt(started);
+            var request = AttemptRequests.For(run, number, _userAgent);
+            var clock = _time.GetTimestamp();
+            var outcome = await _send(request, cancel);
+            var elapsed = (long)_time.GetElapsedTime(clock).TotalMilliseconds;
+            run.EndAttempt(new Attempt(number, started, elapsed, outcome.StatusCode, RetryPolicy.AttemptError(outcome, run.StopReason)));
+            return outcome;
+        }
+        finally
+        {
+            _workers.Release();
+        }
+    }
+
+    void RecordRetrying(RunInFlight run)
+    {
+        try
+        {
+            _ = _table.PutRun(new Run(run.Id, run.Job.Id, run.Trigger, RunStatus.Retrying, run.ScheduledAt, null, run.Attempts, null));
+        }
+        catch (ChangeLogUnavailableException)
+        {
+            // The final record is what matters; it is written (or logged) when the run ends.
+        }
+    }
+
+    void Finish(RunInFlight run, AttemptOutcome last)
+    {
+        var skipped = run.CloseSkips();
+        if (run.StopReason == StopReason.JobDeleted) return;
+        var now = _time.GetUtcNow();
+        if (skipped.Count > 1) _ = _table.PutRun(SkipRecord(run.Job.Id, skipped, run.RunId, now));
+        var status = last.Result == AttemptResult.Succeeded ? RunStatus.Succeeded : RunStatus.Failed;
+        var error = RetryPolicy.RunError(last, run, _draining);
+        _ = _table.PutRun(new Run(run.Id, run.Job.Id, run.Trigger, status, run.ScheduledAt, Clock.Millis(now), run.Attempts, error));
+        if (status == RunStatus.Failed)
+            _log.LogWarning("Run {RunId} of job {JobId} ({Name}) failed: {Error}", run.RunId, run.Job.Id, run.Job.Spec.Name, error);
+    }
+
+    /// <summary>Stops the run of a deleted job: its attempt in flight and any retry still to come.</summary>
+    public void Forget(Guid jobId)
+    {
+        if (_inFlight.TryGetValue(jobId, out var run)) run.Stop(StopReason.JobDeleted);
+    }
+
+    /// <summary>Completes when no run is in flight (tests, and the drain on shutdown).</summary>
+    public Task IdleAsync() => Task.WhenAll(_inFlight.Values.Select(r => r.Completion));
+
+    /// <summary>
+    /// SIGTERM: start no new attempt, abandon retries still waiting, let attempts in flight finish
+    /// (each is bounded by its own timeout), and wait for their records.
+    /// </summary>
+    public async Task DrainAsync(CancellationToken cancellationToken)
+    {
+        _draining = true;
+        while (!_inFlight.IsEmpty)
+        {
+            foreach (var run in _inFlight.Values)
+                if (!run.InAttempt && run.StopReason == StopReason.None)
+                    run.Stop(StopReason.ShuttingDown);
+            await Task.WhenAny(IdleAsync(), Task.Delay(TimeSpan.FromMilliseconds(50), _time));
+            if (cancellationToken.IsCancellationRequested) break;
+        }
+        if (!_inFlight.IsEmpty)
+            _log.LogWarning("Shutdown timed out with {Count} runs in flight; they will be marked interrupted at the next start", _inFlight.Count);
+    }
+}

@@ -1,0 +1,90 @@
+using Ksana.Wire;
+
+namespace Ksana.Scheduling.Schedules;
+
+/// <summary>
+/// The members of one schedule object as text, from the API (a validated request) or the journal
+/// (a trusted record), and the errors found in them by JSON path. The codecs read both through
+/// this, so one piece of code decides what a schedule may say.
+/// </summary>
+public sealed class ScheduleFields
+{
+    /// <summary>A time more than this far in the past is refused where the SPEC says "in the past".</summary>
+    public static readonly TimeSpan PastTolerance = TimeSpan.FromSeconds(5);
+
+    readonly List<(string Name, string? Text, string? NotText)> _members = new(4);
+    readonly Dictionary<string, List<string>> _errors;
+
+    /// <param name="now">The time of the request (unused for journal records).</param>
+    /// <param name="checkPast">False for journal records, and for a PATCH that leaves the schedule alone.</param>
+    /// <param name="errors">Where errors go, keyed by JSON path; shared with the rest of the request.</param>
+    public ScheduleFields(DateTimeOffset now, bool checkPast, Dictionary<string, List<string>> errors)
+    {
+        Now = now;
+        CheckPast = checkPast;
+        _errors = errors;
+    }
+
+    public DateTimeOffset Now { get; }
+    public bool CheckPast { get; }
+    public IEnumerable<string> Names => _members.Select(m => m.Name);
+    public bool HasErrors => _errors.Keys.Any(k => k.StartsWith("schedule", StringComparison.Ordinal));
+
+    public void Add(string name, string text) => _members.Add((name, text, null));
+
+    /// <summary>A member whose JSON value is not a string (<paramref name="kind"/>: "a number").</summary>
+    public void AddNotText(string name, string kind) => _members.Add((name, null, kind));
+
+    public void Error(string name, string message)
+    {
+        var path = name.Length == 0 ? "schedule" : $"schedule.{name}";
+        if (!_errors.TryGetValue(path, out var list)) _errors[path] = list = [];
+        list.Add(message);
+    }
+
+    public string? Text(string name, bool required)
+    {
+        foreach (var (n, text, notText) in _members)
+        {
+            if (n != name) continue;
+            if (notText is not null) Error(name, $"must be a string, not {notText}");
+            return text;
+        }
+        if (required) Error(name, "is required");
+        return null;
+    }
+
+    public Duration? Duration(string name, bool required, Duration min, Duration max)
+    {
+        var text = Text(name, required);
+        if (text is null) return null;
+        if (!Wire.Duration.TryParse(text, out var value, out var why))
+        {
+            Error(name, $"{why}: expected a Go duration such as \"300ms\", \"10s\", \"1m30s\", \"2h\"");
+            return null;
+        }
+        if (value < min || value > max)
+        {
+            Error(name, $"must be from {min} to {max}, not {value}");
+            return null;
+        }
+        return value;
+    }
+
+    public DateTimeOffset? Time(string name, bool required)
+    {
+        var text = Text(name, required);
+        if (text is null) return null;
+        if (!Rfc3339.TryParse(text, out var t, out var why))
+        {
+            Error(name, why);
+            return null;
+        }
+        if (CheckPast && (t < Now.AddYears(-100) || t > Now.AddYears(100)))
+        {
+            Error(name, "must be within 100 years of now");
+            return null;
+        }
+        return t;
+    }
+}
