@@ -60,6 +60,23 @@ public sealed partial class JobsApiTests
     }
 
     [Test]
+    [Arguments("1.9999999999s", "1.999999999s")]
+    [Arguments("1.0000000001s", "1s")]
+    [Arguments("1h0.000000001s", "1h0m0.000000001s")]
+    [Arguments("2.000000123s", "2.000000123s")]
+    public async Task Durations_keep_every_nanosecond_through_the_api_and_a_restart(string given, string shown)
+    {
+        await using var ksana = await KsanaServer.StartAsync();
+        var doc = JobDocs.Hourly();
+        doc["schedule"]!["every"] = given;
+        var created = await ksana.CreateJobAsync(doc);
+        await Assert.That(created["schedule"]!["every"]!.GetValue<string>()).IsEqualTo(shown);
+        await using var again = await ksana.RestartAsync();
+        var read = await again.GetJsonAsync($"/jobs/{created["id"]}");
+        await Assert.That(read["schedule"]!["every"]!.GetValue<string>()).IsEqualTo(shown);
+    }
+
+    [Test]
     public async Task Create_writes_durations_back_in_go_canonical_form_and_times_in_utc()
     {
         await using var ksana = await KsanaServer.StartAsync();

@@ -1,0 +1,87 @@
+using System.Buffers;
+using System.IO.Hashing;
+using System.Text;
+using Ksana.Scheduling;
+using Ksana.Storage;
+
+namespace Ksana.Tests.Unit;
+
+/// <summary>Each journal record kind read back exactly as written, and the first journal format still read.</summary>
+public class RecordCodecTests
+{
+    static readonly DateTimeOffset T = new(2030, 1, 2, 3, 4, 5, 678, TimeSpan.Zero);
+
+    static Change RoundTrip(Change change)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        new LineEncoder().Write(buffer, 7, change);
+        var line = buffer.WrittenSpan[..^1];
+        if (!LineEncoder.Verify(line)) throw new InvalidOperationException("checksum");
+        var (seq, decoded) = LineDecoder.Decode(line);
+        return seq == 7 ? decoded : throw new InvalidOperationException("seq");
+    }
+
+    [Test]
+    public async Task A_job_of_every_kind_with_every_option()
+    {
+        var options = new ScheduleOptions(T, T.AddDays(30), Duration.FromSeconds(1), Duration.FromSeconds(3600));
+        Duration.TryParse("1.9999999999s", out var every, out _);
+        var specs = new[]
+        {
+            Rig.Every(TimeSpan.FromMinutes(1)) with
+            {
+                Schedule = new EverySchedule(every, options),
+                Http = new HttpTarget("PUT", "https://example.com/x?y=1", [new("X-A", "1"), new("Content-Type", "application/json")], "{\"a\":\"{{run_id}}\"}"),
+                Timeout = new Duration(1_500_000_001),
+            },
+            Rig.Once(T) with { Schedule = new OnceSchedule(T, ScheduleOptions.None with { CatchUp = Duration.FromSeconds(60) }), Enabled = false },
+        };
+        foreach (var spec in specs)
+        {
+            var job = new Job(Guid.NewGuid(), spec, T, T.AddSeconds(1), T.AddSeconds(2), OnceOutcome.Fired, 0);
+            var back = RoundTrip(Change.Written(job)).Job!;
+            await Assert.That(back).IsEqualTo(job);
+        }
+    }
+
+    [Test]
+    public async Task A_run_with_attempts_and_a_delete()
+    {
+        var run = new Run(Guid.NewGuid(), Guid.NewGuid(), RunTrigger.Manual, RunStatus.Failed, T, T.AddSeconds(3),
+            [new Attempt(1, T, 12, 503, null), new Attempt(2, T.AddSeconds(1), 10_000, null, "timeout after 10000ms")], "HTTP 503: retries used up after 2 attempts");
+        var back = RoundTrip(Change.Recorded(run)).Run!;
+        await Assert.That(back with { Attempts = [] }).IsEqualTo(run with { Attempts = [] });
+        await Assert.That(back.Attempts).IsEquivalentTo(run.Attempts);
+        var id = Guid.NewGuid();
+        await Assert.That(RoundTrip(Change.Removed(id))).IsEqualTo(Change.Removed(id));
+    }
+
+    /// <summary>Lines as the first journal format wrote them: http and schedule members flat in the job.</summary>
+    static string Legacy(string body)
+    {
+        var crc = Crc32.HashToUInt32(Encoding.UTF8.GetBytes(body)).ToString("x8");
+        return $"{body},\"crc\":\"{crc}\"}}";
+    }
+
+    [Test]
+    public async Task A_journal_written_before_schedule_codecs_replays_unchanged()
+    {
+        using var dir = new TempDir();
+        var every = Guid.NewGuid();
+        var once = Guid.NewGuid();
+        File.WriteAllLines(dir.Journal,
+        [
+            Legacy($$"""{"seq":1,"op":"job","job":{"id":"{{every}}","name":"ping","enabled":true,"method":"POST","url":"http://127.0.0.1:1/a","headers":{"X-A":"1"},"body":"b","kind":"every","every":"5m0s","start_at":"2030-01-01T00:00:00.25Z","timeout":"10s","max_retries":3,"retry_backoff":"5s","created_at":"2030-01-01T00:00:00Z","updated_at":"2030-01-01T00:00:00Z","grid_origin":"2030-01-01T00:00:00.25Z","once":"pending"}"""),
+            Legacy($$"""{"seq":2,"op":"job","job":{"id":"{{once}}","name":"later","enabled":true,"method":"GET","url":"http://127.0.0.1:1/b","kind":"once","run_at":"2030-01-01T01:00:00Z","timeout":"1.5s","max_retries":0,"retry_backoff":"1s","created_at":"2030-01-01T00:00:00Z","updated_at":"2030-01-01T00:00:00Z","grid_origin":"2030-01-01T00:00:00Z","once":"fired"}"""),
+        ]);
+        using var rig = new Rig(dir.Path);
+        var a = rig.Jobs.Get(every)!.Job;
+        await Assert.That(a.Spec.Schedule).IsEqualTo(new EverySchedule(Duration.FromSeconds(300), ScheduleOptions.None with { StartAt = new DateTimeOffset(2030, 1, 1, 0, 0, 0, 250, TimeSpan.Zero) }));
+        await Assert.That(a.Spec.Http.Headers.Single()).IsEqualTo(new KeyValuePair<string, string>("X-A", "1"));
+        await Assert.That(a.Spec.Http.Body).IsEqualTo("b");
+        var b = rig.Jobs.Get(once)!.Job;
+        await Assert.That(b.Spec.Schedule).IsEqualTo(new OnceSchedule(new DateTimeOffset(2030, 1, 1, 1, 0, 0, TimeSpan.Zero), ScheduleOptions.None));
+        await Assert.That(b.State).IsEqualTo(JobState.Completed);
+        await Assert.That(b.Spec.Timeout).IsEqualTo(Duration.FromMilliseconds(1500));
+    }
+}
