@@ -74,8 +74,26 @@ TXT
   exec ./dist/ksana "$@"
 }
 
+# The signature tests check Ksana's signing with the official npm standardwebhooks package.
+check_node() {
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      say "installing nodejs and npm for the signature tests"
+      apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
+    else
+      die "the tests need Node.js and npm (node: $(command -v node || echo missing), npm: $(command -v npm || echo missing)).
+  Install them, e.g.: sudo apt-get install -y nodejs npm"
+    fi
+  fi
+  if [ ! -d Ksana.Tests/Support/node/node_modules/standardwebhooks ]; then
+    say "npm ci in Ksana.Tests/Support/node"
+    (cd Ksana.Tests/Support/node && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci in Ksana.Tests/Support/node failed"
+  fi
+}
+
 test_all() {
   publish
+  check_node
   say "running the tests"
   local log="$ROOT/TestResults/test-output.txt" status=0
   mkdir -p "$ROOT/TestResults"
