@@ -307,7 +307,7 @@ public sealed class StatusPageTests
             await Expect(page.Locator("#key-error")).ToContainTextAsync("401");
             await Expect(page.Locator("#gate")).ToBeVisibleAsync();
             await Assert.That(await page.EvaluateAsync<int>("() => sessionStorage.length")).IsEqualTo(0);
-            await browser.ScreenshotAsync("wrong-key-phone-width-gate");
+            await browser.ScreenshotAsync("wrong-key-desktop");
 
             await browser.EnterKeyAsync(ksana.Key);
             await Expect(browser.Row("any")).ToBeVisibleAsync();

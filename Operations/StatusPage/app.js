@@ -654,9 +654,8 @@
     if (!bars || bars.length !== n) {
       chart.replaceChildren();
       chart.append(svg('line', { x1: 0, x2: CHART.w, y1: CHART.h - CHART.bottom, y2: CHART.h - CHART.bottom, class: 'axis' }));
-      chart.gridLine = svg('line', { x1: 0, x2: CHART.w, class: 'grid' });
-      chart.gridLabel = svg('text', { x: 4, class: 'grid-label' });
-      chart.append(chart.gridLine, chart.gridLabel);
+      chart.gridLine = svg('line', { x1: 0, x2: CHART.w, class: 'gridline' });
+      chart.append(chart.gridLine);
       bars = Array.from({ length: n }, () => {
         const g = svg('g', { class: 'bar' });
         const title = svg('title');
@@ -690,8 +689,7 @@
     });
     const gy = CHART.top;
     setAttr(chart.gridLine, 'y1', gy); setAttr(chart.gridLine, 'y2', gy);
-    setAttr(chart.gridLabel, 'y', gy + 11);
-    setText(chart.gridLabel, scale ? `${scale}/min` : 'no runs in the last hour');
+    setText($('chart-scale'), scale ? `${scale} per min` : 'no runs in the last hour');
     const legend = $('legend');
     if (legend.children.length !== OUTCOMES.length)
       legend.replaceChildren(...OUTCOMES.map((o) => h('span', { class: 'key' }, h('i', { class: `swatch st-${o}` }), h('span'))));
