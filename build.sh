@@ -76,6 +76,15 @@ TXT
 
 test_all() {
   publish
+  # The status page tests (Ksana.Tests/Browser) drive a real headless Chromium; without one they fail.
+  if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1 && [ -z "${KSANA_CHROMIUM:-}" ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      say "installing chromium for the status page tests"
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+      say "the status page tests need Chromium: sudo apt-get install -y chromium (or set KSANA_CHROMIUM); they will fail without it"
+    fi
+  fi
   say "running the tests"
   local log="$ROOT/TestResults/test-output.txt" status=0
   mkdir -p "$ROOT/TestResults"
