@@ -70,6 +70,49 @@ public sealed class StatusPageTests
         await Assert.That(browser.Problems).IsEmpty();
     }
 
+    /// <summary>
+    /// Cron schedules (SPEC §7) in words, with the next run in the job's own zone. The server does not
+    /// take cron jobs yet, so the browser answers GET /jobs with job documents in the SPEC §2 shape.
+    /// </summary>
+    [Test]
+    public async Task Cron_schedules_read_in_words_with_the_next_run_in_the_jobs_zone()
+    {
+        await using var ksana = await KsanaServer.StartAsync();
+        static JsonObject Cron(string id, string name, string cron, string zone, string next) => new()
+        {
+            ["id"] = id, ["name"] = name, ["enabled"] = true, ["type"] = "http",
+            ["http"] = new JsonObject { ["method"] = "POST", ["url"] = "https://example.com/" + name, ["headers"] = new JsonObject(), ["body"] = "" },
+            ["schedule"] = new JsonObject { ["kind"] = "cron", ["cron"] = cron, ["time_zone"] = zone },
+            ["timeout"] = "10s", ["max_retries"] = 3, ["retry_backoff"] = "5s", ["state"] = "scheduled",
+            ["next_run_at"] = next, ["last_run"] = null, ["created_at"] = "2026-01-01T00:00:00Z", ["updated_at"] = "2026-01-01T00:00:00Z",
+        };
+        var jobs = new JsonArray(
+            Cron("00000000-0000-0000-0000-000000000001", "berlin-nightly", "30 2 * * *", "Europe/Berlin", "2030-03-01T01:30:00Z"),
+            Cron("00000000-0000-0000-0000-000000000002", "ny-weekdays", "0 9 * * MON-FRI", "America/New_York", "2030-07-01T13:00:00Z"),
+            Cron("00000000-0000-0000-0000-000000000003", "quarter-hour", "*/15 * * * *", "UTC", "2030-01-01T00:15:00Z"),
+            Cron("00000000-0000-0000-0000-000000000004", "daily-macro", "@daily", "Asia/Shanghai", "2030-01-01T16:00:00Z"),
+            Cron("00000000-0000-0000-0000-000000000005", "posix-either", "0 0 13 * FRI", "UTC", "2030-09-13T00:00:00Z"));
+        await using var browser = await PageUnderTest.OpenAsync(ksana);
+        await browser.Page.RouteAsync(new Regex(@"/jobs\?"), route => route.FulfillAsync(new RouteFulfillOptions
+        {
+            Status = 200, ContentType = "application/json", Body = new JsonObject { ["jobs"] = jobs.DeepClone(), ["next_cursor"] = null }.ToJsonString(),
+        }));
+        await browser.EnterKeyAsync(ksana.Key);
+
+        await Expect(browser.Row("berlin-nightly").Locator(".sched")).ToHaveTextAsync("every day at 02:30, Europe/Berlin");
+        await Expect(browser.Row("ny-weekdays").Locator(".sched")).ToHaveTextAsync("on weekdays at 09:00, America/New_York");
+        await Expect(browser.Row("quarter-hour").Locator(".sched")).ToHaveTextAsync("every 15 minutes, UTC");
+        await Expect(browser.Row("daily-macro").Locator(".sched")).ToHaveTextAsync("every day at 00:00, Asia/Shanghai");
+        await Expect(browser.Row("posix-either").Locator(".sched")).ToHaveTextAsync("cron 0 0 13 * FRI (UTC)");
+        var berlin = browser.Row("berlin-nightly").Locator(".col-next-run .sub");
+        await Expect(berlin.Nth(0)).ToHaveTextAsync("2030-03-01 01:30:00 UTC");
+        await Expect(berlin.Nth(1)).ToHaveTextAsync("2030-03-01 02:30:00 CET (Europe/Berlin)");
+        await Expect(browser.Row("ny-weekdays").Locator(".col-next-run .sub").Nth(1)).ToHaveTextAsync("2030-07-01 09:00:00 GMT-4 (America/New_York)");
+        await Expect(browser.Row("quarter-hour").Locator(".col-next-run .sub").Nth(1)).ToHaveTextAsync("");
+        await browser.ScreenshotAsync("cron-desktop");
+        await Assert.That(browser.Problems).IsEmpty();
+    }
+
     [Test]
     public async Task Job_created_through_the_form_shows_the_api_errors_beside_their_fields()
     {

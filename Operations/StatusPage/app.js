@@ -104,7 +104,9 @@
     if (a < 60) t = `${a} s`;
     else if (a < 3600) t = `${Math.floor(a / 60)} min`;
     else if (a < 86400) { const m = Math.floor(a / 60) % 60; t = `${Math.floor(a / 3600)} h${m ? ` ${m} min` : ''}`; }
-    else { const d = Math.floor(a / 86400); t = `${d} day${d === 1 ? '' : 's'}`; }
+    else if (a < 60 * 86400) { const d = Math.floor(a / 86400); t = `${d} day${d === 1 ? '' : 's'}`; }
+    else if (a < 730 * 86400) t = `${Math.floor(a / (30.44 * 86400))} months`;
+    else t = `${Math.floor(a / (365.25 * 86400))} years`;
     return s >= 0 ? `in ${t}` : `${t} ago`;
   }
 
@@ -368,7 +370,7 @@
     r.state = h('span');
     r.reason = h('div', { class: 'sub' });
     r.nextRel = h('div', { class: 'rel' });
-    r.nextUtc = h('div', { class: 'sub' });
+    r.nextUtc = h('div', { class: 'sub utc' });
     r.nextZone = h('div', { class: 'sub' });
     r.last = h('span');
     r.lastRel = h('div', { class: 'sub' });
