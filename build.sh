@@ -74,26 +74,35 @@ TXT
   exec ./dist/ksana "$@"
 }
 
-# The signature tests check Ksana's signing with the official npm standardwebhooks package.
-check_node() {
-  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+# What the tests need beyond .NET, all from Debian packages: Node.js and npm (the npm
+# standardwebhooks verifier, the OpenAPI validator, Playwright's driver), Chromium (the status
+# page in a real browser) and promtool from prometheus (the /metrics format). As root on Debian
+# they are installed; otherwise the line says what to install, and the tests that need them fail.
+check_test_tools() {
+  local missing=()
+  command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+  command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || [ -n "${KSANA_CHROMIUM:-}" ] || missing+=(chromium)
+  command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+  if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-      say "installing nodejs and npm for the signature tests"
-      apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
+      say "installing ${missing[*]} for the tests"
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     else
-      die "the tests need Node.js and npm (node: $(command -v node || echo missing), npm: $(command -v npm || echo missing)).
-  Install them, e.g.: sudo apt-get install -y nodejs npm"
+      say "the tests need: ${missing[*]}. Install them, e.g.: sudo apt-get install -y ${missing[*]} (the tests that need them fail otherwise)"
     fi
   fi
-  if [ ! -d Ksana.Tests/Support/node/node_modules/standardwebhooks ]; then
-    say "npm ci in Ksana.Tests/Support/node"
-    (cd Ksana.Tests/Support/node && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci in Ksana.Tests/Support/node failed"
-  fi
+  local dir
+  for dir in Ksana.Tests/Support/node Ksana.Tests/Support/openapi; do
+    if [ ! -d "$dir/node_modules" ] && command -v npm >/dev/null 2>&1; then
+      say "npm ci in $dir"
+      (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci in $dir failed"
+    fi
+  done
 }
 
 test_all() {
   publish
-  check_node
+  check_test_tools
   say "running the tests"
   local log="$ROOT/TestResults/test-output.txt" status=0
   mkdir -p "$ROOT/TestResults"

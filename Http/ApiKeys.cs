@@ -115,6 +115,7 @@ public static class ApiKeyAuth
     public static IApplicationBuilder UseApiKeys(this IApplicationBuilder app) => app.Use(async (context, next) =>
     {
         if (context.Request.Path.Equals("/health", StringComparison.Ordinal)
+            || context.GetEndpoint()?.Metadata.GetMetadata<Microsoft.AspNetCore.Authorization.IAllowAnonymous>() is not null
             || context.RequestServices.GetRequiredService<ApiKeys>().Accepts(context.Request.Headers))
         {
             await next(context);
