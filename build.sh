@@ -74,8 +74,31 @@ TXT
   exec ./dist/ksana "$@"
 }
 
+# What the format checks need beyond .NET: promtool (checks /metrics) and node with the OpenAPI
+# validator's packages (checks openapi.json). Their tests fail, saying what to install, without them.
+check_test_tools() {
+  if ! command -v promtool >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      say "installing prometheus (for promtool) to check /metrics"
+      apt-get update -qq && apt-get install -y -qq prometheus >/dev/null
+    else
+      say "promtool is missing: the /metrics format test will fail. Install it: sudo apt-get install -y prometheus"
+    fi
+  fi
+  local openapi="$ROOT/Ksana.Tests/Support/openapi"
+  if [ ! -d "$openapi/node_modules" ]; then
+    if command -v npm >/dev/null 2>&1; then
+      say "installing the OpenAPI validator (npm ci in Ksana.Tests/Support/openapi)"
+      (cd "$openapi" && npm ci --no-audit --no-fund --loglevel=error)
+    else
+      say "node/npm is missing: the OpenAPI validation test will fail. Install it: sudo apt-get install -y nodejs npm"
+    fi
+  fi
+}
+
 test_all() {
   publish
+  check_test_tools
   say "running the tests"
   local log="$ROOT/TestResults/test-output.txt" status=0
   mkdir -p "$ROOT/TestResults"
