@@ -86,6 +86,10 @@ check_test_tools() {
     fi
   fi
   local openapi="$ROOT/Ksana.Tests/Support/openapi"
+  if ! command -v npm >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing nodejs and npm to validate openapi.json"
+    apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
+  fi
   if [ ! -d "$openapi/node_modules" ]; then
     if command -v npm >/dev/null 2>&1; then
       say "installing the OpenAPI validator (npm ci in Ksana.Tests/Support/openapi)"
