@@ -11,103 +11,68 @@ namespace Ksana.Scheduling.Cron;
 /// </list>
 /// </summary>
 /// <remarks>
-/// The search runs on wall-clock time, which is monotonic except at a backward transition, so
-/// the one place that needs care is a start instant inside a repeated hour: there the first pass
-/// is searched up to its end, then (for interval expressions) the second pass, then the search
-/// carries on after the overlap. The zone's own answers (IsAmbiguousTime, IsInvalidTime,
-/// GetAmbiguousTimeOffsets) decide which case applies; the exact transition instant, which
-/// TimeZoneInfo does not expose, is found by bisection between instants whose offsets we know.
+/// The zone is walked as spans of constant offset (<see cref="ZoneOffsets"/>). Within a span the
+/// wall clock is UTC plus a constant, so the first wall-clock match in the span's range is the
+/// answer. Entering a span after a jump forward, the skipped wall times are searched first and
+/// any match fires at the span's first second. Entering one after a jump back, its first wall
+/// times repeat those of the span before: a non-interval expression searches only past them.
+/// All times are whole seconds since 0001-01-01, UTC or wall.
 /// </remarks>
 static class CronDaylightSaving
 {
     const int SearchYears = 100;
+    const int SpansMax = (SearchYears + 2) * 8;
+    const long TicksPerSecond = TimeSpan.TicksPerSecond;
+    // Leave a year of room below DateTime.MaxValue for offsets and the survey of a year's end.
+    static readonly long SecondLast = new DateTime(9998, 1, 1).Ticks / TicksPerSecond;
 
     public static DateTimeOffset? NextAfter(CronExpression cron, DateTimeOffset t, TimeZoneInfo zone)
     {
         // Fire times are whole seconds strictly after t, so the first candidate is the next whole second.
-        long ticks = t.UtcTicks - t.UtcTicks % TimeSpan.TicksPerSecond + TimeSpan.TicksPerSecond;
-        if (ticks > DateTime.MaxValue.Ticks - TimeSpan.TicksPerDay) return null;
-        var from = new DateTime(ticks, DateTimeKind.Utc);
-        int yearLast = Math.Min(from.Year + SearchYears, DateTime.MaxValue.Year - 1);
+        long from = t.UtcTicks / TicksPerSecond + 1;
+        if (from >= SecondLast) return null;
+        int yearLast = Math.Min(new DateTime(from * TicksPerSecond).Year + SearchYears, 9997);
 
-        if (ReferenceEquals(zone, TimeZoneInfo.Utc)) return Instant(cron.NextWallTime(Wall(from, TimeSpan.Zero), yearLast), TimeSpan.Zero);
+        if (ReferenceEquals(zone, TimeZoneInfo.Utc))
+            return Instant(cron.NextWallTime(Wall(from), yearLast), 0);
 
-        TimeSpan offset = zone.GetUtcOffset(from);
-
-        DateTime wall = Wall(from, offset);
-        // If the clock jumped forward exactly at 'from', the gap's matches fire now: searching
-        // from the wall time after the jump would pass over them.
-        TimeSpan offsetBefore = zone.GetUtcOffset(from.AddSeconds(-1));
-        if (offsetBefore < offset && cron.NextWallTime(Wall(from, offsetBefore), yearLast) < wall)
-            return new DateTimeOffset(from.Ticks, TimeSpan.Zero);
-
-        if (zone.IsAmbiguousTime(wall))
+        var zoneOffsets = ZoneOffsets.For(zone);
+        var span = zoneOffsets.At(from);
+        long repeatedUntil = long.MinValue;
+        if (!cron.IsInterval)
         {
-            var (early, late) = AmbiguousOffsets(zone, wall);
-            var shift = early - late;
-            // The transition instant: the first pass ends and the second begins.
-            DateTime back = offset == early
-                ? FirstWithOffset(zone, from, from + shift, late)
-                : FirstWithOffset(zone, from - shift - TimeSpan.FromSeconds(1), from, late);
-            DateTime overlapEnd = Wall(back, early);
-            if (offset == early)
-            {
-                var first = cron.NextWallTime(wall, yearLast);
-                if (first < overlapEnd) return Instant(first, early);
-                wall = Wall(back, late);
-            }
-            if (cron.IsInterval)
-            {
-                var second = cron.NextWallTime(wall, yearLast);
-                if (second < overlapEnd) return Instant(second, late);
-            }
-            wall = overlapEnd;
+            // Starting inside a second pass: its matches fired in the first. A new-year cut may
+            // sit between the jump back and 'from', so look one span further back then.
+            var jump = span.OffsetBefore == span.Offset && ZoneOffsets.IsYearStart(span.Start) ? zoneOffsets.At(span.Start - 1) : span;
+            if (jump.OffsetBefore > jump.Offset) repeatedUntil = jump.Start + jump.OffsetBefore;
         }
 
-        if (cron.NextWallTime(wall, yearLast) is not { } match) return null;
-        if (zone.IsInvalidTime(match)) return GapEnd(zone, match);
-        if (zone.IsAmbiguousTime(match)) return Instant(match, AmbiguousOffsets(zone, match).Early);
-        return Instant(match, zone.GetUtcOffset(match));
-    }
-
-    static DateTime Wall(DateTime utc, TimeSpan offset) => new(utc.Ticks + offset.Ticks, DateTimeKind.Unspecified);
-
-    static DateTimeOffset? Instant(DateTime? wall, TimeSpan offset) =>
-        wall is { } w ? new DateTimeOffset(w.Ticks - offset.Ticks, TimeSpan.Zero) : null;
-
-    // Both offsets of a repeated wall time; the first pass has the larger one (the clock went back).
-    static (TimeSpan Early, TimeSpan Late) AmbiguousOffsets(TimeZoneInfo zone, DateTime wall)
-    {
-        var offsets = zone.GetAmbiguousTimeOffsets(wall);
-        return (offsets.Max(), offsets.Min());
-    }
-
-    /// <summary>The first instant after a forward transition whose gap holds <paramref name="wall"/>.</summary>
-    static DateTimeOffset GapEnd(TimeZoneInfo zone, DateTime wall)
-    {
-        // A day either side of the wall time (as if it were UTC) is outside the gap, whatever the
-        // zone's offset; transitions are never that close together in the tz data of our era.
-        var asUtc = new DateTime(wall.Ticks, DateTimeKind.Utc);
-        TimeSpan before = zone.GetUtcOffset(asUtc.AddDays(-1)), after = zone.GetUtcOffset(asUtc.AddDays(1));
-        // The wall time is in [T + before, T + after), so the transition T is in (wall - after, wall - before].
-        var transition = FirstWithOffset(zone, asUtc - after, asUtc - before, after);
-        return new DateTimeOffset(transition.Ticks, TimeSpan.Zero);
-    }
-
-    /// <summary>
-    /// The first whole second in (<paramref name="low"/>, <paramref name="high"/>] at which the
-    /// zone's offset is <paramref name="offset"/>, given that it is not at low and is at high.
-    /// Transitions in the tz data fall on whole seconds, so bisection on seconds is exact.
-    /// </summary>
-    static DateTime FirstWithOffset(TimeZoneInfo zone, DateTime low, DateTime high, TimeSpan offset)
-    {
-        long lo = low.Ticks / TimeSpan.TicksPerSecond, hi = high.Ticks / TimeSpan.TicksPerSecond;
-        while (hi - lo > 1)
+        for (int hop = 0; hop < SpansMax; hop++)
         {
-            long mid = lo + (hi - lo) / 2;
-            if (zone.GetUtcOffset(new DateTime(mid * TimeSpan.TicksPerSecond, DateTimeKind.Utc)) == offset) hi = mid;
-            else lo = mid;
+            long wallFrom = from + span.Offset;
+            if (from == span.Start && span.OffsetBefore < span.Offset &&
+                cron.NextWallTime(Wall(span.Start + span.OffsetBefore), yearLast) is { } skipped &&
+                Seconds(skipped) < wallFrom)
+                return Instant(span.Start);
+            if (from == span.Start && span.OffsetBefore > span.Offset && !cron.IsInterval)
+                repeatedUntil = span.Start + span.OffsetBefore;
+
+            if (cron.NextWallTime(Wall(Math.Max(wallFrom, repeatedUntil)), yearLast) is not { } match) return null;
+            long wall = Seconds(match);
+            if (wall < span.End + span.Offset) return Instant(wall - span.Offset);
+            if (span.End >= SecondLast) return null;
+            from = span.End;
+            span = zoneOffsets.At(from);
         }
-        return new DateTime(hi * TimeSpan.TicksPerSecond, DateTimeKind.Utc);
+        return null;
     }
+
+    static DateTime Wall(long second) => new(second * TicksPerSecond, DateTimeKind.Unspecified);
+
+    static long Seconds(DateTime wall) => wall.Ticks / TicksPerSecond;
+
+    static DateTimeOffset Instant(long utcSecond) => new(utcSecond * TicksPerSecond, TimeSpan.Zero);
+
+    static DateTimeOffset? Instant(DateTime? wall, int offsetSeconds) =>
+        wall is { } w ? Instant(Seconds(w) - offsetSeconds) : null;
 }
