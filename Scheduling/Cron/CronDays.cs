@@ -104,6 +104,12 @@ sealed class CronDays
     /// </summary>
     public bool CanMatch(ulong months)
     {
+        // The common cases without the survey, which costs a few µs: every weekday falls in
+        // every month (and a fifth one in some February of a leap year), and days 1-29 and the
+        // last 29 days exist in every month of some year.
+        const uint FirstDays = 0x3FFF_FFFE;
+        if (DayOfMonthUnrestricted || !DayOfWeekUnrestricted) return true;
+        if ((DayOfMonth & FirstDays) != 0 || (NearestWeekday & FirstDays) != 0 || (LastMinus & 0x1FFF_FFFF) != 0 || LastWeekday) return true;
         for (int month = 1; month <= 12; month++)
         {
             if ((months >> month & 1) == 0) continue;
