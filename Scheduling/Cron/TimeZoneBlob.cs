@@ -52,18 +52,21 @@ sealed class TimeZoneBlob
             zoneNames[i] = ReadName(bytes, ref at);
             lengths[i] = ReadInt32(bytes, ref at);
         }
-        var links = new (string Name, int Zone)[ReadInt32(bytes, ref at)];
-        for (int i = 0; i < links.Length; i++)
+        var linkNames = new string[ReadInt32(bytes, ref at)];
+        var linkZones = new int[linkNames.Length];
+        for (int i = 0; i < linkNames.Length; i++)
         {
-            string name = ReadName(bytes, ref at);
-            links[i] = (name, BinaryPrimitives.ReadUInt16LittleEndian(bytes[at..]));
+            linkNames[i] = ReadName(bytes, ref at);
+            linkZones[i] = BinaryPrimitives.ReadUInt16LittleEndian(bytes[at..]);
             at += 2;
         }
+        string[] allNames = [.. zoneNames, .. linkNames];
+        Array.Sort(allNames, StringComparer.Ordinal);
 
         var blob = new TimeZoneBlob
         {
             Version = Encoding.ASCII.GetString(version),
-            SortedNames = [.. zoneNames.Concat(links.Select(l => l.Name)).Order(StringComparer.Ordinal)],
+            SortedNames = allNames,
         };
         blob._data = bytes[at..].ToArray();
         int offset = 0;
@@ -74,9 +77,10 @@ sealed class TimeZoneBlob
             blob._byName[zoneNames[i]] = i;
         }
         if (offset != blob._data.Length) throw new InvalidDataException("the embedded time-zone data is truncated");
-        foreach (var (name, zone) in links) blob._byName[name] = zone;
+        for (int i = 0; i < linkNames.Length; i++) blob._byName[linkNames[i]] = linkZones[i];
         // Zones win over links when two names differ only in case; none do in tzdata today.
-        foreach (var name in zoneNames.Concat(links.Select(l => l.Name))) blob._byUpperName.TryAdd(name.ToUpperInvariant(), name);
+        foreach (var name in zoneNames) blob._byUpperName.TryAdd(name.ToUpperInvariant(), name);
+        foreach (var name in linkNames) blob._byUpperName.TryAdd(name.ToUpperInvariant(), name);
         return blob;
     }
 

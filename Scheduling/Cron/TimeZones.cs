@@ -88,7 +88,7 @@ public static class TimeZones
         {
             0 => $"unknown time zone '{shown}'; use an IANA name such as Europe/Berlin, or UTC",
             1 => $"unknown time zone '{shown}'; did you mean {close[0]}?",
-            _ => $"unknown time zone '{shown}'; did you mean {string.Join(", ", close.Take(close.Count - 1))} or {close[^1]}?",
+            _ => $"unknown time zone '{shown}'; did you mean {string.Join(", ", close.GetRange(0, close.Count - 1))} or {close[^1]}?",
         };
     }
 

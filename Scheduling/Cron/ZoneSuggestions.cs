@@ -10,28 +10,34 @@ static class ZoneSuggestions
     const int SuggestionsMax = 3;
     const int InputLengthMax = 64;
 
-    public static IReadOnlyList<string> Closest(string asked, IReadOnlyList<string> names)
+    public static List<string> Closest(string asked, IReadOnlyList<string> names)
     {
         if (asked.Length > InputLengthMax) return [];
         string askedCity = LastSegment(asked);
-        var scored = new List<(int Distance, string Name)>();
+        var scored = new List<Scored>();
         foreach (string name in names)
         {
             string city = LastSegment(name);
             // "berlin" or "Berlin" alone names Europe/Berlin.
             if (city.Equals(asked, StringComparison.OrdinalIgnoreCase) || city.Equals(askedCity, StringComparison.OrdinalIgnoreCase))
             {
-                scored.Add((0, name));
+                scored.Add(new Scored(0, name));
                 continue;
             }
             int whole = Distance(asked, name);
             int cityOnly = askedCity.Length >= 3 ? Distance(askedCity, city) + 1 : int.MaxValue;
             int best = Math.Min(whole, cityOnly);
             // Allow about one edit in four characters: enough for typos, not for other cities.
-            if (best <= Math.Max(1, Math.Min(asked.Length, name.Length) / 4)) scored.Add((best, name));
+            if (best <= Math.Max(1, Math.Min(asked.Length, name.Length) / 4)) scored.Add(new Scored(best, name));
         }
-        return [.. scored.OrderBy(s => s.Distance).ThenBy(s => s.Name, StringComparer.Ordinal).Take(SuggestionsMax).Select(s => s.Name)];
+        scored.Sort((a, b) => a.Distance != b.Distance ? a.Distance.CompareTo(b.Distance) : string.CompareOrdinal(a.Name, b.Name));
+        var closest = new List<string>(SuggestionsMax);
+        for (int i = 0; i < scored.Count && i < SuggestionsMax; i++) closest.Add(scored[i].Name);
+        return closest;
     }
+
+    // A class, not a tuple: sorting a list of references reuses code native AOT already has.
+    sealed record Scored(int Distance, string Name);
 
     static string LastSegment(string name) => name[(name.LastIndexOf('/') + 1)..];
 
