@@ -101,6 +101,13 @@ public class CronNextTests
     [Arguments("30 1 * * *", "Asia/Shanghai", "1991-09-15T00:00:00+09:00", "1991-09-15T01:30:00+09:00")]
     [Arguments("30 1 * * *", "Asia/Shanghai", "1991-09-15T01:30:00+09:00", "1991-09-16T01:30:00+08:00")]
     [Arguments("*/30 1 * * *", "Asia/Shanghai", "1991-09-15T01:30:00+09:00", "1991-09-15T01:00:00+08:00")]
+    // Across the UTC new year, where the zone survey starts a new span.
+    [Arguments("0 0 1 1 *", "Pacific/Kiritimati", "2025-12-31T00:00:00Z", "2026-01-01T00:00:00+14:00")]
+    [Arguments("*/30 * * * *", "Europe/Berlin", "2025-12-31T23:45:00Z", "2026-01-01T01:00:00+01:00")]
+    [Arguments("0 0 1 1 *", "America/New_York", "2025-12-31T23:59:59-05:00", "2026-01-01T00:00:00-05:00")]
+    // Nothing after the end of the calendar.
+    [Arguments("* * * * *", "UTC", "9999-06-01T00:00:00Z", null)]
+    [Arguments("0 0 1 1 *", "Europe/Berlin", "9997-06-01T00:00:00Z", null)]
     public async Task Next_fire_time(string cron, string zone, string after, string? expected) =>
         await Expect(cron, zone, after, expected);
 
