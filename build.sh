@@ -19,7 +19,8 @@ rid() {
   esac
 }
 
-# What a fresh machine needs: the .NET 10 SDK, and a C toolchain for the native AOT link step.
+# What a fresh machine needs: the .NET 10 SDK, a C toolchain for the native AOT link step, and
+# Debian's tzdata, which the build embeds.
 check_tools() {
   if ! command -v dotnet >/dev/null 2>&1 || ! dotnet --list-sdks 2>/dev/null | grep -q '^10\.'; then
     die "the .NET 10 SDK is missing (found: $(dotnet --list-sdks 2>/dev/null | tr '\n' ' ' || echo none)).
@@ -29,13 +30,15 @@ check_tools() {
   local missing=()
   command -v clang >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1 || missing+=(clang)
   [ -e /usr/include/zlib.h ] || missing+=(zlib1g-dev)
+  # The IANA time-zone data is built into the binary from here (Scheduling/Cron/TimeZoneData.targets).
+  [ -e /usr/share/zoneinfo/tzdata.zi ] || missing+=(tzdata)
   if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-      say "installing ${missing[*]} for the native AOT link step"
-      apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
+      say "installing ${missing[*]} for the build"
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
     else
-      die "native AOT needs a C toolchain and zlib headers; missing: ${missing[*]}.
-  Install them, e.g.: sudo apt-get install -y clang zlib1g-dev"
+      die "the build needs a C toolchain and zlib headers (native AOT) and the tz data; missing: ${missing[*]}.
+  Install them, e.g.: sudo apt-get install -y clang zlib1g-dev tzdata"
     fi
   fi
 }
