@@ -1,3 +1,4 @@
+using Ksana.Wire;
 using System.Buffers;
 using Ksana.Scheduling;
 

@@ -1,3 +1,4 @@
+using Ksana.Wire;
 using Ksana.Scheduling;
 
 namespace Ksana.Operations;

@@ -1,3 +1,4 @@
+using Ksana.Wire;
 using Microsoft.AspNetCore.Http.HttpResults;
 using System.Text.Json.Serialization;
 using Ksana.Scheduling;

@@ -128,7 +128,7 @@ public class OpenApiTests
         try
         {
             var metrics = new KsanaMetrics(Settings.Version, DateTimeOffset.UtcNow);
-            metrics.RunFinished(Ksana.Scheduling.RunStatus.Succeeded);
+            metrics.RunFinished(Ksana.Wire.RunStatus.Succeeded);
             var mapped = RouteCoverage.Mapped(((IEndpointRouteBuilder)app).DataSources.SelectMany(d => d.Endpoints));
             if (!mapped.Contains("GET /metrics")) app.MapMetrics(metrics);
             if (!mapped.Contains("GET /openapi.json")) app.MapOpenApi();
