@@ -14,14 +14,16 @@ namespace Ksana.Http;
 public sealed class JobRequest
 {
     public const int NameLengthMax = 200;
+    public const int KeyLengthMax = 200;
+    public const int PauseAfterFailuresMax = 1000;
     public const int UrlLengthMax = 8192;
     public const int HeadersMax = 64;
     public const int HeaderValueLengthMax = 8192;
     public const int BodyLengthMax = 512 * 1024;
 
-    static readonly HashSet<string> ClientFields = ["name", "enabled", "type", "http", "schedule", "timeout", "max_retries", "retry_backoff"];
+    static readonly HashSet<string> ClientFields = ["key", "name", "enabled", "type", "http", "schedule", "timeout", "max_retries", "retry_backoff", "pause_after_failures"];
     /// <summary>Server fields are accepted and ignored, so a job read back can be sent again.</summary>
-    static readonly HashSet<string> ServerFields = ["id", "state", "next_run_at", "last_run", "created_at", "updated_at"];
+    static readonly HashSet<string> ServerFields = ["id", "state", "paused_reason", "next_run_at", "last_run", "created_at", "updated_at"];
     static readonly HashSet<string> HttpFields = ["method", "url", "headers", "body"];
     static readonly HashSet<string> ForbiddenHeaders = new(StringComparer.OrdinalIgnoreCase)
         { "Host", "Content-Length", "Transfer-Encoding", "Connection", "Upgrade", "Keep-Alive", "TE", "Trailer", "User-Agent" };
@@ -62,10 +64,13 @@ public sealed class JobRequest
             Error("$", "the request body must be a JSON object");
             return null;
         }
-        foreach (var (key, _) in root)
-            if (!ClientFields.Contains(key) && !ServerFields.Contains(key))
-                Error(key, $"unknown field \"{key}\"{Suggest(key, ClientFields)}");
+        foreach (var (member, _) in root)
+            if (!ClientFields.Contains(member) && !ServerFields.Contains(member))
+                Error(member, $"unknown field \"{member}\"{Suggest(member, ClientFields)}");
 
+        var key = root["key"] is null ? null : String(root, "key", "key", required: true);
+        if (key is not null && !IsKey(key))
+            Error("key", $"must be 1 to {KeyLengthMax} characters of A-Z a-z 0-9 . _ - :");
         var name = String(root, "name", "name", required: true);
         if (name is not null && (name.Trim().Length == 0 || name.EnumerateRunes().Count() > NameLengthMax))
             Error("name", $"must be 1 to {NameLengthMax} characters, not blank");
@@ -77,9 +82,10 @@ public sealed class JobRequest
         var timeout = ReadDuration(root, "timeout") ?? _defaults.DefaultTimeout;
         var maxRetries = Int(root, "max_retries", 0, RetryPolicy.RetriesMax) ?? _defaults.MaxRetries;
         var backoff = ReadDuration(root, "retry_backoff") ?? _defaults.RetryBackoff;
+        var pauseAfter = Int(root, "pause_after_failures", 0, PauseAfterFailuresMax) ?? 0;
 
         if (_errors.Count > 0 || name is null || http is null || schedule is null) return null;
-        return new JobSpec(name, enabled, http, schedule, timeout, maxRetries, backoff);
+        return new JobSpec(name, enabled, http, schedule, timeout, maxRetries, backoff) { Key = key, PauseAfterFailures = pauseAfter };
     }
 
     HttpTarget? ReadHttp(JsonNode? node)
@@ -228,6 +234,15 @@ public sealed class JobRequest
         },
         _ => "null",
     };
+
+    /// <summary>A job key (SPEC §2): 1–200 characters of A–Z a–z 0–9 . _ - :, so it is safe in a URL path.</summary>
+    public static bool IsKey(string key)
+    {
+        if (key.Length is 0 or > KeyLengthMax) return false;
+        foreach (var c in key)
+            if (!(char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-' or ':')) return false;
+        return true;
+    }
 
     static bool IsToken(string name)
     {

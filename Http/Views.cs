@@ -30,6 +30,8 @@ public sealed class JobViewConverter : JsonConverter<JobView>
         w.WriteString("id"u8, job.Id);
         JobCodec.WriteClientFields(w, job.Spec);
         w.WriteString("state"u8, Names.Of(entry.State));
+        if (job.PausedReason is { } reason) w.WriteString("paused_reason"u8, reason);
+        else w.WriteNull("paused_reason"u8);
         if (view.NextRunAt is { } next) w.WriteString("next_run_at"u8, Rfc3339.Format(next));
         else w.WriteNull("next_run_at"u8);
         w.WritePropertyName("last_run"u8);

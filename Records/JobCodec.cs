@@ -16,6 +16,8 @@ public static class JobCodec
     /// <summary>The client-written members (SPEC §2), in the canonical form: defaults filled in, durations in Go's form.</summary>
     public static void WriteClientFields(Utf8JsonWriter w, JobSpec spec)
     {
+        if (spec.Key is { } key) w.WriteString("key"u8, key);
+        else w.WriteNull("key"u8);
         w.WriteString("name"u8, spec.Name);
         w.WriteBoolean("enabled"u8, spec.Enabled);
         w.WriteString("type"u8, "http"u8);
@@ -32,6 +34,7 @@ public static class JobCodec
         w.WriteString("timeout"u8, spec.Timeout.ToString());
         w.WriteNumber("max_retries"u8, spec.MaxRetries);
         w.WriteString("retry_backoff"u8, spec.RetryBackoff.ToString());
+        w.WriteNumber("pause_after_failures"u8, spec.PauseAfterFailures);
     }
 
     /// <summary>A job as the journal keeps it: the client fields and the server's state.</summary>
@@ -44,6 +47,8 @@ public static class JobCodec
         w.WriteString("updated_at"u8, Rfc3339.Format(job.UpdatedAt));
         w.WriteString("grid_origin"u8, Rfc3339.Format(job.GridOrigin));
         w.WriteString("once"u8, job.Once switch { OnceOutcome.Fired => "fired", OnceOutcome.Missed => "missed", _ => "pending" });
+        if (job.PausedReason is { } reason) w.WriteString("paused_reason"u8, reason);
+        if (job.FailureStreak > 0) w.WriteNumber("failure_streak"u8, job.FailureStreak);
         w.WriteEndObject();
     }
 
@@ -63,12 +68,18 @@ public static class JobCodec
         DateTimeOffset created = default, updated = default, origin = default;
         var maxRetries = 0;
         var once = OnceOutcome.Pending;
+        string? key = null, pausedReason = null;
+        int pauseAfter = 0, streak = 0;
         var errors = new Dictionary<string, List<string>>();
         var schedule = new ScheduleFields(default, checkPast: false, errors);
         while (Next(ref reader) == JsonTokenType.PropertyName)
         {
             if (reader.ValueTextEquals("id"u8)) id = JsonRead.Guid(ref reader, "id");
             else if (reader.ValueTextEquals("name"u8)) name = String(ref reader, "name");
+            else if (reader.ValueTextEquals("key"u8)) { Next(ref reader); key = reader.TokenType == JsonTokenType.Null ? null : reader.GetString(); }
+            else if (reader.ValueTextEquals("pause_after_failures"u8)) { Next(ref reader); pauseAfter = reader.GetInt32(); }
+            else if (reader.ValueTextEquals("paused_reason"u8)) pausedReason = String(ref reader, "paused_reason");
+            else if (reader.ValueTextEquals("failure_streak"u8)) { Next(ref reader); streak = reader.GetInt32(); }
             else if (reader.ValueTextEquals("enabled"u8)) { Next(ref reader); enabled = reader.GetBoolean(); }
             else if (reader.ValueTextEquals("type"u8)) { if (String(ref reader, "type") != "http") throw new FormatException("type: unknown job type"); }
             else if (reader.ValueTextEquals("http"u8))
@@ -114,8 +125,8 @@ public static class JobCodec
             throw new FormatException($"schedule: {string.Join("; ", errors.Select(e => $"{e.Key} {string.Join(", ", e.Value)}"))}");
         if (id == System.Guid.Empty || url.Length == 0) throw new FormatException("job: id or url missing");
         var spec = new JobSpec(name, enabled, new HttpTarget(method, url, headers is null ? [] : headers.ToArray(), body),
-            kind, timeout, maxRetries, backoff);
-        return new Job(id, spec, created, updated, origin, once, 0);
+            kind, timeout, maxRetries, backoff) { Key = key, PauseAfterFailures = pauseAfter };
+        return new Job(id, spec, created, updated, origin, once, 0) { PausedReason = pausedReason, FailureStreak = streak };
     }
 
     static bool ReadHttpMember(ref Utf8JsonReader reader, ref string method, ref string url,

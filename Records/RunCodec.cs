@@ -25,6 +25,7 @@ public static class RunCodec
         else if (withNulls) w.WriteNull("finished_at"u8);
         if (run.Error is { } error) w.WriteString("error"u8, error);
         else if (withNulls) w.WriteNull("error"u8);
+        if (run.Replays > 0 || withNulls) w.WriteNumber("replays"u8, run.Replays);
         w.WriteStartArray("attempts"u8);
         foreach (var a in run.Attempts)
         {
@@ -36,6 +37,8 @@ public static class RunCodec
             else if (withNulls) w.WriteNull("status_code"u8);
             if (a.Error is { } e) w.WriteString("error"u8, e);
             else if (withNulls) w.WriteNull("error"u8);
+            if (a.Response is { } response) w.WriteString("response"u8, response);
+            else if (withNulls) w.WriteNull("response"u8);
             w.WriteEndObject();
         }
         w.WriteEndArray();
@@ -54,6 +57,7 @@ public static class RunCodec
         DateTimeOffset scheduled = default;
         DateTimeOffset? finished = null;
         var attempts = new List<Attempt>(1);
+        var replays = 0;
         while (Next(ref reader) == JsonTokenType.PropertyName)
         {
             if (reader.ValueTextEquals("run_id"u8)) runId = JsonRead.Guid(ref reader, "run_id", 'N');
@@ -68,6 +72,7 @@ public static class RunCodec
             else if (reader.ValueTextEquals("scheduled_at"u8)) scheduled = Time(ref reader, "scheduled_at");
             else if (reader.ValueTextEquals("finished_at"u8)) finished = NullOr(ref reader) ? null : Time(ref reader, "finished_at");
             else if (reader.ValueTextEquals("error"u8)) error = NullOr(ref reader) ? null : String(ref reader, "error");
+            else if (reader.ValueTextEquals("replays"u8)) { Next(ref reader); replays = reader.GetInt32(); }
             else if (reader.ValueTextEquals("attempts"u8))
             {
                 Expect(ref reader, JsonTokenType.StartArray);
@@ -76,7 +81,7 @@ public static class RunCodec
             else throw Unknown(ref reader);
         }
         if (runId == System.Guid.Empty || jobId == System.Guid.Empty) throw new FormatException("run: run_id or job_id missing");
-        return new Run(runId, jobId, trigger, status, scheduled, finished, attempts.ToArray(), error);
+        return new Run(runId, jobId, trigger, status, scheduled, finished, attempts.ToArray(), error) { Replays = replays };
     }
 
     static Attempt ReadAttempt(ref Utf8JsonReader reader)
@@ -84,7 +89,7 @@ public static class RunCodec
         int number = 0;
         int? code = null;
         long duration = 0;
-        string? error = null;
+        string? error = null, response = null;
         DateTimeOffset started = default;
         while (Next(ref reader) == JsonTokenType.PropertyName)
         {
@@ -93,9 +98,10 @@ public static class RunCodec
             else if (reader.ValueTextEquals("duration_ms"u8)) { Next(ref reader); duration = reader.GetInt64(); }
             else if (reader.ValueTextEquals("status_code"u8)) code = NullOr(ref reader) ? null : Int(ref reader);
             else if (reader.ValueTextEquals("error"u8)) error = NullOr(ref reader) ? null : String(ref reader, "error");
+            else if (reader.ValueTextEquals("response"u8)) response = NullOr(ref reader) ? null : String(ref reader, "response");
             else throw Unknown(ref reader);
         }
-        return new Attempt(number, started, duration, code, error);
+        return new Attempt(number, started, duration, code, error, response);
     }
 
     /// <summary>True (and the null consumed) when the next value is null; else the reader is left before it.</summary>

@@ -24,7 +24,14 @@ public sealed record JobSpec(
     Schedule Schedule,
     Duration Timeout,
     int MaxRetries,
-    Duration RetryBackoff);
+    Duration RetryBackoff)
+{
+    /// <summary>The client's stable handle (SPEC §2), unique among jobs; null when not set.</summary>
+    public string? Key { get; init; }
+
+    /// <summary>Pause the job after this many consecutive failed runs; 0 never.</summary>
+    public int PauseAfterFailures { get; init; }
+}
 
 /// <summary>What became of the single slot of a kind that fires once.</summary>
 public enum OnceOutcome { Pending, Fired, Missed }
@@ -43,6 +50,12 @@ public sealed record Job(
     OnceOutcome Once,
     long Version)
 {
+    /// <summary>Why the server paused the job (pause_after_failures); cleared by resume.</summary>
+    public string? PausedReason { get; init; }
+
+    /// <summary>Consecutive failed runs; skipped and missed runs neither count nor reset it.</summary>
+    public int FailureStreak { get; init; }
+
     public JobState State => Spec.Schedule.FiresOnce && Once == OnceOutcome.Missed ? JobState.Missed
         : Spec.Schedule.FiresOnce && Once == OnceOutcome.Fired ? JobState.Completed
         : Spec.Enabled ? JobState.Scheduled

@@ -3,7 +3,7 @@ using Ksana.Wire;
 namespace Ksana.Scheduling;
 
 /// <summary>One HTTP attempt of a run: either a status code or an error, never both. A value: runs keep it inline.</summary>
-public readonly record struct Attempt(int Number, DateTimeOffset StartedAt, long DurationMs, int? StatusCode, string? Error);
+public readonly record struct Attempt(int Number, DateTimeOffset StartedAt, long DurationMs, int? StatusCode, string? Error, string? Response = null);
 
 /// <summary>
 /// One scheduled occurrence (or run-now) of a job. Immutable: each change makes a new record that
@@ -19,6 +19,9 @@ public sealed record Run(
     Attempt[] Attempts,
     string? Error)
 {
+    /// <summary>How many times the run was delivered again by replay (SPEC §4).</summary>
+    public int Replays { get; init; }
+
     public bool IsFinished => Status is not (RunStatus.Running or RunStatus.Retrying);
 
     public static Guid NewId() => Guid.NewGuid();
