@@ -145,9 +145,9 @@ trial() {
       "$port" "$key" "$i" "$CALLEE_PORT" >> "$cfg"
   done
   local created
-  timeout 120 curl -s -Z --parallel-max 8 -K "$cfg" > "$WORK/creates.out" 2>&1 || true
+  timeout 120 curl -s --no-progress-meter -Z --parallel-max 8 -K "$cfg" > "$WORK/creates.out" 2> "$WORK/creates.err" || true
   created=$(grep -c "^201 " "$WORK/creates.out" || true)
-  [ "$created" -eq "$jobs" ] || log "creates answered: $(sort "$WORK/creates.out" | uniq -c | tr "\n" " ")"
+  [ "$created" -eq "$jobs" ] || log "creates answered: $(sort "$WORK/creates.out" | uniq -c | tr "\n" " ") $(head -c 300 "$WORK/creates.err")"
 
   sleep "$SETTLE_S"
   local t0 cpu0 cpu1 t1
