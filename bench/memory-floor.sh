@@ -10,7 +10,9 @@
 # start a loopback nginx callee (answers 204) and ksana under the limit, create the jobs, let them
 # settle for MF_SETTLE_S seconds, then count the callbacks that reach nginx in a window of
 # MF_WINDOW_S seconds. It passes when ksana is still alive, was never OOM-killed, and at least
-# 99 % of jobs x window callbacks arrived (slots are whole seconds, so a job fires window times).
+# MF_MIN_PERCENT (default 99) % of jobs x window callbacks arrived (slots are whole seconds, so a
+# job fires window times). On a busy machine, run MF_LIMITS_MB=none first: slots lost without a
+# limit are CPU, not memory.
 #
 # The limit is a cgroup v1 or v2 memory limit (the whole process: heap, code, stacks, page cache
 # of the journal) when /sys/fs/cgroup can be written, as root in most containers; otherwise it
@@ -149,11 +151,11 @@ trial() {
   created=$(grep -c "^201 " "$WORK/creates.out" || true)
   [ "$created" -eq "$jobs" ] || log "creates answered: $(sort "$WORK/creates.out" | uniq -c | tr "\n" " ") $(head -c 300 "$WORK/creates.err")"
 
-  sleep "$SETTLE_S"
+  sleep "$SETTLE_S" & wait $!
   local t0 cpu0 cpu1 t1
   t0=$(date +%s)
   cpu0=$(awk '{print $14 + $15}' "/proc/$KSANA_PID/stat" 2>/dev/null || echo 0)
-  sleep "$WINDOW_S"
+  sleep "$WINDOW_S" & wait $!
   cpu1=$(awk '{print $14 + $15}' "/proc/$KSANA_PID/stat" 2>/dev/null || echo "")
   t1=$((t0 + WINDOW_S))
   local alive=yes oom=0 peak_mb
@@ -179,7 +181,7 @@ trial() {
   [ "$alive" = yes ] || verdict="fail(exited)"
   [ "${oom:-0}" = 0 ] || verdict="fail(oom-killed)"
   [ "$created" -eq "$jobs" ] || verdict="fail(created $created)"
-  awk -v g="$got" -v e="$expected" 'BEGIN{exit !(g >= 0.99 * e)}' || [ "$verdict" != pass ] || verdict="fail(slots lost)"
+  awk -v g="$got" -v e="$expected" -v p="${MF_MIN_PERCENT:-99}" 'BEGIN{exit !(g >= p / 100 * e)}' || [ "$verdict" != pass ] || verdict="fail(slots lost)"
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$jobs" "$limit" "$expected" "$got" "$pct" "$cpu_us" "$peak_mb" "$verdict"
   [ "$verdict" = pass ]
 }
