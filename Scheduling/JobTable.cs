@@ -76,7 +76,7 @@ public sealed class JobTable
         {
             case ChangeKind.JobWritten:
                 var job = change.Job! with { Version = ++_lastNumber };
-                Set(job.Id, new JobEntry(job, _jobs.TryGetValue(job.Id, out var old) ? old.Runs : []));
+                Set(job.Id, _jobs.TryGetValue(job.Id, out var old) ? old with { Job = job } : new JobEntry(job, []));
                 break;
             case ChangeKind.RunWritten:
                 if (_jobs.TryGetValue(change.Run!.JobId, out var entry))
