@@ -1,5 +1,6 @@
 using System.Collections;
 using System.Globalization;
+using Ksana.Http.Trust;
 using Ksana.Scheduling;
 using Ksana.Wire;
 
@@ -25,6 +26,13 @@ public sealed record Settings
     public string LogFormat { get; init; } = "text";
     public LogLevel LogLevel { get; init; } = LogLevel.Information;
 
+    // Delivery trust (SPEC §8, §10): kept as given; KsanaHost builds the signer and the policy from them.
+    public string? SigningKeysFile { get; init; }
+    public string? OutboundDeny { get; init; }
+    public string? OutboundAllow { get; init; }
+    /// <summary>Most attempts in flight to one (scheme, host, port); null: no cap but WORKERS.</summary>
+    public int? HostConcurrency { get; init; }
+
     /// <summary>Per-attempt timeouts and backoffs are capped here; so is the drain on SIGTERM.</summary>
     public static readonly Duration DurationMin = Duration.FromMilliseconds(1);
     public static readonly Duration DurationMax = Duration.FromSeconds(3600);
@@ -49,6 +57,10 @@ public sealed record Settings
         ("RUNS_KEPT", "most recent runs kept per job (default 20)"),
         ("LOG_FORMAT", "text or json (default text)"),
         ("LOG_LEVEL", "trace, debug, information, warning, error (default information)"),
+        ("SIGNING_KEYS_FILE", "Standard Webhooks secrets (whsec_...), one per line (default: callbacks unsigned)"),
+        ("OUTBOUND_DENY", "CIDR ranges and loopback, private, link-local, none that callbacks may not reach (default link-local)"),
+        ("OUTBOUND_ALLOW", "CIDR ranges callbacks may reach even inside a denied range (default none)"),
+        ("HOST_CONCURRENCY", "most attempts in flight to one host (default: no cap but WORKERS)"),
     ];
 
     public static string HelpText()
@@ -130,6 +142,12 @@ public sealed record Settings
                 "RUNS_KEPT" => Int(value, 1, 1000, ref problem) is { } k ? s with { RunsKept = k } : s,
                 "LOG_FORMAT" => value is "text" or "json" ? s with { LogFormat = value } : Fail(s, "must be text or json", ref problem),
                 "LOG_LEVEL" => Level(value, ref problem) is { } l ? s with { LogLevel = l } : s,
+                "SIGNING_KEYS_FILE" => value.Length == 0 ? s
+                    : SigningKeys.Check(value) is { } bad ? Fail(s, bad, ref problem) : s with { SigningKeysFile = value },
+                "OUTBOUND_DENY" => Outbound(value, null, ref problem) ? s with { OutboundDeny = value } : s,
+                "OUTBOUND_ALLOW" => Outbound(null, value, ref problem) ? s with { OutboundAllow = value } : s,
+                "HOST_CONCURRENCY" => value.Length == 0 ? s
+                    : Int(value, 1, WorkersMax, ref problem) is { } h ? s with { HostConcurrency = h } : s,
                 _ => s,
             };
             if (problem is not null)
@@ -145,6 +163,15 @@ public sealed record Settings
     {
         problem = why;
         return s;
+    }
+
+    /// <summary>Parses one of the two lists as the policy will; the policy's own message already names the variable.</summary>
+    static bool Outbound(string? deny, string? allow, ref string? problem)
+    {
+        if (OutboundPolicy.Parse(deny, allow, OwnEndpoints.None, out var why) is not null) return true;
+        var colon = why.IndexOf(": ", StringComparison.Ordinal);
+        problem = colon < 0 ? why : why[(colon + 2)..];
+        return false;
     }
 
     static int? Int(string value, int min, int max, ref string? problem)
