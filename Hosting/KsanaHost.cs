@@ -53,10 +53,22 @@ public static class KsanaHost
             sp.GetRequiredService<ILogger<Runner>>(), sp.GetRequiredService<CallbackSender>().SendAsync, settings.Workers,
             $"ksana/{Settings.Version}")
         {
+            EventsOn = settings.EventsUrl is not null,
             Sign = sp.GetRequiredService<SigningKeys>().Sign,
             Hosts = settings.HostConcurrency is { } perHost ? new HostSlots(perHost) : null,
         });
         services.AddSingleton(sp => new AuthThrottle(sp.GetRequiredService<TimeProvider>()));
+        if (settings.EventsUrl is { } eventsUrl)
+        {
+            services.AddSingleton(sp => new EventSender(sp.GetRequiredService<JobTable>(), CallbackSender.Handler(), eventsUrl,
+                sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<EventSender>>(),
+                settings.DefaultTimeout.ToTimeSpan(), settings.RetryBackoff.ToTimeSpan(), $"ksana/{Settings.Version}")
+            {
+                // Events are signed as attempts are (SPEC §9), with webhook-id set to the event id.
+                Sign = sp.GetRequiredService<SigningKeys>().Headers,
+            });
+            services.AddHostedService(sp => sp.GetRequiredService<EventSender>());
+        }
         services.AddSingleton<Scheduler>();
         services.AddHostedService(sp => sp.GetRequiredService<Scheduler>());
         services.AddSingleton<Jobs>();
@@ -68,6 +80,7 @@ public static class KsanaHost
         app.UseApiKeys();
         app.MapGet("/health", () => TypedResults.Ok(new Health()));
         app.MapJobs();
+        app.MapRuns();
         Operations.StatusPageEndpoint.MapStatusPage(app);
 
         // Open the data directory and repair what a crash left before the first request is served.

@@ -25,6 +25,7 @@ public sealed record Settings
     public int RunsKept { get; init; } = 20;
     public string LogFormat { get; init; } = "text";
     public LogLevel LogLevel { get; init; } = LogLevel.Information;
+    public Uri? EventsUrl { get; init; }
 
     // Delivery trust (SPEC §8, §10): kept as given; KsanaHost builds the signer and the policy from them.
     public string? SigningKeysFile { get; init; }
@@ -57,6 +58,7 @@ public sealed record Settings
         ("RUNS_KEPT", "most recent runs kept per job (default 20)"),
         ("LOG_FORMAT", "text or json (default text)"),
         ("LOG_LEVEL", "trace, debug, information, warning, error (default information)"),
+        ("EVENTS_URL", "where Ksana posts its own events: run.failed, job.paused, job.recovered (default: none)"),
         ("SIGNING_KEYS_FILE", "Standard Webhooks secrets (whsec_...), one per line (default: callbacks unsigned)"),
         ("OUTBOUND_DENY", "CIDR ranges and loopback, private, link-local, none that callbacks may not reach (default link-local)"),
         ("OUTBOUND_ALLOW", "CIDR ranges callbacks may reach even inside a denied range (default none)"),
@@ -142,6 +144,9 @@ public sealed record Settings
                 "RUNS_KEPT" => Int(value, 1, 1000, ref problem) is { } k ? s with { RunsKept = k } : s,
                 "LOG_FORMAT" => value is "text" or "json" ? s with { LogFormat = value } : Fail(s, "must be text or json", ref problem),
                 "LOG_LEVEL" => Level(value, ref problem) is { } l ? s with { LogLevel = l } : s,
+                "EVENTS_URL" => value.Length == 0 ? s
+                    : Uri.TryCreate(value, UriKind.Absolute, out var events) && events.Scheme is "http" or "https" ? s with { EventsUrl = events }
+                    : Fail(s, "must be an absolute http:// or https:// URL", ref problem),
                 "SIGNING_KEYS_FILE" => value.Length == 0 ? s
                     : SigningKeys.Check(value) is { } bad ? Fail(s, bad, ref problem) : s with { SigningKeysFile = value },
                 "OUTBOUND_DENY" => Outbound(value, null, ref problem) ? s with { OutboundDeny = value } : s,

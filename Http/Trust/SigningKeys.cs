@@ -116,6 +116,14 @@ public sealed class SigningKeys : IDisposable
     /// </summary>
     public string? Sign(string id, long timestamp, ReadOnlySpan<byte> body) => Signer?.Sign(id, timestamp, body);
 
+    /// <summary>The three Standard Webhooks headers for one delivery (an event to EVENTS_URL); none while signing is off.</summary>
+    public IEnumerable<KeyValuePair<string, string>> Headers(string id, long timestamp, byte[] body)
+    {
+        var headers = new List<KeyValuePair<string, string>>(3);
+        Scheduling.WebhookHeaders.Add(headers, Sign, id, timestamp, body);
+        return headers;
+    }
+
     static (WebhookSigner? Signer, string Problem) Read(string path, long? length)
     {
         if (length is null) return (null, $"SIGNING_KEYS_FILE {path} does not exist");
