@@ -1,5 +1,6 @@
 using Ksana.Http;
 using Ksana.Http.Outbound;
+using Ksana.Http.Trust;
 using Ksana.Scheduling;
 using Ksana.Storage;
 
@@ -37,16 +38,35 @@ public static class KsanaHost
         services.AddSingleton(sp => DataDir.Open(settings.DataDir, settings.RunsKept, settings.MaxJobs,
             sp.GetRequiredService<ILoggerFactory>().CreateLogger("Ksana.Storage")));
         services.AddSingleton(sp => sp.GetRequiredService<DataDir>().Table);
-        services.AddSingleton(sp => new CallbackSender(new HttpMessageInvoker(callbackHandler?.Invoke() ?? CallbackSender.Handler()),
-            sp.GetRequiredService<TimeProvider>()));
+        // Delivery trust (SPEC §8, §10): signing secrets, where callbacks may go, per-host caps.
+        services.AddSingleton(sp => new SigningKeys(settings.SigningKeysFile, sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<SigningKeys>>()));
+        services.AddSingleton(_ => OutboundRules.Create(settings.OutboundDeny, settings.OutboundAllow,
+            OutboundRules.PortsOf(settings.Urls, settings.Port), out var outboundError) ?? throw new StartupException(outboundError));
+        services.AddSingleton(sp =>
+        {
+            var rules = sp.GetRequiredService<OutboundRules>();
+            var handler = callbackHandler?.Invoke() ?? CallbackSender.Handler(new OutboundConnector(() => rules.Current));
+            return new CallbackSender(new HttpMessageInvoker(handler), sp.GetRequiredService<TimeProvider>());
+        });
         services.AddSingleton(sp => new Runner(sp.GetRequiredService<JobTable>(), sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<Runner>>(), sp.GetRequiredService<CallbackSender>().SendAsync, settings.Workers,
-            $"ksana/{Settings.Version}") { EventsOn = settings.EventsUrl is not null });
+            $"ksana/{Settings.Version}")
+        {
+            EventsOn = settings.EventsUrl is not null,
+            Sign = sp.GetRequiredService<SigningKeys>().Sign,
+            Hosts = settings.HostConcurrency is { } perHost ? new HostSlots(perHost) : null,
+        });
+        services.AddSingleton(sp => new AuthThrottle(sp.GetRequiredService<TimeProvider>()));
         if (settings.EventsUrl is { } eventsUrl)
         {
             services.AddSingleton(sp => new EventSender(sp.GetRequiredService<JobTable>(), CallbackSender.Handler(), eventsUrl,
                 sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<EventSender>>(),
-                settings.DefaultTimeout.ToTimeSpan(), settings.RetryBackoff.ToTimeSpan(), $"ksana/{Settings.Version}"));
+                settings.DefaultTimeout.ToTimeSpan(), settings.RetryBackoff.ToTimeSpan(), $"ksana/{Settings.Version}")
+            {
+                // Events are signed as attempts are (SPEC §9), with webhook-id set to the event id.
+                Sign = sp.GetRequiredService<SigningKeys>().Headers,
+            });
             services.AddHostedService(sp => sp.GetRequiredService<EventSender>());
         }
         services.AddSingleton<Scheduler>();
@@ -67,11 +87,17 @@ public static class KsanaHost
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Ksana.Startup");
         var opened = System.Diagnostics.Stopwatch.GetTimestamp();
         app.Services.GetRequiredService<ApiKeys>();
+        app.Services.GetRequiredService<SigningKeys>();
+        var outbound = app.Services.GetRequiredService<OutboundRules>();
         var data = app.Services.GetRequiredService<DataDir>();
         var replayed = System.Diagnostics.Stopwatch.GetElapsedTime(opened);
         app.Services.GetRequiredService<Jobs>().RecoverAsync(app.Services.GetRequiredService<Scheduler>()).GetAwaiter().GetResult();
         app.Lifetime.ApplicationStarted.Register(() =>
         {
+            // Ksana's own port is denied to callbacks (SPEC §10): now every bound port is known, port 0 included.
+            var bound = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features
+                .Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()?.Addresses ?? [];
+            outbound.Listening(bound.Select(a => BindingAddress.Parse(a).Port).Where(p => p > 0));
             log.LogInformation("Ready: {Jobs} jobs, journal replayed in {Replay} ms, ready {Total} ms after process start",
                 data.Table.Count, (long)replayed.TotalMilliseconds,
                 (long)(DateTime.Now - System.Diagnostics.Process.GetCurrentProcess().StartTime).TotalMilliseconds);

@@ -1,5 +1,6 @@
 using System.Collections;
 using System.Globalization;
+using Ksana.Http.Trust;
 using Ksana.Scheduling;
 using Ksana.Wire;
 
@@ -26,6 +27,13 @@ public sealed record Settings
     public LogLevel LogLevel { get; init; } = LogLevel.Information;
     public Uri? EventsUrl { get; init; }
 
+    // Delivery trust (SPEC §8, §10): kept as given; KsanaHost builds the signer and the policy from them.
+    public string? SigningKeysFile { get; init; }
+    public string? OutboundDeny { get; init; }
+    public string? OutboundAllow { get; init; }
+    /// <summary>Most attempts in flight to one (scheme, host, port); null: no cap but WORKERS.</summary>
+    public int? HostConcurrency { get; init; }
+
     /// <summary>Per-attempt timeouts and backoffs are capped here; so is the drain on SIGTERM.</summary>
     public static readonly Duration DurationMin = Duration.FromMilliseconds(1);
     public static readonly Duration DurationMax = Duration.FromSeconds(3600);
@@ -51,6 +59,10 @@ public sealed record Settings
         ("LOG_FORMAT", "text or json (default text)"),
         ("LOG_LEVEL", "trace, debug, information, warning, error (default information)"),
         ("EVENTS_URL", "where Ksana posts its own events: run.failed, job.paused, job.recovered (default: none)"),
+        ("SIGNING_KEYS_FILE", "Standard Webhooks secrets (whsec_...), one per line (default: callbacks unsigned)"),
+        ("OUTBOUND_DENY", "CIDR ranges and loopback, private, link-local, none that callbacks may not reach (default link-local)"),
+        ("OUTBOUND_ALLOW", "CIDR ranges callbacks may reach even inside a denied range (default none)"),
+        ("HOST_CONCURRENCY", "most attempts in flight to one host (default: no cap but WORKERS)"),
     ];
 
     public static string HelpText()
@@ -135,6 +147,12 @@ public sealed record Settings
                 "EVENTS_URL" => value.Length == 0 ? s
                     : Uri.TryCreate(value, UriKind.Absolute, out var events) && events.Scheme is "http" or "https" ? s with { EventsUrl = events }
                     : Fail(s, "must be an absolute http:// or https:// URL", ref problem),
+                "SIGNING_KEYS_FILE" => value.Length == 0 ? s
+                    : SigningKeys.Check(value) is { } bad ? Fail(s, bad, ref problem) : s with { SigningKeysFile = value },
+                "OUTBOUND_DENY" => Outbound(value, null, ref problem) ? s with { OutboundDeny = value } : s,
+                "OUTBOUND_ALLOW" => Outbound(null, value, ref problem) ? s with { OutboundAllow = value } : s,
+                "HOST_CONCURRENCY" => value.Length == 0 ? s
+                    : Int(value, 1, WorkersMax, ref problem) is { } h ? s with { HostConcurrency = h } : s,
                 _ => s,
             };
             if (problem is not null)
@@ -150,6 +168,15 @@ public sealed record Settings
     {
         problem = why;
         return s;
+    }
+
+    /// <summary>Parses one of the two lists as the policy will; the policy's own message already names the variable.</summary>
+    static bool Outbound(string? deny, string? allow, ref string? problem)
+    {
+        if (OutboundPolicy.Parse(deny, allow, OwnEndpoints.None, out var why) is not null) return true;
+        var colon = why.IndexOf(": ", StringComparison.Ordinal);
+        problem = colon < 0 ? why : why[(colon + 2)..];
+        return false;
     }
 
     static int? Int(string value, int min, int max, ref string? problem)

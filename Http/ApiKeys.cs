@@ -121,6 +121,27 @@ public static class ApiKeyAuth
             await next(context);
             return;
         }
+        // Failed authentication is throttled per client address (SPEC §10); a valid key never is.
+        var throttle = context.RequestServices.GetRequiredService<Trust.AuthThrottle>();
+        var client = context.Connection.RemoteIpAddress ?? System.Net.IPAddress.None;
+        if (throttle.IsThrottled(client, out var wait))
+        {
+            var seconds = Trust.AuthThrottle.RetryAfterSeconds(wait);
+            context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+            context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            await context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
+            {
+                HttpContext = context,
+                ProblemDetails =
+                {
+                    Status = StatusCodes.Status429TooManyRequests,
+                    Title = "Too Many Requests",
+                    Detail = $"too many requests without a valid API key from this address; try again in {seconds} s",
+                },
+            });
+            return;
+        }
+        throttle.RecordFailure(client);
         context.Response.StatusCode = StatusCodes.Status401Unauthorized;
         context.Response.Headers.WWWAuthenticate = "ApiKey";
         await context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext

@@ -9,14 +9,18 @@ namespace Ksana.Http;
 /// <summary>PATCH as a JSON merge patch (RFC 7396) over the job's client fields.</summary>
 public static class JobPatch
 {
-    /// <summary>The client-written fields of a job, in the form a client would send them.</summary>
+    /// <summary>
+    /// The client-written fields of a job, in the form a client would send them, secrets masked as a
+    /// GET shows them: the patch is merged over what the client could have read, and validation then
+    /// puts the stored secrets back wherever "****" is left (<see cref="JobRequest.Validate"/>).
+    /// </summary>
     public static JsonObject ClientDocument(Job job)
     {
         var buffer = new ArrayBufferWriter<byte>(1024);
         using (var w = new Utf8JsonWriter(buffer))
         {
             w.WriteStartObject();
-            JobCodec.WriteClientFields(w, job.Spec);
+            JobCodec.WriteClientFields(w, Trust.Secrets.Masked(job.Spec));
             w.WriteEndObject();
         }
         return JsonNode.Parse(buffer.WrittenSpan)!.AsObject();

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Ksana.Hosting;
+using Ksana.Http.Trust;
 using Ksana.Scheduling;
 using Ksana.Scheduling.Schedules;
 using Ksana.Wire;
@@ -31,21 +32,29 @@ public sealed class JobRequest
     readonly Dictionary<string, List<string>> _errors = [];
     readonly Settings _defaults;
     readonly DateTimeOffset _now;
+    readonly JobSpec? _stored;
+    readonly OutboundPolicy? _outbound;
 
-    JobRequest(Settings defaults, DateTimeOffset now)
+    JobRequest(Settings defaults, DateTimeOffset now, JobSpec? stored, OutboundPolicy? outbound)
     {
         _defaults = defaults;
         _now = now;
+        _stored = stored;
+        _outbound = outbound;
     }
 
     /// <summary>
     /// Validates a whole job document. <paramref name="checkRunAt"/> is false when a PATCH leaves the
-    /// schedule alone: a finished once job keeps its past run_at.
+    /// schedule alone: a finished once job keeps its past run_at. <paramref name="stored"/> is the job
+    /// an update replaces: a secret sent back as "****" keeps its stored value (SPEC §8); on a create
+    /// (null) such a mask is an error. <paramref name="outbound"/> refuses a URL whose host is a
+    /// literal address callbacks may not reach (SPEC §10).
     /// </summary>
     public static (JobSpec? Spec, Dictionary<string, string[]> Errors) Validate(
-        JsonNode? document, Settings defaults, DateTimeOffset now, bool checkRunAt = true)
+        JsonNode? document, Settings defaults, DateTimeOffset now, bool checkRunAt = true,
+        JobSpec? stored = null, OutboundPolicy? outbound = null)
     {
-        var request = new JobRequest(defaults, now);
+        var request = new JobRequest(defaults, now, stored, outbound);
         var spec = request.Read(document, checkRunAt);
         var errors = request._errors.ToDictionary(e => e.Key, e => e.Value.ToArray());
         return (errors.Count == 0 ? spec : null, errors);
@@ -108,11 +117,27 @@ public sealed class JobRequest
         if (method is null) Error("http.method", $"must be one of {string.Join(' ', HttpTarget.Methods)}");
 
         var url = String(http, "url", "http.url", required: true);
+        Uri? uri = null;
         if (url is not null)
         {
             if (url.Length > UrlLengthMax) Error("http.url", $"must be at most {UrlLengthMax} characters");
-            else if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || (uri.Scheme != "http" && uri.Scheme != "https") || uri.Host.Length == 0)
+            else if (!Uri.TryCreate(url, UriKind.Absolute, out uri) || (uri.Scheme != "http" && uri.Scheme != "https") || uri.Host.Length == 0)
+            {
                 Error("http.url", "must be an absolute http:// or https:// URL");
+                uri = null;
+            }
+        }
+        // Secrets come back as "****" only where a stored value stands behind them, and only while
+        // the URL still points at the same scheme, host and port: otherwise an edit could send a
+        // secret nobody can read to a host of the editor's choosing.
+        var kept = _stored is not null && uri is not null && SameOrigin(_stored.Http.Url, uri) ? _stored.Http : null;
+        var noKeep = _stored is null ? Secrets.NothingToKeep
+            : "**** keeps the stored value only while the URL's scheme, host and port stay the same: send the value again";
+        if (url is not null && uri is not null)
+        {
+            if (Secrets.MergeUrl(kept?.Url, url, out var merged) is not null) Error("http.url", $"password: {noKeep}");
+            else url = merged;
+            if (_outbound?.CheckUrl(uri) is { } blocked) Error("http.url", blocked);
         }
 
         var headers = new List<KeyValuePair<string, string>>();
@@ -135,6 +160,12 @@ public sealed class JobRequest
                         var text = v.GetValue<string>();
                         if (text.Length > HeaderValueLengthMax || text.AsSpan().IndexOfAny('\r', '\n', '\0') >= 0)
                             Error(path, $"must be at most {HeaderValueLengthMax} characters, without line breaks");
+                        if (text == Secrets.Mask && Secrets.IsSensitiveHeader(key))
+                        {
+                            var stored = kept?.Headers.FirstOrDefault(h => h.Key.Equals(key, StringComparison.OrdinalIgnoreCase)).Value;
+                            if (stored is null) Error(path, noKeep);
+                            else text = stored;
+                        }
                         headers.Add(new(key, text));
                     }
                 }
@@ -220,6 +251,11 @@ public sealed class JobRequest
         }
         return value;
     }
+
+    /// <summary>True when <paramref name="url"/> is called on the same scheme, host and port as <paramref name="stored"/>.</summary>
+    static bool SameOrigin(string stored, Uri url) =>
+        Uri.TryCreate(stored, UriKind.Absolute, out var before)
+        && Uri.Compare(before, url, UriComponents.SchemeAndServer | UriComponents.Port, UriFormat.SafeUnescaped, StringComparison.OrdinalIgnoreCase) == 0;
 
     static string Kind(JsonNode node) => node switch
     {

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using System.Text.Json.Nodes;
 using Ksana.Hosting;
+using Ksana.Http.Trust;
 using Ksana.Scheduling;
 using Ksana.Wire;
 
@@ -28,11 +29,11 @@ public static class JobsApi
     static JobView View(Jobs jobs, Job job) => View(jobs, job, jobs.Get(job.Id)?.Runs ?? []);
 
     static async Task<Results<Created<JobView>, ValidationProblem, ProblemHttpResult>> Create(
-        HttpRequest request, Jobs jobs, Settings settings)
+        HttpRequest request, Jobs jobs, Settings settings, OutboundRules outbound)
     {
         var (json, problem) = await RequestBody.ReadJsonAsync(request);
         if (problem is not null) return problem;
-        var (spec, errors) = JobRequest.Validate(json, settings, jobs.Now());
+        var (spec, errors) = JobRequest.Validate(json, settings, jobs.Now(), outbound: outbound.Current);
         if (spec is null) return Problems.Invalid(errors);
         var created = await jobs.CreateAsync(spec);
         if (created.Value is not { } job) return Problems.Refused(created, "");
@@ -65,7 +66,7 @@ public static class JobsApi
             : Problems.NoJob(id);
 
     static async Task<Results<Ok<JobView>, ValidationProblem, ProblemHttpResult>> Patch(
-        string id, HttpRequest request, Jobs jobs, Settings settings)
+        string id, HttpRequest request, Jobs jobs, Settings settings, OutboundRules outbound)
     {
         if (!Guid.TryParse(id, out var guid) || jobs.Get(guid) is null) return Problems.NoJob(id);
         var (json, problem) = await RequestBody.ReadJsonAsync(request);
@@ -78,7 +79,8 @@ public static class JobsApi
         var updated = await jobs.UpdateAsync(guid, current =>
         {
             var merged = JobPatch.Merge(JobPatch.ClientDocument(current), patch);
-            var (spec, invalid) = JobRequest.Validate(merged, settings, jobs.Now(), checkRunAt: scheduleGiven);
+            var (spec, invalid) = JobRequest.Validate(merged, settings, jobs.Now(), checkRunAt: scheduleGiven,
+                stored: current.Spec, outbound: outbound.Current);
             errors = spec is null ? invalid : null;
             return spec is null ? null : new JobChange(spec, scheduleGiven);
         });

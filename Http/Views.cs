@@ -28,7 +28,8 @@ public sealed class JobViewConverter : JsonConverter<JobView>
         var job = entry.Job;
         w.WriteStartObject();
         w.WriteString("id"u8, job.Id);
-        JobCodec.WriteClientFields(w, job.Spec);
+        // Secrets are write-only (SPEC §8): the journal keeps them, answers show "****".
+        JobCodec.WriteClientFields(w, Trust.Secrets.Masked(job.Spec));
         w.WriteString("state"u8, Names.Of(entry.State));
         if (job.PausedReason is { } reason) w.WriteString("paused_reason"u8, reason);
         else w.WriteNull("paused_reason"u8);

@@ -6,23 +6,28 @@ namespace Ksana.Scheduling;
 
 /// <summary>
 /// Composes what one attempt sends (SPEC §5): the job's method, URL, headers and body with its
-/// placeholders filled, and Ksana's own headers.
+/// placeholders filled, and Ksana's own headers: when signing is on, the Standard Webhooks headers
+/// (SPEC §8) over exactly the body bytes sent, stamped with <paramref name="timestamp"/>.
 /// </summary>
 public static class AttemptRequests
 {
-    public static AttemptRequest For(RunInFlight run, int attempt, string userAgent)
+    public static AttemptRequest For(RunInFlight run, int attempt, string userAgent, long timestamp = 0, SignDelivery? sign = null)
     {
         var http = run.Job.Spec.Http;
         var number = attempt.ToString(CultureInfo.InvariantCulture);
-        var headers = new List<KeyValuePair<string, string>>(http.Headers.Count + 4)
+        var headers = new List<KeyValuePair<string, string>>(http.Headers.Count + 7)
         {
             new("User-Agent", userAgent),
             new("X-Ksana-Run-Id", run.RunId),
             new("X-Ksana-Job-Id", run.Job.Id.ToString()),
             new("X-Ksana-Attempt", number),
         };
-        headers.AddRange(http.Headers);
         var body = http.Body.Length == 0 ? null : Encoding.UTF8.GetBytes(Fill(http.Body, run, number));
+        // The run id is the webhook id: the same on every attempt, so callees can use it to deduplicate.
+        var signed = WebhookHeaders.Add(headers, sign, run.RunId, timestamp, body);
+        foreach (var header in http.Headers)
+            if (!signed || !WebhookHeaders.IsOwn(header.Key))
+                headers.Add(header);
         return new AttemptRequest(http.Method, http.Url, headers, body, run.Job.Spec.Timeout.ToTimeSpan());
     }
 

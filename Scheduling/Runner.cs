@@ -42,6 +42,12 @@ public sealed class Runner
 
     public bool Draining => _draining;
 
+    /// <summary>Signs each attempt (SPEC §8) with the secrets in force when it is sent; null or a null answer: unsigned.</summary>
+    public SignDelivery? Sign { get; init; }
+
+    /// <summary>HOST_CONCURRENCY (SPEC §10); null: no cap per host.</summary>
+    public HostSlots? Hosts { get; init; }
+
     public RunInFlight? InFlight(Guid jobId) => _inFlight.GetValueOrDefault(jobId);
 
     /// <summary>
@@ -165,13 +171,17 @@ public sealed class Runner
     async Task<AttemptOutcome> AttemptAsync(RunInFlight run, CancellationToken cancel)
     {
         if (_draining) return new AttemptOutcome(AttemptResult.Cancelled, null, null);
+        HostSlots.Lease? host = null;
         try
         {
+            // The host's slot comes first, so an attempt held back by its host holds no worker.
+            if (Hosts is { } hosts) host = await hosts.AcquireAsync(HostSlots.KeyOf(run.Job.Spec.Http.Url), cancel);
             // Queueing for a worker is not part of the attempt: its timeout starts once it has one.
             await _workers.WaitAsync(cancel);
         }
         catch (OperationCanceledException)
         {
+            host?.Dispose();
             return new AttemptOutcome(AttemptResult.Cancelled, null, null);
         }
         try
@@ -180,7 +190,7 @@ public sealed class Runner
             var number = run.AttemptCount + 1;
             var started = Clock.Millis(_time.GetUtcNow());
             run.BeginAttempt(started);
-            var request = AttemptRequests.For(run, number, _userAgent);
+            var request = AttemptRequests.For(run, number, _userAgent, _time.GetUtcNow().ToUnixTimeSeconds(), Sign);
             var clock = _time.GetTimestamp();
             var outcome = await _send(request, cancel);
             var elapsed = (long)_time.GetElapsedTime(clock).TotalMilliseconds;
@@ -190,6 +200,7 @@ public sealed class Runner
         finally
         {
             _workers.Release();
+            host?.Dispose();
         }
     }
 

@@ -49,7 +49,7 @@ internal sealed class Compaction
 
     void WriteSnapshot(IEnumerable<Change> changes, long firstSeq)
     {
-        var file = File.OpenHandle(_tmp, FileMode.Create, FileAccess.ReadWrite, FileShare.None);
+        var file = OwnerOnly.Restrict(File.OpenHandle(_tmp, FileMode.Create, FileAccess.ReadWrite, FileShare.None));
         try
         {
             var buffer = new ArrayBufferWriter<byte>(1 << 20);

@@ -26,7 +26,7 @@ public sealed class DataDir : IDisposable
     {
         try
         {
-            Directory.CreateDirectory(path);
+            OwnerOnly.CreateDirectory(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -17,6 +17,7 @@ public sealed class DataDirLock : IDisposable
         try
         {
             var file = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            OwnerOnly.Restrict(file.SafeFileHandle);
             file.SetLength(0);
             var pid = System.Text.Encoding.ASCII.GetBytes($"{Environment.ProcessId}\n");
             file.Write(pid);

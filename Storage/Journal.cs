@@ -78,7 +78,7 @@ public sealed class Journal : ChangeLog
         _path = Path.Combine(dataDir, FileName);
         _log = log;
         _compactionSlackBytes = compactionSlackBytes;
-        _file = File.OpenHandle(_path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read);
+        _file = OwnerOnly.Restrict(File.OpenHandle(_path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read));
         _fileLength = RandomAccess.GetLength(_file);
         _snapshotLength = _fileLength;
         _nextSeq = lastSeq + 1;

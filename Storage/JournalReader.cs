@@ -94,6 +94,7 @@ public static class JournalReader
         using (var source = File.OpenRead(path))
         using (var copy = File.Create(aside))
         {
+            OwnerOnly.Restrict(copy.SafeFileHandle);
             source.Seek(badOffset, SeekOrigin.Begin);
             source.CopyTo(copy);
             copy.Flush(flushToDisk: true);

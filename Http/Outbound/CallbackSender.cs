@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Net.Http.Headers;
+using Ksana.Http.Trust;
 using Ksana.Scheduling;
 
 namespace Ksana.Http.Outbound;
@@ -35,8 +36,11 @@ public sealed class CallbackSender(HttpMessageInvoker client, TimeProvider time)
         catch (Exception e) when (e is OperationCanceledException or HttpRequestException or IOException)
         {
             // The one place an attempt's failure becomes a value; the retry policy decides what follows.
+            // A connection refused by OUTBOUND_DENY arrives as an HttpRequestException around the
+            // connector's exception; its message is the run's error, and no retry can mend it.
             return e switch
             {
+                _ when OutboundBlockedException.In(e) is { } blocked => new(AttemptResult.Blocked, null, blocked.Message),
                 OperationCanceledException when cancel.IsCancellationRequested => new(AttemptResult.Cancelled, null, null),
                 OperationCanceledException => new(AttemptResult.TimedOut, null, $"timeout after {attempt.Timeout.TotalMilliseconds:0}ms"),
                 HttpRequestException h => new(AttemptResult.Retryable, null, $"connection error: {h.Message}"),
@@ -47,7 +51,14 @@ public sealed class CallbackSender(HttpMessageInvoker client, TimeProvider time)
 
     static HttpRequestMessage Message(AttemptRequest attempt)
     {
-        var request = new HttpRequestMessage(new HttpMethod(attempt.Method), attempt.Url);
+        // User information in the URL (SPEC §5) is sent as Basic credentials, never as part of the
+        // URL called, unless the job sets Authorization itself.
+        var url = new Uri(attempt.Url);
+        string? basic = null;
+        if (url.UserInfo.Length > 0)
+            (url, basic) = Secrets.WithoutUserInfo(url, attempt.Headers.Any(h => h.Key.Equals("Authorization", StringComparison.OrdinalIgnoreCase)));
+        var request = new HttpRequestMessage(new HttpMethod(attempt.Method), url);
+        if (basic is not null) request.Headers.TryAddWithoutValidation("Authorization", basic);
         var content = attempt.Body is null ? null : new ByteArrayContent(attempt.Body);
         foreach (var (name, value) in attempt.Headers)
         {
@@ -100,9 +111,14 @@ public sealed class CallbackSender(HttpMessageInvoker client, TimeProvider time)
     /// <summary>UTF-8 text, with invalid bytes (and a character cut at the end) replaced by U+FFFD.</summary>
     public static string Excerpt(ReadOnlySpan<byte> bytes) => System.Text.Encoding.UTF8.GetString(bytes);
 
-    /// <summary>The callback client: one connection pool for every job, no redirects, no cookies, no proxy.</summary>
-    public static HttpMessageHandler Handler() => new SocketsHttpHandler
+    /// <summary>
+    /// The callback client: one connection pool for every job, no redirects, no cookies, no proxy (a
+    /// proxy would hide the address each connection is made to), and every connection made by
+    /// <paramref name="connector"/>, which applies OUTBOUND_DENY to the address actually connected.
+    /// </summary>
+    public static HttpMessageHandler Handler(OutboundConnector? connector = null) => new SocketsHttpHandler
     {
+        ConnectCallback = connector is null ? null : connector.ConnectAsync,
         AllowAutoRedirect = false,
         UseCookies = false,
         UseProxy = false,

@@ -1,4 +1,5 @@
 using System.Text;
+using Ksana.Scheduling;
 
 namespace Ksana.Http.Trust;
 
@@ -57,6 +58,16 @@ public static class Secrets
     {
         var password = FindPassword(url);
         return password.Length == 0 ? url : string.Concat(url.AsSpan(0, password.Start), Mask, url.AsSpan(password.End));
+    }
+
+    /// <summary>A job's client fields as every API answer shows them: secret header values and the URL's password masked.</summary>
+    public static JobSpec Masked(JobSpec spec)
+    {
+        var url = MaskUrl(spec.Http.Url);
+        var headers = MaskHeaders(spec.Http.Headers);
+        return ReferenceEquals(url, spec.Http.Url) && ReferenceEquals(headers, spec.Http.Headers)
+            ? spec
+            : spec with { Http = spec.Http with { Url = url, Headers = headers } };
     }
 
     /// <summary>

@@ -87,6 +87,43 @@ public sealed class SigningKeys : IDisposable
         }
     }
 
+    /// <summary>
+    /// The start-up check of SIGNING_KEYS_FILE: null when the file can be read and every line is a
+    /// secret, else why not (naming the line, never the secret). An empty file is fine: signing is off.
+    /// </summary>
+    public static string? Check(string path)
+    {
+        long? length;
+        try
+        {
+            var info = new FileInfo(path);
+            length = info.Exists ? info.Length : null;
+        }
+        catch (IOException)
+        {
+            length = null;
+        }
+        var (signer, problem) = Read(path, length);
+        // Read names the variable and the path; the settings error already shows both.
+        return signer is not null ? null : problem.StartsWith($"SIGNING_KEYS_FILE {path} ", StringComparison.Ordinal)
+            ? problem[$"SIGNING_KEYS_FILE {path} ".Length..] : problem;
+    }
+
+    /// <summary>
+    /// The <c>webhook-signature</c> value for <paramref name="id"/>, <paramref name="timestamp"/> and
+    /// exactly the bytes of <paramref name="body"/>, with the secrets in force now; null when signing
+    /// is off. Attempts (through the runner) and Ksana's own events sign through here alike.
+    /// </summary>
+    public string? Sign(string id, long timestamp, ReadOnlySpan<byte> body) => Signer?.Sign(id, timestamp, body);
+
+    /// <summary>The three Standard Webhooks headers for one delivery (an event to EVENTS_URL); none while signing is off.</summary>
+    public IEnumerable<KeyValuePair<string, string>> Headers(string id, long timestamp, byte[] body)
+    {
+        var headers = new List<KeyValuePair<string, string>>(3);
+        Scheduling.WebhookHeaders.Add(headers, Sign, id, timestamp, body);
+        return headers;
+    }
+
     static (WebhookSigner? Signer, string Problem) Read(string path, long? length)
     {
         if (length is null) return (null, $"SIGNING_KEYS_FILE {path} does not exist");

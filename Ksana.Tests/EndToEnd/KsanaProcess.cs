@@ -16,6 +16,7 @@ public sealed class KsanaProcess : IAsyncDisposable
     [
         "PORT", "URLS", "ASPNETCORE_URLS", "DATA_DIR", "AUTH_KEYS_FILE", "WORKERS", "DEFAULT_TIMEOUT",
         "MAX_RETRIES", "RETRY_BACKOFF", "MAX_JOBS", "RUNS_KEPT", "LOG_FORMAT", "LOG_LEVEL",
+        "SIGNING_KEYS_FILE", "OUTBOUND_DENY", "OUTBOUND_ALLOW", "HOST_CONCURRENCY",
     ];
 
     static readonly Lazy<string> Binary = new(FindBinary);

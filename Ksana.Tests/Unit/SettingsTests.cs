@@ -26,6 +26,12 @@ public class SettingsTests
     [Arguments("RUNS_KEPT", "0")]
     [Arguments("LOG_FORMAT", "xml")]
     [Arguments("LOG_LEVEL", "loud")]
+    [Arguments("OUTBOUND_DENY", "intranet")]
+    [Arguments("OUTBOUND_DENY", "10.0.0.1/8")]
+    [Arguments("OUTBOUND_ALLOW", "loopback")]
+    [Arguments("OUTBOUND_ALLOW", "192.168.1.20/33")]
+    [Arguments("HOST_CONCURRENCY", "0")]
+    [Arguments("SIGNING_KEYS_FILE", "/nonexistent/signing-keys")]
     public async Task Bad_values_are_refused_naming_the_variable(string variable, string value)
     {
         string error;
@@ -35,6 +41,25 @@ public class SettingsTests
             error = settings is null ? Error : "";
         }
         await Assert.That(error).StartsWith($"{variable}={value}: ");
+    }
+
+    [Test]
+    public async Task A_signing_keys_file_with_a_bad_line_is_refused_naming_the_line_but_not_the_secret()
+    {
+        var path = Path.Combine(Path.GetTempPath(), "ksana-signing-" + Guid.NewGuid().ToString("N"));
+        File.WriteAllText(path, "# keys\nwhsec_" + Convert.ToBase64String(new byte[32]) + "\nwhsec_not-base64-s3cr3t\n");
+        try
+        {
+            string error;
+            lock (typeof(SettingsTests))
+                error = Load([], ("SIGNING_KEYS_FILE", path)) is null ? Error : "";
+            await Assert.That(error).StartsWith($"SIGNING_KEYS_FILE={path}: line 3: ");
+            await Assert.That(error).DoesNotContain("s3cr3t");
+        }
+        finally
+        {
+            File.Delete(path);
+        }
     }
 
     [Test]
