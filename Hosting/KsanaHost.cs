@@ -1,5 +1,6 @@
 using Ksana.Http;
 using Ksana.Http.Outbound;
+using Ksana.Operations;
 using Ksana.Scheduling;
 using Ksana.Storage;
 
@@ -41,7 +42,10 @@ public static class KsanaHost
             sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(sp => new Runner(sp.GetRequiredService<JobTable>(), sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<Runner>>(), sp.GetRequiredService<CallbackSender>().SendAsync, settings.Workers,
-            $"ksana/{Settings.Version}"));
+            $"ksana/{Settings.Version}") { Observer = sp.GetRequiredService<RunObserver>() });
+        services.AddSingleton(_ => new KsanaMetrics(Settings.Version, System.Diagnostics.Process.GetCurrentProcess().StartTime.ToUniversalTime()));
+        services.AddSingleton(sp => new RunsPerMinute(sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<RunObserver>(sp => new RunMetrics(sp.GetRequiredService<KsanaMetrics>(), sp.GetRequiredService<RunsPerMinute>()));
         services.AddSingleton<Scheduler>();
         services.AddHostedService(sp => sp.GetRequiredService<Scheduler>());
         services.AddSingleton<Jobs>();
@@ -53,7 +57,10 @@ public static class KsanaHost
         app.UseApiKeys();
         app.MapGet("/health", () => TypedResults.Ok(new Health()));
         app.MapJobs();
-        Operations.StatusPageEndpoint.MapStatusPage(app);
+        app.MapStatusPage();
+        app.MapMetrics(withoutKey: settings.MetricsPublic);
+        app.MapStats();
+        app.MapOpenApi();
 
         // Open the data directory and repair what a crash left before the first request is served.
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Ksana.Startup");
@@ -61,6 +68,7 @@ public static class KsanaHost
         app.Services.GetRequiredService<ApiKeys>();
         var data = app.Services.GetRequiredService<DataDir>();
         var replayed = System.Diagnostics.Stopwatch.GetElapsedTime(opened);
+        Observe(app.Services, data);
         app.Services.GetRequiredService<Jobs>().RecoverAsync(app.Services.GetRequiredService<Scheduler>()).GetAwaiter().GetResult();
         app.Lifetime.ApplicationStarted.Register(() =>
         {
@@ -77,6 +85,25 @@ public static class KsanaHost
             data.Journal.RequestCompaction();
         });
         return app;
+    }
+
+    /// <summary>
+    /// Connects the metrics to what they count: the runner and the table report as they go, the
+    /// journal after each sync, the key check on each refusal; sizes and counts are read at scrape time.
+    /// </summary>
+    static void Observe(IServiceProvider services, DataDir data)
+    {
+        var metrics = services.GetRequiredService<KsanaMetrics>();
+        data.Table.Observer = services.GetRequiredService<RunObserver>();
+        data.Journal.Observer = new JournalMetrics(metrics);
+        services.GetRequiredService<ApiKeys>().Refused = metrics.AuthFailed;
+        metrics.JournalBytes.ReadFrom(() => data.Journal.FileLength);
+        metrics.JobsByState = () =>
+        {
+            var counts = data.Table.CountByState();
+            return new KsanaMetrics.JobCounts(counts[(int)Wire.JobState.Scheduled], counts[(int)Wire.JobState.Paused],
+                counts[(int)Wire.JobState.Completed], counts[(int)Wire.JobState.Missed]);
+        };
     }
 
     static int StatusFor(Exception e) => e switch

@@ -24,6 +24,8 @@ public sealed record Settings
     public int RunsKept { get; init; } = 20;
     public string LogFormat { get; init; } = "text";
     public LogLevel LogLevel { get; init; } = LogLevel.Information;
+    /// <summary>Serve GET /metrics without a key (SPEC §11), for a scraper on a trusted network.</summary>
+    public bool MetricsPublic { get; init; }
 
     /// <summary>Per-attempt timeouts and backoffs are capped here; so is the drain on SIGTERM.</summary>
     public static readonly Duration DurationMin = Duration.FromMilliseconds(1);
@@ -49,6 +51,7 @@ public sealed record Settings
         ("RUNS_KEPT", "most recent runs kept per job (default 20)"),
         ("LOG_FORMAT", "text or json (default text)"),
         ("LOG_LEVEL", "trace, debug, information, warning, error (default information)"),
+        ("METRICS_PUBLIC", "true serves /metrics without a key (default false)"),
     ];
 
     public static string HelpText()
@@ -130,6 +133,7 @@ public sealed record Settings
                 "RUNS_KEPT" => Int(value, 1, 1000, ref problem) is { } k ? s with { RunsKept = k } : s,
                 "LOG_FORMAT" => value is "text" or "json" ? s with { LogFormat = value } : Fail(s, "must be text or json", ref problem),
                 "LOG_LEVEL" => Level(value, ref problem) is { } l ? s with { LogLevel = l } : s,
+                "METRICS_PUBLIC" => value is "true" or "false" ? s with { MetricsPublic = value == "true" } : Fail(s, "must be true or false", ref problem),
                 _ => s,
             };
             if (problem is not null)

@@ -47,8 +47,29 @@ public abstract class ChangeLog : IDisposable
     /// <summary>A task that completes when every change appended so far is durable.</summary>
     public abstract Task FlushAsync();
 
+    /// <summary>Told about syncs, failed writes and compactions (metrics); nobody by default.</summary>
+    public ChangeLogObserver Observer { get; set; } = ChangeLogObserver.None;
+
     public abstract void Dispose();
 }
 
 /// <summary>The change log cannot take writes now (disk full, read-only, I/O error): nothing was changed.</summary>
 public sealed class ChangeLogUnavailableException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>
+/// What a change log reports about its own work (the journal series of SPEC §11). Does nothing
+/// unless overridden; called on the log's writer thread, so an override must be quick and never wait.
+/// </summary>
+public class ChangeLogObserver
+{
+    public static readonly ChangeLogObserver None = new();
+
+    /// <summary>A batch was written and made durable; <paramref name="duration"/> is the sync alone.</summary>
+    public virtual void Synced(TimeSpan duration) { }
+
+    /// <summary>A write or a sync failed: the changes of that batch were undone.</summary>
+    public virtual void WriteFailed() { }
+
+    /// <summary>The log was compacted to its live state.</summary>
+    public virtual void Compacted() { }
+}

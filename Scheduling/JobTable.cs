@@ -32,6 +32,10 @@ public sealed class JobTable
     readonly ConcurrentDictionary<Guid, JobEntry> _jobs = new();
     readonly List<(long Ticks, Guid Id)> _order = []; // by created_at, then id: the listing order
     readonly List<(long Number, Guid Id, JobEntry? Previous)> _undo = [];
+    // Kept with every change under the lock, so a key's uniqueness is checked where it is written and
+    // a scrape counts jobs by state without walking up to MAX_JOBS entries.
+    readonly Dictionary<string, Guid> _byKey = new(StringComparer.Ordinal);
+    readonly long[] _stateCounts = new long[4];
     int _undoHead;
     long _lastNumber;
     ChangeLog? _log;
@@ -44,6 +48,9 @@ public sealed class JobTable
 
     public int RunsKept { get; }
     public int MaxJobs { get; }
+
+    /// <summary>Told, under the lock, when a run record reaches a final status (metrics); nobody by default.</summary>
+    public RunObserver Observer { get; set; } = RunObserver.None;
 
     /// <summary>Raised under the lock whenever a job is created, changed, undone or deleted (not before <see cref="Attach"/>).</summary>
     public Action<Guid>? Changed { get; set; }
@@ -66,7 +73,7 @@ public sealed class JobTable
                 break;
             case ChangeKind.RunWritten:
                 if (_jobs.TryGetValue(change.Run!.JobId, out var entry))
-                    _jobs[entry.Job.Id] = entry with { Runs = Upsert(entry.Runs, change.Run, RunsKept) };
+                    Replace(entry, entry with { Runs = Upsert(entry.Runs, change.Run, RunsKept) });
                 break;
             default:
                 Set(change.Deleted, null);
@@ -82,6 +89,27 @@ public sealed class JobTable
     }
 
     public JobEntry? Get(Guid id) => _jobs.GetValueOrDefault(id);
+
+    /// <summary>The job whose client key is <paramref name="key"/>, if any (SPEC §2: keys are unique among jobs).</summary>
+    public JobEntry? GetByKey(string key)
+    {
+        lock (_lock) return _byKey.TryGetValue(key, out var id) ? _jobs.GetValueOrDefault(id) : null;
+    }
+
+    /// <summary>
+    /// The id of the job that holds <paramref name="key"/>, or null. Also callable from inside an
+    /// <see cref="Update"/> change (the lock is re-entrant), where the answer cannot go stale.
+    /// </summary>
+    public Guid? KeyOwner(string key)
+    {
+        lock (_lock) return _byKey.TryGetValue(key, out var id) ? id : null;
+    }
+
+    /// <summary>How many jobs are in each state, as clients see it (<see cref="JobEntry.State"/>), indexed by <see cref="JobState"/>.</summary>
+    public long[] CountByState()
+    {
+        lock (_lock) return (long[])_stateCounts.Clone();
+    }
 
     /// <summary>Every entry, in listing order (start-up recovery and tests).</summary>
     public JobEntry[] All()
@@ -121,10 +149,18 @@ public sealed class JobTable
     }
 
     /// <summary>Adds a new job; null at MAX_JOBS. Throws <see cref="ChangeLogUnavailableException"/>.</summary>
-    public (Job Job, Task Durable)? Create(Job job)
+    public (Job Job, Task Durable)? Create(Job job) => Create(job, out _);
+
+    /// <summary>
+    /// Adds a new job; null at MAX_JOBS, or when another job holds its key: then
+    /// <paramref name="keyOwner"/> names that job. Throws <see cref="ChangeLogUnavailableException"/>.
+    /// </summary>
+    public (Job Job, Task Durable)? Create(Job job, out Guid keyOwner)
     {
         lock (_lock)
         {
+            keyOwner = job.Spec.Key is { } key && _byKey.TryGetValue(key, out var owner) ? owner : Guid.Empty;
+            if (keyOwner != Guid.Empty) return null;
             if (_order.Count >= MaxJobs) return null;
             job = job with { Version = _lastNumber + 1 };
             var durable = Append(Change.Written(job), job.Id, null, urgent: true);
@@ -174,7 +210,9 @@ public sealed class JobTable
         {
             if (!_jobs.TryGetValue(run.JobId, out var entry)) return Task.CompletedTask;
             var durable = Append(Change.Recorded(run), run.JobId, entry, urgent);
-            _jobs[run.JobId] = entry with { Runs = Upsert(entry.Runs, run, RunsKept) };
+            var ends = run.IsFinished && !EndedBefore(entry.Runs, run.RunId);
+            Replace(entry, entry with { Runs = Upsert(entry.Runs, run, RunsKept) });
+            if (ends) Observer.RunFinished(run.Status, run.FinishedAt ?? default);
             return durable;
         }
     }
@@ -194,6 +232,29 @@ public sealed class JobTable
         }
         _undo.Add((number, id, previous));
         return durable;
+    }
+
+    /// <summary>True when the history already holds run <paramref name="runId"/> with a final status.</summary>
+    static bool EndedBefore(Run[] runs, Guid runId)
+    {
+        foreach (var run in runs)
+            if (run.RunId == runId)
+                return run.IsFinished;
+        return false;
+    }
+
+    /// <summary>Replaces a job's entry with a new one of the same job (its runs changed).</summary>
+    void Replace(JobEntry old, JobEntry entry)
+    {
+        _jobs[entry.Job.Id] = entry;
+        Counted(old, entry);
+    }
+
+    /// <summary>Moves a job between the per-state counts; either side may be null (created, deleted).</summary>
+    void Counted(JobEntry? old, JobEntry? entry)
+    {
+        if (old is not null) _stateCounts[(int)old.State]--;
+        if (entry is not null) _stateCounts[(int)entry.State]++;
     }
 
     /// <summary>Puts <paramref name="run"/> first (or in its old place, if already there), keeping at most <paramref name="cap"/>.</summary>
@@ -222,6 +283,7 @@ public sealed class JobTable
             _jobs.TryRemove(id, out _);
             var at = _order.BinarySearch((old!.Job.CreatedAt.UtcTicks, id), OrderComparer.Instance);
             if (at >= 0) _order.RemoveAt(at);
+            Indexed(id, old, null);
         }
         else
         {
@@ -232,8 +294,20 @@ public sealed class JobTable
                 var at = _order.BinarySearch(key, OrderComparer.Instance);
                 _order.Insert(at < 0 ? ~at : at, key);
             }
+            Indexed(id, had ? old : null, entry);
         }
         if (_log is not null) Changed?.Invoke(id);
+    }
+
+    /// <summary>Keeps the key index and the state counts in step with one job's entry.</summary>
+    void Indexed(Guid id, JobEntry? old, JobEntry? entry)
+    {
+        Counted(old, entry);
+        var oldKey = old?.Job.Spec.Key;
+        var newKey = entry?.Job.Spec.Key;
+        if (oldKey == newKey) return;
+        if (oldKey is not null && _byKey.TryGetValue(oldKey, out var owner) && owner == id) _byKey.Remove(oldKey);
+        if (newKey is not null) _byKey[newKey] = id;
     }
 
     /// <summary>Called by the log, under the lock, when changes from <paramref name="firstLost"/> on did not become durable.</summary>

@@ -223,6 +223,7 @@ public sealed class Journal : ChangeLog
             BeforeWrite?.Invoke();
             RandomAccess.Write(_file, batch.WrittenSpan, _fileLength);
             var took = Durability.SyncData(_file, _path);
+            Observer.Synced(took);
             if (took > Durability.SlowSync)
                 _log.LogWarning("Slow journal sync: {Milliseconds} ms for {Bytes} bytes", (long)took.TotalMilliseconds, batch.WrittenCount);
             Volatile.Write(ref _fileLength, _fileLength + batch.WrittenCount);
@@ -233,6 +234,7 @@ public sealed class Journal : ChangeLog
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             _log.LogError("Journal write failed, changes not saved: {Error}", e.Message);
+            Observer.WriteFailed();
             var failure = new ChangeLogUnavailableException($"the journal could not be written: {e.Message}", e);
             lock (_gate)
             {
@@ -273,6 +275,7 @@ public sealed class Journal : ChangeLog
         Volatile.Write(ref _fileLength, replaced.Length);
         _snapshotLength = done.SnapshotLength;
         Compactions++;
+        Observer.Compacted();
         Compacted?.Invoke();
     }
 
