@@ -36,7 +36,7 @@ public static class KsanaHost
         });
         services.AddProblemDetails(o => o.CustomizeProblemDetails = ExplainException);
         services.AddSingleton(sp => DataDir.Open(settings.DataDir, settings.RunsKept, settings.MaxJobs,
-            sp.GetRequiredService<ILoggerFactory>().CreateLogger("Ksana.Storage")));
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("Ksana.Storage"), time: sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(sp => sp.GetRequiredService<DataDir>().Table);
         services.AddSingleton(sp => new CallbackSender(new HttpMessageInvoker(callbackHandler?.Invoke() ?? CallbackSender.Handler()),
             sp.GetRequiredService<TimeProvider>()));

@@ -16,12 +16,12 @@ public static class JobsApi
     public static void MapJobs(this IEndpointRouteBuilder app)
     {
         var jobs = app.MapGroup("/jobs");
-        jobs.MapPost("", Create);
+        jobs.MapPost("", Create).WithIdempotency();
         jobs.MapGet("", List);
         jobs.MapGet("/{id}", Get);
         jobs.MapPatch("/{id}", Patch);
         jobs.MapDelete("/{id}", Delete);
-        jobs.MapPost("/{id}/run-now", RunNow);
+        jobs.MapPost("/{id}/run-now", RunNow).WithIdempotency();
         jobs.MapPost("/{id}/pause", Pause);
         jobs.MapPost("/{id}/resume", Resume);
         jobs.MapGet("/{id}/runs", Runs);

@@ -1,18 +1,23 @@
 namespace Ksana.Scheduling;
 
-public enum ChangeKind { JobWritten, JobDeleted, RunWritten }
+public enum ChangeKind { JobWritten, JobDeleted, RunWritten, AnswerRemembered }
 
-/// <summary>One change of state, as the change log carries it: a job written whole, deleted, or a run written whole.</summary>
-public readonly record struct Change(ChangeKind Kind, Job? Job, Guid Deleted, Run? Run)
+/// <summary>
+/// One change of state, as the change log carries it: a job written whole, deleted, a run written
+/// whole, or the answer to a request with an Idempotency-Key remembered.
+/// </summary>
+public readonly record struct Change(ChangeKind Kind, Job? Job, Guid Deleted, Run? Run, RememberedAnswer? Answer = null)
 {
     public static Change Written(Job job) => new(ChangeKind.JobWritten, job, Guid.Empty, null);
     public static Change Removed(Guid jobId) => new(ChangeKind.JobDeleted, null, jobId, null);
     public static Change Recorded(Run run) => new(ChangeKind.RunWritten, null, Guid.Empty, run);
+    public static Change Remembered(RememberedAnswer answer) => new(ChangeKind.AnswerRemembered, null, Guid.Empty, null, answer);
 
     public Guid JobId => Kind switch
     {
         ChangeKind.JobWritten => Job!.Id,
         ChangeKind.RunWritten => Run!.JobId,
+        ChangeKind.AnswerRemembered => Guid.Empty,
         _ => Deleted,
     };
 }

@@ -40,11 +40,15 @@ public sealed class JobTable
     long _lastNumber;
     ChangeLog? _log;
 
-    public JobTable(int runsKept, int maxJobs)
+    public JobTable(int runsKept, int maxJobs, TimeProvider? time = null)
     {
         RunsKept = runsKept;
         MaxJobs = maxJobs;
+        Answers = new RememberedAnswers(time ?? TimeProvider.System);
     }
+
+    /// <summary>The answers remembered for Idempotency-Key (SPEC §4): written through this table's log, in its snapshots.</summary>
+    public RememberedAnswers Answers { get; }
 
     public int RunsKept { get; }
     public int MaxJobs { get; }
@@ -70,6 +74,9 @@ public sealed class JobTable
             case ChangeKind.JobWritten:
                 var job = change.Job! with { Version = ++_lastNumber };
                 Set(job.Id, new JobEntry(job, _jobs.TryGetValue(job.Id, out var old) ? old.Runs : []));
+                break;
+            case ChangeKind.AnswerRemembered:
+                Answers.Add(change.Answer!, 0);
                 break;
             case ChangeKind.RunWritten:
                 if (_jobs.TryGetValue(change.Run!.JobId, out var entry))
@@ -217,6 +224,20 @@ public sealed class JobTable
         }
     }
 
+    /// <summary>
+    /// Writes a remembered answer to the log and keeps it; the task says when it is durable (only then
+    /// may the answer be sent). Throws <see cref="ChangeLogUnavailableException"/>.
+    /// </summary>
+    public Task Remember(RememberedAnswer answer)
+    {
+        lock (_lock)
+        {
+            var durable = Append(Change.Remembered(answer), Guid.Empty, null, urgent: true);
+            Answers.Add(answer, _lastNumber);
+            return durable;
+        }
+    }
+
     Task Append(in Change change, Guid id, JobEntry? previous, bool urgent)
     {
         var number = _lastNumber + 1;
@@ -319,6 +340,7 @@ public sealed class JobTable
             Set(id, previous);
             _undo.RemoveAt(i);
         }
+        Answers.Undo(firstLost);
         // Numbers are not reused: a version once seen by a writer must never name other content.
     }
 
@@ -326,18 +348,20 @@ public sealed class JobTable
     (int Count, IEnumerable<Change> Changes) Snapshot()
     {
         var entries = Entries();
-        var count = entries.Length;
+        var answers = Answers.Live();
+        var count = entries.Length + answers.Length;
         foreach (var entry in entries) count += entry.Runs.Length;
-        return (count, Changes(entries));
+        return (count, Changes(entries, answers));
     }
 
-    static IEnumerable<Change> Changes(JobEntry[] entries)
+    static IEnumerable<Change> Changes(JobEntry[] entries, RememberedAnswer[] answers)
     {
         foreach (var entry in entries)
         {
             yield return Change.Written(entry.Job);
             for (var i = entry.Runs.Length - 1; i >= 0; i--) yield return Change.Recorded(entry.Runs[i]);
         }
+        foreach (var answer in answers) yield return Change.Remembered(answer);
     }
 
     sealed class OrderComparer : IComparer<(long Ticks, Guid Id)>

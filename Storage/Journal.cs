@@ -12,6 +12,7 @@ namespace Ksana.Storage;
  *   {"seq":17,"op":"job","job":{...}, "crc":"8c2f0a1b"}\n     a job written whole (create or any change)
  *   {"seq":18,"op":"del","id":"<uuid>",  "crc":"…"}\n          a job deleted, with its runs
  *   {"seq":19,"op":"run","run":{...},    "crc":"…"}\n          a run written whole (upsert by run_id)
+ *   {"seq":20,"op":"idem","idem":{...},  "crc":"…"}\n          an answer remembered for an Idempotency-Key (AnswerCodec)
  *
  * "crc" is always the last member: the CRC-32 (IEEE) of every byte of the line before `,"crc":"`,
  * in 8 lower-case hex digits. "seq" rises strictly from line to line. Together they tell a torn

@@ -18,9 +18,10 @@ public static class LineDecoder
         var reader = new Utf8JsonReader(line);
         Expect(ref reader, JsonTokenType.StartObject);
         long seq = 0;
-        var op = 0; // 1 job, 2 del, 3 run
+        var op = 0; // 1 job, 2 del, 3 run, 4 idem
         Job? job = null;
         Run? run = null;
+        RememberedAnswer? answer = null;
         var deleted = System.Guid.Empty;
         while (Next(ref reader) == JsonTokenType.PropertyName)
         {
@@ -29,11 +30,13 @@ public static class LineDecoder
             {
                 Next(ref reader);
                 op = reader.ValueTextEquals("job"u8) ? 1 : reader.ValueTextEquals("del"u8) ? 2 : reader.ValueTextEquals("run"u8) ? 3
+                    : reader.ValueTextEquals("idem"u8) ? 4
                     : throw new FormatException("op: unknown operation");
             }
             else if (reader.ValueTextEquals("job"u8)) { Next(ref reader); job = JobCodec.ReadRecord(ref reader); }
             else if (reader.ValueTextEquals("id"u8)) deleted = JsonRead.Guid(ref reader, "id");
             else if (reader.ValueTextEquals("run"u8)) { Next(ref reader); run = RunCodec.Read(ref reader); }
+            else if (reader.ValueTextEquals("idem"u8)) { Next(ref reader); answer = AnswerCodec.Read(ref reader); }
             else if (reader.ValueTextEquals("crc"u8)) Next(ref reader);
             else throw Unknown(ref reader);
         }
@@ -42,6 +45,7 @@ public static class LineDecoder
             1 when job is not null => (seq, Change.Written(job)),
             2 when deleted != System.Guid.Empty => (seq, Change.Removed(deleted)),
             3 when run is not null => (seq, Change.Recorded(run)),
+            4 when answer is not null => (seq, Change.Remembered(answer)),
             _ => throw new FormatException("incomplete record"),
         };
     }

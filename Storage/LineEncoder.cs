@@ -56,6 +56,11 @@ internal sealed class LineEncoder
                 w.WriteString("op"u8, "del"u8);
                 w.WriteString("id"u8, change.Deleted);
                 break;
+            case ChangeKind.AnswerRemembered:
+                w.WriteString("op"u8, "idem"u8);
+                w.WritePropertyName("idem"u8);
+                AnswerCodec.Write(w, change.Answer!);
+                break;
             default:
                 w.WriteString("op"u8, "run"u8);
                 w.WritePropertyName("run"u8);
