@@ -1,6 +1,7 @@
 using Ksana.Http;
 using Ksana.Http.Outbound;
 using Ksana.Http.Trust;
+using Ksana.Operations;
 using Ksana.Scheduling;
 using Ksana.Storage;
 
@@ -36,7 +37,7 @@ public static class KsanaHost
         });
         services.AddProblemDetails(o => o.CustomizeProblemDetails = ExplainException);
         services.AddSingleton(sp => DataDir.Open(settings.DataDir, settings.RunsKept, settings.MaxJobs,
-            sp.GetRequiredService<ILoggerFactory>().CreateLogger("Ksana.Storage")));
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("Ksana.Storage"), time: sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(sp => sp.GetRequiredService<DataDir>().Table);
         // Delivery trust (SPEC §8, §10): signing secrets, where callbacks may go, per-host caps.
         services.AddSingleton(sp => new SigningKeys(settings.SigningKeysFile, sp.GetRequiredService<TimeProvider>(),
@@ -56,6 +57,7 @@ public static class KsanaHost
             EventsOn = settings.EventsUrl is not null,
             Sign = sp.GetRequiredService<SigningKeys>().Sign,
             Hosts = settings.HostConcurrency is { } perHost ? new HostSlots(perHost) : null,
+            Observer = sp.GetRequiredService<RunObserver>(),
         });
         services.AddSingleton(sp => new AuthThrottle(sp.GetRequiredService<TimeProvider>()));
         if (settings.EventsUrl is { } eventsUrl)
@@ -69,6 +71,9 @@ public static class KsanaHost
             });
             services.AddHostedService(sp => sp.GetRequiredService<EventSender>());
         }
+        services.AddSingleton(_ => new KsanaMetrics(Settings.Version, System.Diagnostics.Process.GetCurrentProcess().StartTime.ToUniversalTime()));
+        services.AddSingleton(sp => new RunsPerMinute(sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<RunObserver>(sp => new RunMetrics(sp.GetRequiredService<KsanaMetrics>(), sp.GetRequiredService<RunsPerMinute>()));
         services.AddSingleton<Scheduler>();
         services.AddHostedService(sp => sp.GetRequiredService<Scheduler>());
         services.AddSingleton<Jobs>();
@@ -81,7 +86,10 @@ public static class KsanaHost
         app.MapGet("/health", () => TypedResults.Ok(new Health()));
         app.MapJobs();
         app.MapRuns();
-        Operations.StatusPageEndpoint.MapStatusPage(app);
+        app.MapStatusPage();
+        app.MapMetrics(withoutKey: settings.MetricsPublic);
+        app.MapStats();
+        app.MapOpenApi();
 
         // Open the data directory and repair what a crash left before the first request is served.
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Ksana.Startup");
@@ -91,6 +99,7 @@ public static class KsanaHost
         var outbound = app.Services.GetRequiredService<OutboundRules>();
         var data = app.Services.GetRequiredService<DataDir>();
         var replayed = System.Diagnostics.Stopwatch.GetElapsedTime(opened);
+        Observe(app.Services, data);
         app.Services.GetRequiredService<Jobs>().RecoverAsync(app.Services.GetRequiredService<Scheduler>()).GetAwaiter().GetResult();
         app.Lifetime.ApplicationStarted.Register(() =>
         {
@@ -111,6 +120,27 @@ public static class KsanaHost
             data.Journal.RequestCompaction();
         });
         return app;
+    }
+
+    /// <summary>
+    /// Connects the metrics to what they count: the runner and the table report as they go, the
+    /// journal after each sync, the key check on each refusal; sizes and counts are read at scrape time.
+    /// </summary>
+    static void Observe(IServiceProvider services, DataDir data)
+    {
+        var metrics = services.GetRequiredService<KsanaMetrics>();
+        data.Table.Observer = services.GetRequiredService<RunObserver>();
+        data.Journal.Observer = new JournalMetrics(metrics);
+        services.GetRequiredService<ApiKeys>().Refused = metrics.AuthFailed;
+        metrics.JournalBytes.ReadFrom(() => data.Journal.FileLength);
+        var events = services.GetService<EventSender>();
+        metrics.EventsPending.ReadFrom(() => events?.Pending ?? 0);
+        metrics.JobsByState = () =>
+        {
+            var counts = data.Table.CountByState();
+            return new KsanaMetrics.JobCounts(counts[(int)Wire.JobState.Scheduled], counts[(int)Wire.JobState.Paused],
+                counts[(int)Wire.JobState.Completed], counts[(int)Wire.JobState.Missed]);
+        };
     }
 
     static int StatusFor(Exception e) => e switch

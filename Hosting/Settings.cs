@@ -33,6 +33,8 @@ public sealed record Settings
     public string? OutboundAllow { get; init; }
     /// <summary>Most attempts in flight to one (scheme, host, port); null: no cap but WORKERS.</summary>
     public int? HostConcurrency { get; init; }
+    /// <summary>Serve GET /metrics without a key (SPEC §11), for a scraper on a trusted network.</summary>
+    public bool MetricsPublic { get; init; }
 
     /// <summary>Per-attempt timeouts and backoffs are capped here; so is the drain on SIGTERM.</summary>
     public static readonly Duration DurationMin = Duration.FromMilliseconds(1);
@@ -63,6 +65,7 @@ public sealed record Settings
         ("OUTBOUND_DENY", "CIDR ranges and loopback, private, link-local, none that callbacks may not reach (default link-local)"),
         ("OUTBOUND_ALLOW", "CIDR ranges callbacks may reach even inside a denied range (default none)"),
         ("HOST_CONCURRENCY", "most attempts in flight to one host (default: no cap but WORKERS)"),
+        ("METRICS_PUBLIC", "true serves /metrics without a key (default false)"),
     ];
 
     public static string HelpText()
@@ -153,6 +156,7 @@ public sealed record Settings
                 "OUTBOUND_ALLOW" => Outbound(null, value, ref problem) ? s with { OutboundAllow = value } : s,
                 "HOST_CONCURRENCY" => value.Length == 0 ? s
                     : Int(value, 1, WorkersMax, ref problem) is { } h ? s with { HostConcurrency = h } : s,
+                "METRICS_PUBLIC" => value is "true" or "false" ? s with { MetricsPublic = value == "true" } : Fail(s, "must be true or false", ref problem),
                 _ => s,
             };
             if (problem is not null)

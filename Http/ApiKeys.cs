@@ -10,6 +10,10 @@ namespace Ksana.Http;
 /// key away. The file is re-read when its size or modification time changes (checked every second)
 /// and on SIGHUP, so keys rotate without a restart.
 /// </summary>
+/// <remarks>
+/// A line may name a scope after the key, separated by white space: <c>read</c> or <c>admin</c>
+/// (SPEC §3). A line whose last word is neither is one key, spaces and all, as it always was.
+/// </remarks>
 public sealed class ApiKeys : IDisposable
 {
     public static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(1);
@@ -20,6 +24,7 @@ public sealed class ApiKeys : IDisposable
     readonly PosixSignalRegistration? _hangup;
     readonly Lock _reload = new();
     byte[][] _digests = [];
+    KeyScope[] _scopes = [];
     (DateTime Modified, long Length)? _seen;
 
     public ApiKeys(string? path, TimeProvider time, ILogger<ApiKeys> log)
@@ -59,13 +64,16 @@ public sealed class ApiKeys : IDisposable
             _seen = stamp;
 
             var digests = new List<byte[]>();
+            var scopes = new List<KeyScope>();
             try
             {
                 foreach (var raw in File.ReadAllLines(_path))
                 {
                     var line = raw.Trim();
                     if (line.Length == 0 || line.StartsWith('#')) continue;
-                    digests.Add(SHA256.HashData(Encoding.UTF8.GetBytes(line)));
+                    var (key, scope) = Parse(line);
+                    digests.Add(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
+                    scopes.Add(scope);
                 }
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -73,6 +81,8 @@ public sealed class ApiKeys : IDisposable
                 _log.LogWarning("AUTH_KEYS_FILE {Path} cannot be read ({Error}): every authenticated request is rejected", _path, e.Message);
             }
             var before = _digests.Length;
+            // Scopes first: a reader that sees the new digests must find their scopes (same length or longer).
+            Volatile.Write(ref _scopes, scopes.ToArray());
             Volatile.Write(ref _digests, digests.ToArray());
             if (digests.Count == 0)
                 _log.LogWarning("AUTH_KEYS_FILE {Path} holds no key: every request but GET /health will be rejected with 401", _path);
@@ -81,25 +91,52 @@ public sealed class ApiKeys : IDisposable
         }
     }
 
-    /// <summary>True when the request carries a known key in <c>Authorization: ApiKey …</c> or <c>X-API-Key</c>.</summary>
-    public bool Accepts(IHeaderDictionary headers)
+    /// <summary>Told of each request refused for a missing or wrong key (metrics); nobody by default.</summary>
+    public Action? Refused { get; set; }
+
+    /// <summary>"<c>key</c>", "<c>key read</c>" or "<c>key admin</c>": the key and what it may do.</summary>
+    static (string Key, KeyScope Scope) Parse(string line)
     {
+        var space = line.AsSpan().LastIndexOfAny(' ', '\t');
+        if (space < 0) return (line, KeyScope.Admin);
+        var word = line.AsSpan(space + 1);
+        var key = line[..space].TrimEnd();
+        if (word.SequenceEqual("read")) return (key, KeyScope.Read);
+        if (word.SequenceEqual("admin")) return (key, KeyScope.Admin);
+        return (line, KeyScope.Admin);
+    }
+
+    /// <summary>True when the request carries a known key in <c>Authorization: ApiKey …</c> or <c>X-API-Key</c>.</summary>
+    public bool Accepts(IHeaderDictionary headers) => Check(headers) is not null;
+
+    /// <summary>
+    /// The scope and an identity of the key the request carries, or null when it carries no known key.
+    /// The identity is a digest of the key, not the key: safe to keep (idempotency records are per key).
+    /// </summary>
+    public (KeyScope Scope, string Identity)? Check(IHeaderDictionary headers)
+    {
+        var scopes = Volatile.Read(ref _scopes);
         var digests = Volatile.Read(ref _digests);
-        if (digests.Length == 0) return false;
+        if (digests.Length == 0) return null;
         string? key = null;
         var authorization = headers.Authorization.ToString();
         if (authorization.Length > 7 && authorization.StartsWith("ApiKey ", StringComparison.OrdinalIgnoreCase))
             key = authorization[7..].Trim();
         else if (headers.TryGetValue("X-API-Key", out var header))
             key = header.ToString().Trim();
-        if (string.IsNullOrEmpty(key) || key.Length > 4096) return false;
+        if (string.IsNullOrEmpty(key) || key.Length > 4096) return null;
 
         Span<byte> digest = stackalloc byte[32];
         SHA256.HashData(Encoding.UTF8.GetBytes(key), digest);
-        var match = false;
-        foreach (var known in digests)
-            match |= CryptographicOperations.FixedTimeEquals(digest, known);
-        return match;
+        var match = -1;
+        for (var i = 0; i < digests.Length; i++)
+            if (CryptographicOperations.FixedTimeEquals(digest, digests[i]))
+                match = i;
+        if (match < 0) return null;
+        // A second hash, so what is stored elsewhere is not the digest that unlocks this server.
+        Span<byte> identity = stackalloc byte[32];
+        SHA256.HashData(digest, identity);
+        return (match < scopes.Length ? scopes[match] : KeyScope.Admin, Convert.ToHexStringLower(identity[..16]));
     }
 
     public void Dispose()
@@ -109,18 +146,61 @@ public sealed class ApiKeys : IDisposable
     }
 }
 
-/// <summary>Every endpoint but GET /health needs a key; a request without one gets 401 and a problem body.</summary>
+/// <summary>What a key may do (SPEC §3).</summary>
+public enum KeyScope
+{
+    /// <summary>Everything: the default for a key line without a scope.</summary>
+    Admin,
+    /// <summary>Only the safe methods (GET, HEAD, OPTIONS); anything else is a 403.</summary>
+    Read,
+}
+
+/// <summary>
+/// Every endpoint but GET /health (and those mapped anonymous) needs a key; a request without one
+/// gets 401 and a problem body. A read key may only use the safe methods of RFC 9110 (GET, HEAD,
+/// OPTIONS: none of them changes anything); anything else with it is a 403.
+/// </summary>
 public static class ApiKeyAuth
 {
+    /// <summary>The <see cref="HttpContext.Items"/> entry holding the key's scope: "read" or "admin" (the status page reads it).</summary>
+    public const string ScopeItem = "ksana.scope";
+
+    /// <summary>The <see cref="HttpContext.Items"/> entry holding a digest that identifies the request's key.</summary>
+    public const string IdentityItem = "ksana.key";
+
     public static IApplicationBuilder UseApiKeys(this IApplicationBuilder app) => app.Use(async (context, next) =>
     {
-        if (context.Request.Path.Equals("/health", StringComparison.Ordinal)
-            || context.GetEndpoint()?.Metadata.GetMetadata<Microsoft.AspNetCore.Authorization.IAllowAnonymous>() is not null
-            || context.RequestServices.GetRequiredService<ApiKeys>().Accepts(context.Request.Headers))
+        var keys = context.RequestServices.GetRequiredService<ApiKeys>();
+        var checkedKey = keys.Check(context.Request.Headers);
+        if (checkedKey is { } found)
+        {
+            context.Items[ScopeItem] = found.Scope == KeyScope.Read ? "read" : "admin";
+            context.Items[IdentityItem] = found.Identity;
+        }
+        var open = context.Request.Path.Equals("/health", StringComparison.Ordinal)
+            || context.GetEndpoint()?.Metadata.GetMetadata<Microsoft.AspNetCore.Authorization.IAllowAnonymous>() is not null;
+        if (checkedKey is { Scope: KeyScope.Read } && !open && !HttpMethods.IsGet(context.Request.Method)
+            && !HttpMethods.IsHead(context.Request.Method) && !HttpMethods.IsOptions(context.Request.Method))
+        {
+            context.Response.StatusCode = StatusCodes.Status403Forbidden;
+            await context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
+            {
+                HttpContext = context,
+                ProblemDetails =
+                {
+                    Status = StatusCodes.Status403Forbidden,
+                    Title = "Forbidden",
+                    Detail = $"this API key has the read scope: it may only GET; {context.Request.Method} needs an admin key",
+                },
+            });
+            return;
+        }
+        if (open || checkedKey is not null)
         {
             await next(context);
             return;
         }
+        keys.Refused?.Invoke();
         // Failed authentication is throttled per client address (SPEC §10); a valid key never is.
         var throttle = context.RequestServices.GetRequiredService<Trust.AuthThrottle>();
         var client = context.Connection.RemoteIpAddress ?? System.Net.IPAddress.None;

@@ -13,15 +13,17 @@ public static class JobsApi
     public static void MapJobs(this IEndpointRouteBuilder app)
     {
         var jobs = app.MapGroup("/jobs");
-        jobs.MapPost("", Create);
+        jobs.MapPost("", Create).WithIdempotency();
         jobs.MapGet("", List);
         jobs.MapGet("/{id}", Get);
         jobs.MapPatch("/{id}", Patch);
         jobs.MapDelete("/{id}", Delete);
-        jobs.MapPost("/{id}/run-now", RunNow);
+        jobs.MapPost("/{id}/run-now", RunNow).WithIdempotency();
         jobs.MapPost("/{id}/pause", Pause);
         jobs.MapPost("/{id}/resume", Resume);
         jobs.MapGet("/{id}/runs", Runs);
+        jobs.MapGet("/by-key/{key}", GetByKey);
+        jobs.MapPut("/by-key/{key}", PutByKey);
     }
 
     static JobView View(Jobs jobs, Job job, Run[] runs) => new(new JobEntry(job, runs), jobs.NextRunAt(job));
@@ -64,6 +66,71 @@ public static class JobsApi
         Guid.TryParse(id, out var guid) && jobs.Get(guid) is { } entry
             ? TypedResults.Ok(View(jobs, entry.Job, entry.Runs))
             : Problems.NoJob(id);
+
+    /// <summary>A key that no job can hold (not of the key alphabet) is simply not found.</summary>
+    static Results<Ok<JobView>, ProblemHttpResult> GetByKey(string key, Jobs jobs) =>
+        JobRequest.IsKey(key) && jobs.GetByKey(key) is { } entry
+            ? TypedResults.Ok(View(jobs, entry.Job, entry.Runs))
+            : Problems.Status(StatusCodes.Status404NotFound, $"no job with key \"{key}\"");
+
+    /// <summary>
+    /// Upsert (SPEC §4): the body is a whole job, validated as a create; its key may be left out
+    /// (the path gives it) but must not differ. A new schedule restarts the grid, as with PATCH; the
+    /// past-run_at check applies only when the schedule is new, so a script can re-send a once job
+    /// that has already run. A body that changes nothing writes nothing.
+    /// </summary>
+    static async Task<Results<Created<JobView>, Ok<JobView>, ValidationProblem, ProblemHttpResult>> PutByKey(
+        string key, HttpRequest request, Jobs jobs, Settings settings, OutboundRules outbound)
+    {
+        if (!JobRequest.IsKey(key))
+            return Problems.InvalidField("key", $"the key in the path must be 1 to {JobRequest.KeyLengthMax} characters of A-Z a-z 0-9 . _ - :");
+        var (json, problem) = await RequestBody.ReadJsonAsync(request);
+        if (problem is not null) return problem;
+        if (json is JsonObject body)
+        {
+            if (!body.ContainsKey("key")) body["key"] = key;
+            else if (body["key"] is not JsonValue given || !given.TryGetValue<string>(out var text) || text != key)
+                return Problems.InvalidField("key", $"must be left out or equal the key in the path (\"{key}\")");
+        }
+
+        Dictionary<string, string[]>? errors = null;
+        var now = jobs.Now();
+        var put = await jobs.PutByKeyAsync(key, current =>
+        {
+            var (spec, invalid) = JobRequest.Validate(json, settings, now, checkRunAt: current is null,
+                stored: current?.Spec, outbound: outbound.Current);
+            errors = spec is null ? invalid : null;
+            if (spec is null) return null;
+            if (current is null) return new JobChange(spec, ScheduleGiven: true);
+            var scheduleChanged = !ClientFields(spec).SequenceEqual(ClientFields(spec with { Schedule = current.Spec.Schedule }));
+            if (scheduleChanged)
+            {
+                (spec, invalid) = JobRequest.Validate(json, settings, now, checkRunAt: true, stored: current.Spec, outbound: outbound.Current);
+                errors = spec is null ? invalid : null;
+                if (spec is null) return null;
+            }
+            else if (ClientFields(spec).SequenceEqual(ClientFields(current.Spec))) return null;
+            return new JobChange(spec, scheduleChanged);
+        });
+        if (errors is not null) return Problems.Invalid(errors);
+        if (put.Value is not ({ } job, var created)) return Problems.Refused(put, key);
+        return created
+            ? TypedResults.Created($"/jobs/{job.Id}", View(jobs, job, []))
+            : TypedResults.Ok(View(jobs, job));
+    }
+
+    /// <summary>The client fields as the codec writes them: two specs with the same bytes ask for the same job.</summary>
+    static byte[] ClientFields(JobSpec spec)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(512);
+        using (var w = new System.Text.Json.Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            Records.JobCodec.WriteClientFields(w, spec);
+            w.WriteEndObject();
+        }
+        return buffer.WrittenSpan.ToArray();
+    }
 
     static async Task<Results<Ok<JobView>, ValidationProblem, ProblemHttpResult>> Patch(
         string id, HttpRequest request, Jobs jobs, Settings settings, OutboundRules outbound)

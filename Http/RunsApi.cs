@@ -15,7 +15,7 @@ public static class RunsApi
         var runs = app.MapGroup("/runs");
         runs.MapGet("", List);
         runs.MapGet("/{runId}", Get);
-        runs.MapPost("/{runId}/replay", Replay);
+        runs.MapPost("/{runId}/replay", Replay).WithIdempotency();
     }
 
     static Results<Ok<RunPage>, ValidationProblem> List(JobTable table, string? status, string? job_id, string? since, string? limit, string? cursor)

@@ -6,16 +6,20 @@ namespace Ksana.Operations;
 /// </summary>
 /// <remarks>
 /// It needs an API key (read scope is enough) like every route, which the key middleware enforces;
-/// with <c>METRICS_PUBLIC=true</c> that middleware is to let <c>GET /metrics</c> through without one.
+/// with <c>METRICS_PUBLIC=true</c> the route is mapped anonymous, and the middleware lets it through.
 /// </remarks>
 public static class MetricsEndpoint
 {
     public const string Path = "/metrics";
 
-    /// <summary>Maps <c>GET /metrics</c> over the <see cref="KsanaMetrics"/> singleton in the app's services.</summary>
-    public static IEndpointRouteBuilder MapMetrics(this IEndpointRouteBuilder app)
+    /// <summary>
+    /// Maps <c>GET /metrics</c> over the <see cref="KsanaMetrics"/> singleton in the app's services;
+    /// <paramref name="withoutKey"/> (METRICS_PUBLIC) serves it to anyone.
+    /// </summary>
+    public static IEndpointRouteBuilder MapMetrics(this IEndpointRouteBuilder app, bool withoutKey = false)
     {
-        app.MapGet(Path, (HttpContext context) => WriteAsync(context, context.RequestServices.GetRequiredService<KsanaMetrics>()));
+        var route = app.MapGet(Path, (HttpContext context) => WriteAsync(context, context.RequestServices.GetRequiredService<KsanaMetrics>()));
+        if (withoutKey) route.AllowAnonymous();
         return app;
     }
 

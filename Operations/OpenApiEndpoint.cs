@@ -20,7 +20,7 @@ public static class OpenApiEndpoint
 
     public static IEndpointRouteBuilder MapOpenApi(this IEndpointRouteBuilder app)
     {
-        app.MapGet(Path, Serve);
+        app.MapGet(Path, Serve).AllowAnonymous();
         return app;
     }
 

@@ -1,25 +1,29 @@
 namespace Ksana.Scheduling;
 
-public enum ChangeKind { JobWritten, JobDeleted, RunWritten, EventQueued, EventDelivered }
+public enum ChangeKind { JobWritten, JobDeleted, RunWritten, EventQueued, EventDelivered, AnswerRemembered }
 
 /// <summary>
 /// One change of state, as the change log carries it: a job written whole or deleted, a run written
-/// whole, an event queued for EVENTS_URL or delivered. <see cref="Target"/> names the job a delete or
-/// a delivery is about; <see cref="EventId"/> the event delivered.
+/// whole, an event queued for EVENTS_URL or delivered, or the answer to a request with an
+/// Idempotency-Key remembered. <see cref="Target"/> names the job a delete or a delivery is about;
+/// <see cref="EventId"/> the event delivered.
 /// </summary>
-public readonly record struct Change(ChangeKind Kind, Job? Job, Guid Target, Run? Run, Event? Event = null, Guid EventId = default)
+public readonly record struct Change(ChangeKind Kind, Job? Job, Guid Target, Run? Run, Event? Event = null, Guid EventId = default,
+    RememberedAnswer? Answer = null)
 {
     public static Change Written(Job job) => new(ChangeKind.JobWritten, job, Guid.Empty, null);
     public static Change Removed(Guid jobId) => new(ChangeKind.JobDeleted, null, jobId, null);
     public static Change Recorded(Run run) => new(ChangeKind.RunWritten, null, Guid.Empty, run);
     public static Change Queued(Event e) => new(ChangeKind.EventQueued, null, Guid.Empty, null, e);
     public static Change Delivered(Guid jobId, Guid eventId) => new(ChangeKind.EventDelivered, null, jobId, null, null, eventId);
+    public static Change Remembered(RememberedAnswer answer) => new(ChangeKind.AnswerRemembered, null, Guid.Empty, null, Answer: answer);
 
     public Guid JobId => Kind switch
     {
         ChangeKind.JobWritten => Job!.Id,
         ChangeKind.RunWritten => Run!.JobId,
         ChangeKind.EventQueued => Event!.JobId,
+        ChangeKind.AnswerRemembered => Guid.Empty,
         _ => Target,
     };
 }
@@ -54,8 +58,29 @@ public abstract class ChangeLog : IDisposable
     /// <summary>A task that completes when every change appended so far is durable.</summary>
     public abstract Task FlushAsync();
 
+    /// <summary>Told about syncs, failed writes and compactions (metrics); nobody by default.</summary>
+    public ChangeLogObserver Observer { get; set; } = ChangeLogObserver.None;
+
     public abstract void Dispose();
 }
 
 /// <summary>The change log cannot take writes now (disk full, read-only, I/O error): nothing was changed.</summary>
 public sealed class ChangeLogUnavailableException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>
+/// What a change log reports about its own work (the journal series of SPEC §11). Does nothing
+/// unless overridden; called on the log's writer thread, so an override must be quick and never wait.
+/// </summary>
+public class ChangeLogObserver
+{
+    public static readonly ChangeLogObserver None = new();
+
+    /// <summary>A batch was written and made durable; <paramref name="duration"/> is the sync alone.</summary>
+    public virtual void Synced(TimeSpan duration) { }
+
+    /// <summary>A write or a sync failed: the changes of that batch were undone.</summary>
+    public virtual void WriteFailed() { }
+
+    /// <summary>The log was compacted to its live state.</summary>
+    public virtual void Compacted() { }
+}

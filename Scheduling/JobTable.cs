@@ -37,15 +37,23 @@ public sealed class JobTable
     readonly ConcurrentDictionary<Guid, JobEntry> _jobs = new();
     readonly List<(long Ticks, Guid Id)> _order = []; // by created_at, then id: the listing order
     readonly List<(long Number, Guid Id, JobEntry? Previous)> _undo = [];
+    // Kept with every change under the lock, so a key's uniqueness is checked where it is written and
+    // a scrape counts jobs by state without walking up to MAX_JOBS entries.
+    readonly Dictionary<string, Guid> _byKey = new(StringComparer.Ordinal);
+    readonly long[] _stateCounts = new long[4];
     int _undoHead;
     long _lastNumber;
     ChangeLog? _log;
 
-    public JobTable(int runsKept, int maxJobs)
+    public JobTable(int runsKept, int maxJobs, TimeProvider? time = null)
     {
         RunsKept = runsKept;
         MaxJobs = maxJobs;
+        Answers = new RememberedAnswers(time ?? TimeProvider.System);
     }
+
+    /// <summary>The answers remembered for Idempotency-Key (SPEC §4): written through this table's log, in its snapshots.</summary>
+    public RememberedAnswers Answers { get; }
 
     public int RunsKept { get; }
     public int MaxJobs { get; }
@@ -55,6 +63,9 @@ public sealed class JobTable
 
     /// <summary>Events dropped from full outboxes since start.</summary>
     public long EventsDropped { get; private set; }
+
+    /// <summary>Told, under the lock, when a run record reaches a final status (metrics); nobody by default.</summary>
+    public RunObserver Observer { get; set; } = RunObserver.None;
 
     /// <summary>Raised under the lock whenever a job is created, changed, undone or deleted (not before <see cref="Attach"/>).</summary>
     public Action<Guid>? Changed { get; set; }
@@ -78,9 +89,12 @@ public sealed class JobTable
                 var job = change.Job! with { Version = ++_lastNumber };
                 Set(job.Id, _jobs.TryGetValue(job.Id, out var old) ? old with { Job = job } : new JobEntry(job, []));
                 break;
+            case ChangeKind.AnswerRemembered:
+                Answers.Add(change.Answer!, 0);
+                break;
             case ChangeKind.RunWritten:
                 if (_jobs.TryGetValue(change.Run!.JobId, out var entry))
-                    _jobs[entry.Job.Id] = entry with { Runs = Upsert(entry.Runs, change.Run, RunsKept) };
+                    Replace(entry, entry with { Runs = Upsert(entry.Runs, change.Run, RunsKept) });
                 break;
             case ChangeKind.EventQueued:
                 if (_jobs.TryGetValue(change.Event!.JobId, out var queuing))
@@ -104,6 +118,27 @@ public sealed class JobTable
     }
 
     public JobEntry? Get(Guid id) => _jobs.GetValueOrDefault(id);
+
+    /// <summary>The job whose client key is <paramref name="key"/>, if any (SPEC §2: keys are unique among jobs).</summary>
+    public JobEntry? GetByKey(string key)
+    {
+        lock (_lock) return _byKey.TryGetValue(key, out var id) ? _jobs.GetValueOrDefault(id) : null;
+    }
+
+    /// <summary>
+    /// The id of the job that holds <paramref name="key"/>, or null. Also callable from inside an
+    /// <see cref="Update"/> change (the lock is re-entrant), where the answer cannot go stale.
+    /// </summary>
+    public Guid? KeyOwner(string key)
+    {
+        lock (_lock) return _byKey.TryGetValue(key, out var id) ? id : null;
+    }
+
+    /// <summary>How many jobs are in each state, as clients see it (<see cref="JobEntry.State"/>), indexed by <see cref="JobState"/>.</summary>
+    public long[] CountByState()
+    {
+        lock (_lock) return (long[])_stateCounts.Clone();
+    }
 
     /// <summary>Every entry, in listing order (start-up recovery and tests).</summary>
     public JobEntry[] All()
@@ -143,10 +178,18 @@ public sealed class JobTable
     }
 
     /// <summary>Adds a new job; null at MAX_JOBS. Throws <see cref="ChangeLogUnavailableException"/>.</summary>
-    public (Job Job, Task Durable)? Create(Job job)
+    public (Job Job, Task Durable)? Create(Job job) => Create(job, out _);
+
+    /// <summary>
+    /// Adds a new job; null at MAX_JOBS, or when another job holds its key: then
+    /// <paramref name="keyOwner"/> names that job. Throws <see cref="ChangeLogUnavailableException"/>.
+    /// </summary>
+    public (Job Job, Task Durable)? Create(Job job, out Guid keyOwner)
     {
         lock (_lock)
         {
+            keyOwner = job.Spec.Key is { } key && _byKey.TryGetValue(key, out var owner) ? owner : Guid.Empty;
+            if (keyOwner != Guid.Empty) return null;
             if (_order.Count >= MaxJobs) return null;
             job = job with { Version = _lastNumber + 1 };
             var durable = Append(Change.Written(job), job.Id, null, urgent: true);
@@ -196,7 +239,23 @@ public sealed class JobTable
         {
             if (!_jobs.TryGetValue(run.JobId, out var entry)) return Task.CompletedTask;
             var durable = Append(Change.Recorded(run), run.JobId, entry, urgent);
-            _jobs[run.JobId] = entry with { Runs = Upsert(entry.Runs, run, RunsKept) };
+            var ends = run.IsFinished && !EndedBefore(entry.Runs, run.RunId);
+            Replace(entry, entry with { Runs = Upsert(entry.Runs, run, RunsKept) });
+            if (ends) Observer.RunFinished(run.Status, run.FinishedAt ?? default);
+            return durable;
+        }
+    }
+
+    /// <summary>
+    /// Writes a remembered answer to the log and keeps it; the task says when it is durable (only then
+    /// may the answer be sent). Throws <see cref="ChangeLogUnavailableException"/>.
+    /// </summary>
+    public Task Remember(RememberedAnswer answer)
+    {
+        lock (_lock)
+        {
+            var durable = Append(Change.Remembered(answer), Guid.Empty, null, urgent: true);
+            Answers.Add(answer, _lastNumber);
             return durable;
         }
     }
@@ -234,9 +293,11 @@ public sealed class JobTable
                 next = next with { Job = job };
             }
             var durable = Append(Change.Recorded(run), run.JobId, entry, urgent: false);
+            var ends = run.IsFinished && !EndedBefore(entry.Runs, run.RunId);
             next = next with { Runs = Upsert(next.Runs, run, RunsKept) };
-            if (job is null) _jobs[run.JobId] = next;
+            if (job is null) Replace(entry, next);
             else Set(run.JobId, next);
+            if (ends) Observer.RunFinished(run.Status, run.FinishedAt ?? default);
             if (events.Length > 0) EventsQueued?.Invoke(run.JobId);
             return durable;
         }
@@ -273,6 +334,29 @@ public sealed class JobTable
         }
         _undo.Add((number, id, previous));
         return durable;
+    }
+
+    /// <summary>True when the history already holds run <paramref name="runId"/> with a final status.</summary>
+    static bool EndedBefore(Run[] runs, Guid runId)
+    {
+        foreach (var run in runs)
+            if (run.RunId == runId)
+                return run.IsFinished;
+        return false;
+    }
+
+    /// <summary>Replaces a job's entry with a new one of the same job (its runs changed).</summary>
+    void Replace(JobEntry old, JobEntry entry)
+    {
+        _jobs[entry.Job.Id] = entry;
+        Counted(old, entry);
+    }
+
+    /// <summary>Moves a job between the per-state counts; either side may be null (created, deleted).</summary>
+    void Counted(JobEntry? old, JobEntry? entry)
+    {
+        if (old is not null) _stateCounts[(int)old.State]--;
+        if (entry is not null) _stateCounts[(int)entry.State]++;
     }
 
     /// <summary>
@@ -312,6 +396,7 @@ public sealed class JobTable
             _jobs.TryRemove(id, out _);
             var at = _order.BinarySearch((old!.Job.CreatedAt.UtcTicks, id), OrderComparer.Instance);
             if (at >= 0) _order.RemoveAt(at);
+            Indexed(id, old, null);
         }
         else
         {
@@ -322,8 +407,20 @@ public sealed class JobTable
                 var at = _order.BinarySearch(key, OrderComparer.Instance);
                 _order.Insert(at < 0 ? ~at : at, key);
             }
+            Indexed(id, had ? old : null, entry);
         }
         if (_log is not null) Changed?.Invoke(id);
+    }
+
+    /// <summary>Keeps the key index and the state counts in step with one job's entry.</summary>
+    void Indexed(Guid id, JobEntry? old, JobEntry? entry)
+    {
+        Counted(old, entry);
+        var oldKey = old?.Job.Spec.Key;
+        var newKey = entry?.Job.Spec.Key;
+        if (oldKey == newKey) return;
+        if (oldKey is not null && _byKey.TryGetValue(oldKey, out var owner) && owner == id) _byKey.Remove(oldKey);
+        if (newKey is not null) _byKey[newKey] = id;
     }
 
     /// <summary>Called by the log, under the lock, when changes from <paramref name="firstLost"/> on did not become durable.</summary>
@@ -335,6 +432,7 @@ public sealed class JobTable
             Set(id, previous);
             _undo.RemoveAt(i);
         }
+        Answers.Undo(firstLost);
         // Numbers are not reused: a version once seen by a writer must never name other content.
     }
 
@@ -342,12 +440,13 @@ public sealed class JobTable
     (int Count, IEnumerable<Change> Changes) Snapshot()
     {
         var entries = Ordered();
-        var count = entries.Length;
+        var answers = Answers.Live();
+        var count = entries.Length + answers.Length;
         foreach (var entry in entries) count += entry.Runs.Length + entry.Outbox.Length;
-        return (count, Changes(entries));
+        return (count, Changes(entries, answers));
     }
 
-    static IEnumerable<Change> Changes(JobEntry[] entries)
+    static IEnumerable<Change> Changes(JobEntry[] entries, RememberedAnswer[] answers)
     {
         foreach (var entry in entries)
         {
@@ -355,6 +454,7 @@ public sealed class JobTable
             for (var i = entry.Runs.Length - 1; i >= 0; i--) yield return Change.Recorded(entry.Runs[i]);
             foreach (var e in entry.Outbox) yield return Change.Queued(e);
         }
+        foreach (var answer in answers) yield return Change.Remembered(answer);
     }
 
     sealed class OrderComparer : IComparer<(long Ticks, Guid Id)>

@@ -17,6 +17,10 @@ public sealed class Jobs(JobTable table, Runner runner, TimeProvider time)
 
     public JobEntry? Get(Guid id) => table.Get(id);
 
+    public JobEntry? GetByKey(string key) => table.GetByKey(key);
+
+    static string KeyTaken(string key, Guid owner) => $"the key \"{key}\" is already used by job {owner}; keys are unique among jobs";
+
     public (List<JobEntry> Page, bool More) List(JobQuery query) => table.List(query);
 
     /// <summary>The next time the job fires on its schedule, jitter included, as shown to clients.</summary>
@@ -25,11 +29,51 @@ public sealed class Jobs(JobTable table, Runner runner, TimeProvider time)
     public async Task<JobResult<Job>> CreateAsync(JobSpec spec)
     {
         var now = Now();
-        return await Durably(() =>
+        var owner = Guid.Empty;
+        var result = await Durably(() =>
         {
-            var created = table.Create(new Job(Guid.NewGuid(), spec, now, now, now, OnceOutcome.Pending, 0));
+            var created = table.Create(new Job(Guid.NewGuid(), spec, now, now, now, OnceOutcome.Pending, 0), out owner);
             return created is { } c ? c : (null, null);
         }, $"the job limit is reached ({table.MaxJobs} jobs, set by MAX_JOBS)");
+        return owner != Guid.Empty ? JobResult<Job>.Refused(Refusal.Conflict, KeyTaken(spec.Key!, owner)) : result;
+    }
+
+    /// <summary>
+    /// PUT /jobs/by-key (SPEC §4): creates the job that holds <paramref name="key"/>, or changes it
+    /// as <see cref="UpdateAsync"/> does. <paramref name="change"/> gets the current job (null when
+    /// there is none, and its spec is then created) and returns null to reject the body or to say it
+    /// changes nothing. Racing callers end with one job: the key is checked under the table's lock,
+    /// and a create that loses the race becomes an update of the winner's job.
+    /// </summary>
+    public async Task<JobResult<(Job Job, bool Created)>> PutByKeyAsync(string key, Func<Job?, JobChange?> change)
+    {
+        for (var attempt = 0; attempt < 10; attempt++)
+        {
+            if (table.GetByKey(key)?.Job is { } current)
+            {
+                var updated = await UpdateAsync(current.Id, change);
+                if (updated.Refusal == Refusal.NotFound) continue; // deleted meanwhile: create it again
+                return updated.Value is { } job ? (job, false) : JobResult<(Job, bool)>.Refused(updated.Refusal, updated.Why);
+            }
+            if (change(null) is not { } wanted) return JobResult<(Job, bool)>.Refused(Refusal.None);
+            var now = Now();
+            try
+            {
+                var created = table.Create(new Job(Guid.NewGuid(), wanted.Spec with { Key = key }, now, now, now, OnceOutcome.Pending, 0), out var owner);
+                if (created is { } c)
+                {
+                    await c.Durable;
+                    return (c.Job, true);
+                }
+                if (owner != Guid.Empty) continue; // another caller created it first: replace theirs
+                return JobResult<(Job, bool)>.Refused(Refusal.Conflict, $"the job limit is reached ({table.MaxJobs} jobs, set by MAX_JOBS)");
+            }
+            catch (ChangeLogUnavailableException e)
+            {
+                return JobResult<(Job, bool)>.Refused(Refusal.Unavailable, e.Message);
+            }
+        }
+        return JobResult<(Job, bool)>.Refused(Refusal.Conflict, "the job with this key kept changing while this change was applied; try again");
     }
 
     /// <summary>
@@ -47,18 +91,26 @@ public sealed class Jobs(JobTable table, Runner runner, TimeProvider time)
             var now = Now();
             Run? missed = null;
             var conflict = false;
+            var keyOwner = Guid.Empty;
             try
             {
                 var result = table.Update(id, latest =>
                 {
                     conflict = latest.Version != current.Version;
                     if (conflict) return null;
+                    // Under the table's lock, so two writers cannot both take a free key.
+                    if (wanted.Spec.Key is { } key && table.KeyOwner(key) is { } owner && owner != id)
+                    {
+                        keyOwner = owner;
+                        return null;
+                    }
                     var next = Apply(latest, wanted, now);
                     missed = MissedRun(latest, next, now, "run_at passed while the job was paused");
                     return next;
                 });
                 if (result is null) return JobResult<Job>.Refused(Refusal.NotFound);
                 if (conflict) continue;
+                if (keyOwner != Guid.Empty) return JobResult<Job>.Refused(Refusal.Conflict, KeyTaken(wanted.Spec.Key!, keyOwner));
                 var recorded = missed is null ? Task.CompletedTask : table.PutRun(missed);
                 await result.Value.Durable;
                 await recorded;

@@ -48,6 +48,9 @@ public sealed class RunInFlight : IThreadPoolWorkItem
 
     /// <summary>The run's "running" record has been written.</summary>
     internal bool Recorded { get; set; }
+
+    /// <summary>Between a failed attempt and the next one: reported to the observer as a retry waiting.</summary>
+    internal bool WaitingForRetry { get; set; }
     internal CancellationTokenSource Cancellation { get; } = new();
     public StopReason StopReason { get; private set; }
     readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);

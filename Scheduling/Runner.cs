@@ -48,6 +48,9 @@ public sealed class Runner
     /// <summary>HOST_CONCURRENCY (SPEC §10); null: no cap per host.</summary>
     public HostSlots? Hosts { get; init; }
 
+    /// <summary>Told as runs start and attempts go out and come back (metrics); nobody by default.</summary>
+    public RunObserver Observer { get; set; } = RunObserver.None;
+
     public RunInFlight? InFlight(Guid jobId) => _inFlight.GetValueOrDefault(jobId);
 
     /// <summary>
@@ -165,11 +168,13 @@ public sealed class Runner
         finally
         {
             ResilienceContextPool.Shared.Return(context);
+            DoneWaiting(run);
         }
     }
 
     async Task<AttemptOutcome> AttemptAsync(RunInFlight run, CancellationToken cancel)
     {
+        DoneWaiting(run);
         if (_draining) return new AttemptOutcome(AttemptResult.Cancelled, null, null);
         HostSlots.Lease? host = null;
         try
@@ -188,11 +193,23 @@ public sealed class Runner
         {
             if (_draining) return new AttemptOutcome(AttemptResult.Cancelled, null, null);
             var number = run.AttemptCount + 1;
-            var started = Clock.Millis(_time.GetUtcNow());
+            var now = _time.GetUtcNow();
+            var started = Clock.Millis(now);
+            if (number == 1) Observer.RunStarted(now - PlannedAt(run));
             run.BeginAttempt(started);
             var request = AttemptRequests.For(run, number, _userAgent, _time.GetUtcNow().ToUnixTimeSeconds(), Sign);
             var clock = _time.GetTimestamp();
-            var outcome = await _send(request, cancel);
+            Observer.AttemptStarted();
+            var outcome = new AttemptOutcome(AttemptResult.Cancelled, null, null);
+            try
+            {
+                outcome = await _send(request, cancel);
+            }
+            finally
+            {
+                // Also when the sender broke its promise and threw: the in-flight count must come back down.
+                Observer.AttemptFinished(outcome, _time.GetElapsedTime(clock));
+            }
             var elapsed = (long)_time.GetElapsedTime(clock).TotalMilliseconds;
             run.EndAttempt(new Attempt(number, started, elapsed, outcome.StatusCode, RetryPolicy.AttemptError(outcome, run.StopReason), outcome.Response));
             return outcome;
@@ -204,8 +221,25 @@ public sealed class Runner
         }
     }
 
+    /// <summary>
+    /// When a run's first attempt was due: a scheduled run's slot plus its jitter (the fire time the
+    /// scheduler planned); a run-now's moment of asking, so its lateness is the wait for a worker.
+    /// </summary>
+    static DateTimeOffset PlannedAt(RunInFlight run) =>
+        run.Trigger == RunTrigger.Schedule ? run.Job.Spec.Schedule.FireTime(run.Job.Id, run.ScheduledAt) : run.ScheduledAt;
+
+    /// <summary>Ends the retry wait that <see cref="RecordRetrying"/> reported, if one is open.</summary>
+    void DoneWaiting(RunInFlight run)
+    {
+        if (!run.WaitingForRetry) return;
+        run.WaitingForRetry = false;
+        Observer.RetryDone();
+    }
+
     void RecordRetrying(RunInFlight run)
     {
+        run.WaitingForRetry = true;
+        Observer.RetryWaiting();
         try
         {
             _ = _table.PutRun(new Run(run.Id, run.Job.Id, run.Trigger, RunStatus.Retrying, run.ScheduledAt, null, run.Attempts, null) { Replays = run.Replays });

@@ -22,7 +22,7 @@ public sealed class DataDir : IDisposable
         Table = table;
     }
 
-    public static DataDir Open(string path, int runsKept, int maxJobs, ILogger log, long compactionSlackBytes = 8 << 20)
+    public static DataDir Open(string path, int runsKept, int maxJobs, ILogger log, long compactionSlackBytes = 8 << 20, TimeProvider? time = null)
     {
         try
         {
@@ -37,7 +37,7 @@ public sealed class DataDir : IDisposable
         {
             // A compaction that a crash interrupted left only its temporary file; the journal is intact.
             File.Delete(Path.Combine(path, Journal.CompactFileName));
-            var table = new JobTable(runsKept, maxJobs);
+            var table = new JobTable(runsKept, maxJobs, time);
             var replay = JournalReader.Replay(path, table.ApplyReplayed, log);
             var journal = new Journal(path, replay.LastSeq, log, compactionSlackBytes);
             table.Attach(journal);

@@ -12,6 +12,7 @@ namespace Ksana.Storage;
  *   {"seq":17,"op":"job","job":{...}, "crc":"8c2f0a1b"}\n     a job written whole (create or any change)
  *   {"seq":18,"op":"del","id":"<uuid>",  "crc":"…"}\n          a job deleted, with its runs
  *   {"seq":19,"op":"run","run":{...},    "crc":"…"}\n          a run written whole (upsert by run_id)
+ *   {"seq":20,"op":"idem","idem":{...},  "crc":"…"}\n          an answer remembered for an Idempotency-Key (AnswerCodec)
  *
  * "crc" is always the last member: the CRC-32 (IEEE) of every byte of the line before `,"crc":"`,
  * in 8 lower-case hex digits. "seq" rises strictly from line to line. Together they tell a torn
@@ -231,6 +232,7 @@ public sealed class Journal : ChangeLog
             }
             RandomAccess.Write(_file, batch.WrittenSpan, _fileLength);
             var took = Durability.SyncData(_file, _path);
+            Observer.Synced(took);
             if (took > Durability.SlowSync)
                 _log.LogWarning("Slow journal sync: {Milliseconds} ms for {Bytes} bytes", (long)took.TotalMilliseconds, batch.WrittenCount);
             Volatile.Write(ref _fileLength, _fileLength + batch.WrittenCount);
@@ -241,6 +243,7 @@ public sealed class Journal : ChangeLog
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             _log.LogError("Journal write failed, changes not saved: {Error}", e.Message);
+            Observer.WriteFailed();
             var failure = new ChangeLogUnavailableException($"the journal could not be written: {e.Message}", e);
             lock (_gate)
             {
@@ -282,6 +285,7 @@ public sealed class Journal : ChangeLog
         Volatile.Write(ref _fileLength, replaced.Length);
         _snapshotLength = done.SnapshotLength;
         Compactions++;
+        Observer.Compacted();
         Compacted?.Invoke();
     }
 

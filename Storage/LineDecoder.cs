@@ -18,9 +18,10 @@ public static class LineDecoder
         var reader = new Utf8JsonReader(line);
         Expect(ref reader, JsonTokenType.StartObject);
         long seq = 0;
-        var op = 0; // 1 job, 2 del, 3 run, 4 event, 5 delivered
+        var op = 0; // 1 job, 2 del, 3 run, 4 event, 5 delivered, 6 idem
         Job? job = null;
         Run? run = null;
+        RememberedAnswer? answer = null;
         var deleted = System.Guid.Empty;
         var jobId = System.Guid.Empty;
         Event? queued = null;
@@ -32,6 +33,7 @@ public static class LineDecoder
                 Next(ref reader);
                 op = reader.ValueTextEquals("job"u8) ? 1 : reader.ValueTextEquals("del"u8) ? 2 : reader.ValueTextEquals("run"u8) ? 3
                     : reader.ValueTextEquals("event"u8) ? 4 : reader.ValueTextEquals("delivered"u8) ? 5
+                    : reader.ValueTextEquals("idem"u8) ? 6
                     : throw new FormatException("op: unknown operation");
             }
             else if (reader.ValueTextEquals("job"u8)) { Next(ref reader); job = JobCodec.ReadRecord(ref reader); }
@@ -39,6 +41,7 @@ public static class LineDecoder
             else if (reader.ValueTextEquals("job_id"u8)) jobId = JsonRead.Guid(ref reader, "job_id");
             else if (reader.ValueTextEquals("event"u8)) { Next(ref reader); queued = EventCodec.Read(ref reader); }
             else if (reader.ValueTextEquals("run"u8)) { Next(ref reader); run = RunCodec.Read(ref reader); }
+            else if (reader.ValueTextEquals("idem"u8)) { Next(ref reader); answer = AnswerCodec.Read(ref reader); }
             else if (reader.ValueTextEquals("crc"u8)) Next(ref reader);
             else throw Unknown(ref reader);
         }
@@ -49,6 +52,7 @@ public static class LineDecoder
             3 when run is not null => (seq, Change.Recorded(run)),
             4 when queued is not null => (seq, Change.Queued(queued)),
             5 when deleted != System.Guid.Empty && jobId != System.Guid.Empty => (seq, Change.Delivered(jobId, deleted)),
+            6 when answer is not null => (seq, Change.Remembered(answer)),
             _ => throw new FormatException("incomplete record"),
         };
     }

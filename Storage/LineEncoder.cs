@@ -66,6 +66,11 @@ internal sealed class LineEncoder
                 w.WriteString("job_id"u8, change.Target);
                 w.WriteString("id"u8, change.EventId.ToString("N"));
                 break;
+            case ChangeKind.AnswerRemembered:
+                w.WriteString("op"u8, "idem"u8);
+                w.WritePropertyName("idem"u8);
+                AnswerCodec.Write(w, change.Answer!);
+                break;
             default:
                 w.WriteString("op"u8, "run"u8);
                 w.WritePropertyName("run"u8);

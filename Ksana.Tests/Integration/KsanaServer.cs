@@ -44,6 +44,8 @@ public sealed class KsanaServer : IAsyncDisposable
     /// <summary>The key written to the keys file at start (random per server).</summary>
     public string Key { get; }
     public Uri Address { get; }
+    /// <summary>The running server's services (fault injection: the journal, the table).</summary>
+    public IServiceProvider Services => _app.Services;
     /// <summary>Sends the server's key in X-API-Key.</summary>
     public HttpClient Client { get; }
     /// <summary>Sends no key.</summary>
