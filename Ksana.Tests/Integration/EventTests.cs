@@ -89,4 +89,30 @@ public class EventTests
         }
         await Assert.That(callee.RequestsTo("/events").Count).IsGreaterThan(0);
     }
+
+    [Test]
+    public async Task Events_are_signed_with_the_event_id_and_verified_by_the_standard_webhooks_library()
+    {
+        var secret = "whsec_" + Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+        await using var verifier = await NodeVerifierCallee.StartAsync(secret);
+        await using var callee = await Callee.StartAsync();
+        callee.Always("/job", new Reply(500));
+        var file = Path.Combine(Path.GetTempPath(), $"ksana-signing-{Guid.NewGuid():N}");
+        await File.WriteAllTextAsync(file, secret + "\n");
+        try
+        {
+            await using var ksana = await KsanaServer.StartAsync(s => s with { SigningKeysFile = file, EventsUrl = new Uri(verifier.Url("/events")) });
+            var job = (await ksana.CreateJobAsync(JobDocs.Calling(callee.Url("/job"))))["id"]!.GetValue<string>();
+            await FinishedRun(ksana, job);
+            var received = await verifier.WaitForAsync(1);
+            await Assert.That(received[0].Verified).IsTrue().Because(received[0].Error ?? "");
+            var body = JsonNode.Parse(received[0].Body)!;
+            await Assert.That(received[0].Header("webhook-id")).IsEqualTo(body["id"]!.GetValue<string>());
+            await Assert.That(body["type"]!.GetValue<string>()).IsEqualTo("run.failed");
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
 }
