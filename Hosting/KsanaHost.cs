@@ -53,6 +53,7 @@ public static class KsanaHost
         app.UseApiKeys();
         app.MapGet("/health", () => TypedResults.Ok(new Health()));
         app.MapJobs();
+        app.MapSchedules();
         Operations.StatusPageEndpoint.MapStatusPage(app);
 
         // Open the data directory and repair what a crash left before the first request is served.

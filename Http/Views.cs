@@ -87,4 +87,5 @@ public sealed class Health
 [JsonSerializable(typeof(RunList))]
 [JsonSerializable(typeof(RunStarted))]
 [JsonSerializable(typeof(Health))]
+[JsonSerializable(typeof(UpcomingList))]
 internal sealed partial class KsanaJson : JsonSerializerContext;
