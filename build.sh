@@ -4,6 +4,8 @@
 #   ./build.sh test      build and run every test (unit, integration, end-to-end on the binary)
 #   ./build.sh publish   build dist/ksana only
 #   ./build.sh bench     publish, then run the benchmark suite (bench/run.sh)
+#   ./build.sh release   dist/release/: ksana-<version>-linux-x64, ksana-<version>-linux-arm64 (cross-compiled),
+#                        ksana.service and SHA256SUMS
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$(pwd)
@@ -50,6 +52,102 @@ publish() {
   rm -f dist/*.dbg dist/*.json 2>/dev/null || true
   [ -x dist/ksana ] || die "publish produced no dist/ksana"
   say "dist/ksana: $(du -h dist/ksana | cut -f1)"
+}
+
+# Publishes the native binary for one RID into a directory of its own (release and the arm64 test).
+publish_rid() {
+  local rid=$1 out=$2
+  say "publishing $out/ksana ($rid, native AOT)"
+  dotnet publish Ksana.csproj -c Release -r "$rid" -o "$out" -p:TreatWarningsAsErrors=true --nologo -v quiet
+  rm -f "$out"/*.dbg "$out"/*.json 2>/dev/null || true
+  [ -x "$out/ksana" ] || die "publish produced no $out/ksana"
+}
+
+version() { sed -n 's:.*<Version>\([^<]*\)</Version>.*:\1:p' Ksana.csproj | head -n 1; }
+
+# Cross-compiling native AOT for linux-arm64 on an x64 Debian box (the .NET docs, "Native AOT
+# cross-compilation"): clang drives the link for the arm64 target with GNU's arm64 binutils (ld),
+# gcc's arm64 start-up objects and libgcc, the arm64 C library, arm64 zlib (multiarch) and an
+# objcopy that reads arm64 (llvm-objcopy). The ILCompiler arm64 pack comes from NuGet by itself.
+arm64_missing() {
+  local missing=()
+  command -v clang >/dev/null 2>&1 || missing+=(clang)
+  command -v llvm-objcopy >/dev/null 2>&1 || missing+=(llvm)
+  command -v aarch64-linux-gnu-ld >/dev/null 2>&1 || missing+=(binutils-aarch64-linux-gnu)
+  compgen -G "/usr/lib/gcc-cross/aarch64-linux-gnu/*/crtbegin.o" >/dev/null || missing+=(gcc-aarch64-linux-gnu)
+  [ -e /usr/aarch64-linux-gnu/lib/crt1.o ] || missing+=(libc6-dev-arm64-cross)
+  [ -e /usr/lib/aarch64-linux-gnu/libz.a ] || missing+=(zlib1g-dev:arm64)
+  [ "${1:-}" = with-qemu ] && ! command -v qemu-aarch64-static >/dev/null 2>&1 && missing+=(qemu-user-static)
+  echo "${missing[*]}"
+}
+
+can_install() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && command -v dpkg >/dev/null 2>&1; }
+
+# Installs Debian packages (arm64 ones through multiarch), or names them and stops.
+install_debs() {
+  local pkgs=("$@")
+  can_install || die "missing: ${pkgs[*]}. Install them as root on Debian/Ubuntu:
+  dpkg --add-architecture arm64 && apt-get update && apt-get install -y ${pkgs[*]}"
+  if printf '%s\n' "${pkgs[@]}" | grep -q ':arm64$' && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    say "dpkg --add-architecture arm64"
+    dpkg --add-architecture arm64
+  fi
+  say "installing ${pkgs[*]}"
+  apt-get update -qq -o DPkg::Lock::Timeout=600
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=600 "${pkgs[@]}" >/dev/null
+}
+
+# The highest GLIBC_x.y symbol version a binary asks for: the oldest glibc it runs on.
+glibc_needed() {
+  local objdump=objdump
+  file -b "$1" 2>/dev/null | grep -q aarch64 && command -v aarch64-linux-gnu-objdump >/dev/null 2>&1 && objdump=aarch64-linux-gnu-objdump
+  "$objdump" -T "$1" 2>/dev/null | grep -oE 'GLIBC_[0-9]+(\.[0-9]+)+' | sort -uV | tail -n 1 | sed 's/GLIBC_//'
+}
+
+release() {
+  check_tools
+  [ "$(rid)" = linux-x64 ] || die "release builds on an x64 machine (it cross-compiles arm64 from there)"
+  local missing v out=dist/release
+  missing=$(arm64_missing)
+  # shellcheck disable=SC2086 # a list of package names
+  [ -z "$missing" ] || install_debs $missing
+  v=$(version)
+  [ -n "$v" ] || die "no <Version> in Ksana.csproj"
+  publish_rid linux-x64 dist/linux-x64
+  publish_rid linux-arm64 dist/linux-arm64
+  rm -rf "$out"
+  mkdir -p "$out"
+  cp dist/linux-x64/ksana "$out/ksana-$v-linux-x64"
+  cp dist/linux-arm64/ksana "$out/ksana-$v-linux-arm64"
+  cp deploy/ksana.service "$out/ksana.service"
+  (cd "$out" && sha256sum "ksana-$v-linux-x64" "ksana-$v-linux-arm64" ksana.service > SHA256SUMS)
+  if command -v qemu-aarch64-static >/dev/null 2>&1; then
+    qemu-aarch64-static "$out/ksana-$v-linux-arm64" --version >/dev/null || die "the arm64 binary does not run under qemu"
+  fi
+  local f
+  for f in "$out/ksana-$v-linux-x64" "$out/ksana-$v-linux-arm64"; do
+    say "$f: $(stat -c %s "$f") bytes, needs glibc >= $(glibc_needed "$f")"
+  done
+  cat "$out/SHA256SUMS"
+}
+
+# For ./build.sh test: the arm64 binary for Arm64Tests, when it can be built and run here (under CI,
+# as root on Debian, the toolchain and qemu are installed first). Prints its path, or nothing.
+arm64_for_tests() {
+  [ "$(rid)" = linux-x64 ] || return 0
+  local missing
+  missing=$(arm64_missing with-qemu)
+  if [ -n "$missing" ]; then
+    if [ "${CI:-}" = true ] && can_install; then
+      # shellcheck disable=SC2086 # a list of package names
+      install_debs $missing >&2
+    else
+      say "the arm64 test will be skipped: missing $missing (./build.sh release names how to install them)"
+      return 0
+    fi
+  fi
+  publish_rid linux-arm64 dist/linux-arm64 >&2
+  echo "$ROOT/dist/linux-arm64/ksana"
 }
 
 run() {
@@ -106,10 +204,12 @@ check_test_tools() {
 test_all() {
   publish
   check_test_tools
+  local arm64
+  arm64=$(arm64_for_tests)
   say "running the tests"
   local log="$ROOT/TestResults/test-output.txt" status=0
   mkdir -p "$ROOT/TestResults"
-  KSANA_BIN="$ROOT/dist/ksana" dotnet test --project Ksana.Tests/Ksana.Tests.csproj -c Release \
+  KSANA_BIN="$ROOT/dist/ksana" KSANA_ARM64_BIN="$arm64" dotnet test --project Ksana.Tests/Ksana.Tests.csproj -c Release \
     2>&1 | tee "$log" || status=$?
   # The runner's own summary: lines "total: N", "failed: F", "succeeded: S", "skipped: K".
   local passed failed skipped
@@ -137,5 +237,6 @@ case "$cmd" in
   test) test_all ;;
   publish) publish ;;
   bench) bench "$@" ;;
-  *) echo "usage: ./build.sh run|test|publish|bench" >&2; exit 2 ;;
+  release) release ;;
+  *) echo "usage: ./build.sh run|test|publish|bench|release" >&2; exit 2 ;;
 esac

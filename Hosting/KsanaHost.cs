@@ -41,7 +41,14 @@ public static class KsanaHost
             sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(sp => new Runner(sp.GetRequiredService<JobTable>(), sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<Runner>>(), sp.GetRequiredService<CallbackSender>().SendAsync, settings.Workers,
-            $"ksana/{Settings.Version}"));
+            $"ksana/{Settings.Version}") { EventsOn = settings.EventsUrl is not null });
+        if (settings.EventsUrl is { } eventsUrl)
+        {
+            services.AddSingleton(sp => new EventSender(sp.GetRequiredService<JobTable>(), CallbackSender.Handler(), eventsUrl,
+                sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<EventSender>>(),
+                settings.DefaultTimeout.ToTimeSpan(), settings.RetryBackoff.ToTimeSpan(), $"ksana/{Settings.Version}"));
+            services.AddHostedService(sp => sp.GetRequiredService<EventSender>());
+        }
         services.AddSingleton<Scheduler>();
         services.AddHostedService(sp => sp.GetRequiredService<Scheduler>());
         services.AddSingleton<Jobs>();
@@ -53,6 +60,7 @@ public static class KsanaHost
         app.UseApiKeys();
         app.MapGet("/health", () => TypedResults.Ok(new Health()));
         app.MapJobs();
+        app.MapRuns();
         app.MapSchedules();
         Operations.StatusPageEndpoint.MapStatusPage(app);
 

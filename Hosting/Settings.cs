@@ -24,6 +24,7 @@ public sealed record Settings
     public int RunsKept { get; init; } = 20;
     public string LogFormat { get; init; } = "text";
     public LogLevel LogLevel { get; init; } = LogLevel.Information;
+    public Uri? EventsUrl { get; init; }
 
     /// <summary>Per-attempt timeouts and backoffs are capped here; so is the drain on SIGTERM.</summary>
     public static readonly Duration DurationMin = Duration.FromMilliseconds(1);
@@ -49,6 +50,7 @@ public sealed record Settings
         ("RUNS_KEPT", "most recent runs kept per job (default 20)"),
         ("LOG_FORMAT", "text or json (default text)"),
         ("LOG_LEVEL", "trace, debug, information, warning, error (default information)"),
+        ("EVENTS_URL", "where Ksana posts its own events: run.failed, job.paused, job.recovered (default: none)"),
     ];
 
     public static string HelpText()
@@ -130,6 +132,9 @@ public sealed record Settings
                 "RUNS_KEPT" => Int(value, 1, 1000, ref problem) is { } k ? s with { RunsKept = k } : s,
                 "LOG_FORMAT" => value is "text" or "json" ? s with { LogFormat = value } : Fail(s, "must be text or json", ref problem),
                 "LOG_LEVEL" => Level(value, ref problem) is { } l ? s with { LogLevel = l } : s,
+                "EVENTS_URL" => value.Length == 0 ? s
+                    : Uri.TryCreate(value, UriKind.Absolute, out var events) && events.Scheme is "http" or "https" ? s with { EventsUrl = events }
+                    : Fail(s, "must be an absolute http:// or https:// URL", ref problem),
                 _ => s,
             };
             if (problem is not null)

@@ -1,5 +1,4 @@
 using Microsoft.AspNetCore.Http.HttpResults;
-using System.Buffers.Binary;
 using System.Text.Json.Nodes;
 using Ksana.Hosting;
 using Ksana.Scheduling;
@@ -10,9 +9,6 @@ namespace Ksana.Http;
 /// <summary>The management API of SPEC §4. Handlers validate, call <see cref="Jobs"/>, and map the answer.</summary>
 public static class JobsApi
 {
-    public const int ListLimitDefault = 100;
-    public const int ListLimitMax = 1000;
-
     public static void MapJobs(this IEndpointRouteBuilder app)
     {
         var jobs = app.MapGroup("/jobs");
@@ -46,46 +42,21 @@ public static class JobsApi
     static Results<Ok<JobList>, ValidationProblem> List(Jobs jobs, string? limit, string? cursor, string? state, string? name)
     {
         var errors = new Dictionary<string, string[]>();
-        var size = ListLimitDefault;
-        if (limit is not null && (!int.TryParse(limit, System.Globalization.NumberStyles.None, null, out size) || size < 1 || size > ListLimitMax))
-            errors["limit"] = [$"must be a whole number from 1 to {ListLimitMax}"];
+        var size = Cursor.Limit(limit, errors);
         JobState? wanted = null;
         if (state is not null)
         {
             if (Names.TryParse(state, out JobState parsed)) wanted = parsed;
             else errors["state"] = [$"must be one of {Names.AllStates}"];
         }
-        (long, Guid)? after = null;
-        if (cursor is not null)
-        {
-            after = DecodeCursor(cursor);
-            if (after is null) errors["cursor"] = ["is not a cursor this server gave out (use next_cursor from the previous page)"];
-        }
+        var after = Cursor.After(cursor, errors);
         if (errors.Count > 0) return Problems.Invalid(errors);
 
         var (page, more) = jobs.List(new JobQuery(size, after, wanted, name));
         var list = new JobList { Jobs = new List<JobView>(page.Count) };
         foreach (var entry in page) list.Jobs.Add(View(jobs, entry.Job, entry.Runs));
-        list.NextCursor = more && page.Count > 0 ? EncodeCursor(page[^1].Job) : null;
+        list.NextCursor = more && page.Count > 0 ? Cursor.Encode(page[^1].Job.CreatedAt.UtcTicks, page[^1].Job.Id) : null;
         return TypedResults.Ok(list);
-    }
-
-    /// <summary>Cursor: base64url of the last job's created_at ticks and id: stable under inserts and deletes.</summary>
-    static string EncodeCursor(Job job)
-    {
-        Span<byte> raw = stackalloc byte[24];
-        BinaryPrimitives.WriteInt64BigEndian(raw, job.CreatedAt.UtcTicks);
-        job.Id.TryWriteBytes(raw[8..]);
-        return Convert.ToBase64String(raw).TrimEnd('=').Replace('+', '-').Replace('/', '_');
-    }
-
-    static (long, Guid)? DecodeCursor(string cursor)
-    {
-        if (cursor.Length != 32) return null;
-        Span<byte> raw = stackalloc byte[24];
-        var text = cursor.Replace('-', '+').Replace('_', '/');
-        if (!Convert.TryFromBase64String(text, raw, out var n) || n != 24) return null;
-        return (BinaryPrimitives.ReadInt64BigEndian(raw), new Guid(raw[8..]));
     }
 
     static Results<Ok<JobView>, ProblemHttpResult> Get(string id, Jobs jobs) =>

@@ -8,6 +8,9 @@ public static class Problems
     public static ProblemHttpResult Status(int status, string detail) =>
         TypedResults.Problem(detail: detail, statusCode: status);
 
+    public static ProblemHttpResult NoRun(string id) =>
+        Status(StatusCodes.Status404NotFound, $"no run with id \"{id}\" (runs are kept per job: the most recent, and apart from them the most recent failed)");
+
     public static ProblemHttpResult NoJob(string id) =>
         Status(StatusCodes.Status404NotFound, $"no job with id \"{id}\"");
 

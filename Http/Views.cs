@@ -70,6 +70,13 @@ public sealed class RunList
     public List<RunView> Runs { get; set; } = [];
 }
 
+/// <summary>A page of <c>GET /runs</c>.</summary>
+public sealed class RunPage
+{
+    public List<RunView> Runs { get; set; } = [];
+    public string? NextCursor { get; set; }
+}
+
 public sealed class RunStarted
 {
     public string RunId { get; set; } = "";
@@ -85,6 +92,8 @@ public sealed class Health
 [JsonSerializable(typeof(JobView))]
 [JsonSerializable(typeof(JobList))]
 [JsonSerializable(typeof(RunList))]
+[JsonSerializable(typeof(RunPage))]
+[JsonSerializable(typeof(RunView))]
 [JsonSerializable(typeof(RunStarted))]
 [JsonSerializable(typeof(Health))]
 [JsonSerializable(typeof(UpcomingList))]

@@ -49,6 +49,7 @@ public static class JobCodec
         w.WriteString("once"u8, job.Once switch { OnceOutcome.Fired => "fired", OnceOutcome.Missed => "missed", _ => "pending" });
         if (job.PausedReason is { } reason) w.WriteString("paused_reason"u8, reason);
         if (job.FailureStreak > 0) w.WriteNumber("failure_streak"u8, job.FailureStreak);
+        if (job.StreakAtResume > 0) w.WriteNumber("streak_at_resume"u8, job.StreakAtResume);
         w.WriteEndObject();
     }
 
@@ -69,7 +70,7 @@ public static class JobCodec
         var maxRetries = 0;
         var once = OnceOutcome.Pending;
         string? key = null, pausedReason = null;
-        int pauseAfter = 0, streak = 0;
+        int pauseAfter = 0, streak = 0, streakAtResume = 0;
         var errors = new Dictionary<string, List<string>>();
         var schedule = new ScheduleFields(default, checkPast: false, errors);
         while (Next(ref reader) == JsonTokenType.PropertyName)
@@ -80,6 +81,7 @@ public static class JobCodec
             else if (reader.ValueTextEquals("pause_after_failures"u8)) { Next(ref reader); pauseAfter = reader.GetInt32(); }
             else if (reader.ValueTextEquals("paused_reason"u8)) pausedReason = String(ref reader, "paused_reason");
             else if (reader.ValueTextEquals("failure_streak"u8)) { Next(ref reader); streak = reader.GetInt32(); }
+            else if (reader.ValueTextEquals("streak_at_resume"u8)) { Next(ref reader); streakAtResume = reader.GetInt32(); }
             else if (reader.ValueTextEquals("enabled"u8)) { Next(ref reader); enabled = reader.GetBoolean(); }
             else if (reader.ValueTextEquals("type"u8)) { if (String(ref reader, "type") != "http") throw new FormatException("type: unknown job type"); }
             else if (reader.ValueTextEquals("http"u8))
@@ -126,7 +128,7 @@ public static class JobCodec
         if (id == System.Guid.Empty || url.Length == 0) throw new FormatException("job: id or url missing");
         var spec = new JobSpec(name, enabled, new HttpTarget(method, url, headers is null ? [] : headers.ToArray(), body),
             kind, timeout, maxRetries, backoff) { Key = key, PauseAfterFailures = pauseAfter };
-        return new Job(id, spec, created, updated, origin, once, 0) { PausedReason = pausedReason, FailureStreak = streak };
+        return new Job(id, spec, created, updated, origin, once, 0) { PausedReason = pausedReason, FailureStreak = streak, StreakAtResume = streakAtResume };
     }
 
     static bool ReadHttpMember(ref Utf8JsonReader reader, ref string method, ref string url,

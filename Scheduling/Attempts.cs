@@ -25,6 +25,9 @@ public enum AttemptResult
 /// </summary>
 public readonly record struct AttemptOutcome(AttemptResult Result, int? StatusCode, string? Error, TimeSpan? RetryAfter = null)
 {
+    /// <summary>The first 1 KiB of the answer's body as text (invalid UTF-8 replaced); null when there was none.</summary>
+    public string? Response { get; init; }
+
     public bool MayRetry => Result is AttemptResult.Retryable or AttemptResult.TimedOut;
 }
 

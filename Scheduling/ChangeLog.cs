@@ -1,19 +1,26 @@
 namespace Ksana.Scheduling;
 
-public enum ChangeKind { JobWritten, JobDeleted, RunWritten }
+public enum ChangeKind { JobWritten, JobDeleted, RunWritten, EventQueued, EventDelivered }
 
-/// <summary>One change of state, as the change log carries it: a job written whole, deleted, or a run written whole.</summary>
-public readonly record struct Change(ChangeKind Kind, Job? Job, Guid Deleted, Run? Run)
+/// <summary>
+/// One change of state, as the change log carries it: a job written whole or deleted, a run written
+/// whole, an event queued for EVENTS_URL or delivered. <see cref="Target"/> names the job a delete or
+/// a delivery is about; <see cref="EventId"/> the event delivered.
+/// </summary>
+public readonly record struct Change(ChangeKind Kind, Job? Job, Guid Target, Run? Run, Event? Event = null, Guid EventId = default)
 {
     public static Change Written(Job job) => new(ChangeKind.JobWritten, job, Guid.Empty, null);
     public static Change Removed(Guid jobId) => new(ChangeKind.JobDeleted, null, jobId, null);
     public static Change Recorded(Run run) => new(ChangeKind.RunWritten, null, Guid.Empty, run);
+    public static Change Queued(Event e) => new(ChangeKind.EventQueued, null, Guid.Empty, null, e);
+    public static Change Delivered(Guid jobId, Guid eventId) => new(ChangeKind.EventDelivered, null, jobId, null, null, eventId);
 
     public Guid JobId => Kind switch
     {
         ChangeKind.JobWritten => Job!.Id,
         ChangeKind.RunWritten => Run!.JobId,
-        _ => Deleted,
+        ChangeKind.EventQueued => Event!.JobId,
+        _ => Target,
     };
 }
 

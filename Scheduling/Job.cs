@@ -59,6 +59,12 @@ public sealed record Job(
     /// <summary>Consecutive failed runs; skipped and missed runs neither count nor reset it.</summary>
     public int FailureStreak { get; init; }
 
+    /// <summary>
+    /// The streak when the job was last resumed: pause_after_failures counts the failures since, so
+    /// a resumed job gets its full allowance, while job.recovered still waits for the first success.
+    /// </summary>
+    public int StreakAtResume { get; init; }
+
     public JobState State => Spec.Schedule.FiresOnce && Once == OnceOutcome.Missed ? JobState.Missed
         : Once == OnceOutcome.Fired ? JobState.Completed
         : Spec.Enabled ? JobState.Scheduled

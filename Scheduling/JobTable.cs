@@ -3,9 +3,14 @@ using Ksana.Wire;
 
 namespace Ksana.Scheduling;
 
-/// <summary>A job with its most recent runs, newest first. Immutable: replaced whole on every change.</summary>
+/// <summary>
+/// A job with its most recent runs, newest first, and its outbox: the events for EVENTS_URL not yet
+/// delivered, oldest first. Immutable: replaced whole on every change.
+/// </summary>
 public sealed record JobEntry(Job Job, Run[] Runs)
 {
+    public Event[] Outbox { get; init; } = [];
+
     /// <summary>
     /// The state clients see. A once job whose one run is still in flight is not yet completed
     /// (SPEC §2: "a once job whose run ended"), so it shows as scheduled until that run ends.
@@ -45,8 +50,17 @@ public sealed class JobTable
     public int RunsKept { get; }
     public int MaxJobs { get; }
 
+    /// <summary>Most events one job's outbox holds; past it the oldest is dropped (and counted).</summary>
+    public const int OutboxMax = 1000;
+
+    /// <summary>Events dropped from full outboxes since start.</summary>
+    public long EventsDropped { get; private set; }
+
     /// <summary>Raised under the lock whenever a job is created, changed, undone or deleted (not before <see cref="Attach"/>).</summary>
     public Action<Guid>? Changed { get; set; }
+
+    /// <summary>Raised under the lock when events are queued in a job's outbox.</summary>
+    public Action<Guid>? EventsQueued { get; set; }
 
     public int Count
     {
@@ -68,8 +82,16 @@ public sealed class JobTable
                 if (_jobs.TryGetValue(change.Run!.JobId, out var entry))
                     _jobs[entry.Job.Id] = entry with { Runs = Upsert(entry.Runs, change.Run, RunsKept) };
                 break;
+            case ChangeKind.EventQueued:
+                if (_jobs.TryGetValue(change.Event!.JobId, out var queuing))
+                    _jobs[queuing.Job.Id] = queuing with { Outbox = [.. queuing.Outbox, change.Event] };
+                break;
+            case ChangeKind.EventDelivered:
+                if (_jobs.TryGetValue(change.Target, out var delivering))
+                    _jobs[delivering.Job.Id] = Without(delivering, change.EventId);
+                break;
             default:
-                Set(change.Deleted, null);
+                Set(change.Target, null);
                 break;
         }
     }
@@ -86,10 +108,10 @@ public sealed class JobTable
     /// <summary>Every entry, in listing order (start-up recovery and tests).</summary>
     public JobEntry[] All()
     {
-        lock (_lock) return Entries();
+        lock (_lock) return Ordered();
     }
 
-    JobEntry[] Entries()
+    JobEntry[] Ordered()
     {
         var all = new JobEntry[_order.Count];
         for (var i = 0; i < all.Length; i++) all[i] = _jobs[_order[i].Id];
@@ -179,6 +201,63 @@ public sealed class JobTable
         }
     }
 
+    /// <summary>
+    /// Records how a run ended, with what follows from it, in one critical section: the events it
+    /// causes first (so an event whose run is on disk is on disk too), then the job's new state
+    /// (failure streak, pause), then the run. <paramref name="consequences"/> is given the job as
+    /// it is now, under the lock.
+    /// </summary>
+    public Task FinishRun(Run run, Func<Job, (Job? Job, Event[] Events)> consequences)
+    {
+        lock (_lock)
+        {
+            if (!_jobs.TryGetValue(run.JobId, out var entry)) return Task.CompletedTask;
+            var (job, events) = consequences(entry.Job);
+            var next = entry;
+            foreach (var e in events)
+            {
+                if (next.Outbox.Length >= OutboxMax)
+                {
+                    // A dead EVENTS_URL must not grow a job's outbox without bound: the oldest gives way.
+                    var dropped = next.Outbox[0];
+                    Append(Change.Delivered(run.JobId, dropped.Id), run.JobId, entry, urgent: false);
+                    next = Without(next, dropped.Id);
+                    EventsDropped++;
+                }
+                Append(Change.Queued(e), run.JobId, entry, urgent: false);
+                next = next with { Outbox = [.. next.Outbox, e] };
+            }
+            if (job is not null)
+            {
+                job = job with { Version = _lastNumber + 1 };
+                Append(Change.Written(job), run.JobId, entry, urgent: false);
+                next = next with { Job = job };
+            }
+            var durable = Append(Change.Recorded(run), run.JobId, entry, urgent: false);
+            next = next with { Runs = Upsert(next.Runs, run, RunsKept) };
+            if (job is null) _jobs[run.JobId] = next;
+            else Set(run.JobId, next);
+            if (events.Length > 0) EventsQueued?.Invoke(run.JobId);
+            return durable;
+        }
+    }
+
+    /// <summary>Takes a delivered event out of its job's outbox. Not urgent: a crash before it is durable only sends the event again.</summary>
+    public void Delivered(Guid jobId, Guid eventId)
+    {
+        lock (_lock)
+        {
+            if (!_jobs.TryGetValue(jobId, out var entry) || Array.FindIndex(entry.Outbox, e => e.Id == eventId) < 0) return;
+            Append(Change.Delivered(jobId, eventId), jobId, entry, urgent: false);
+            _jobs[jobId] = Without(entry, eventId);
+        }
+    }
+
+    static JobEntry Without(JobEntry entry, Guid eventId) => entry with { Outbox = Array.FindAll(entry.Outbox, e => e.Id != eventId) };
+
+    /// <summary>Every entry as it is now, without the lock (for scans: run queries, the outbox at start-up).</summary>
+    public IEnumerable<JobEntry> Entries => _jobs.Values;
+
     Task Append(in Change change, Guid id, JobEntry? previous, bool urgent)
     {
         var number = _lastNumber + 1;
@@ -196,7 +275,11 @@ public sealed class JobTable
         return durable;
     }
 
-    /// <summary>Puts <paramref name="run"/> first (or in its old place, if already there), keeping at most <paramref name="cap"/>.</summary>
+    /// <summary>
+    /// Puts <paramref name="run"/> first (or in its old place, if already there). A job keeps its
+    /// <paramref name="cap"/> most recent runs and, apart from them, its <paramref name="cap"/> most
+    /// recent failed runs (SPEC §5), so a failure is not pushed out by the successes after it.
+    /// </summary>
     public static Run[] Upsert(Run[] runs, Run run, int cap)
     {
         for (var i = 0; i < runs.Length; i++)
@@ -206,11 +289,18 @@ public sealed class JobTable
             copy[i] = run;
             return copy;
         }
-        var kept = Math.Min(runs.Length + 1, cap);
-        var next = new Run[kept];
-        next[0] = run;
-        Array.Copy(runs, 0, next, 1, kept - 1);
-        return next;
+        var all = new Run[runs.Length + 1];
+        all[0] = run;
+        runs.CopyTo(all, 1);
+        if (all.Length <= cap) return all;
+        var kept = new List<Run>(all.Length);
+        var olderFailed = 0;
+        for (var i = 0; i < all.Length; i++)
+        {
+            if (i < cap) kept.Add(all[i]);
+            else if (all[i].Status == RunStatus.Failed && olderFailed++ < cap) kept.Add(all[i]);
+        }
+        return kept.Count == all.Length ? all : kept.ToArray();
     }
 
     void Set(Guid id, JobEntry? entry)
@@ -251,9 +341,9 @@ public sealed class JobTable
     /// <summary>Called by the log under the lock: the live state as changes, oldest first.</summary>
     (int Count, IEnumerable<Change> Changes) Snapshot()
     {
-        var entries = Entries();
+        var entries = Ordered();
         var count = entries.Length;
-        foreach (var entry in entries) count += entry.Runs.Length;
+        foreach (var entry in entries) count += entry.Runs.Length + entry.Outbox.Length;
         return (count, Changes(entries));
     }
 
@@ -263,6 +353,7 @@ public sealed class JobTable
         {
             yield return Change.Written(entry.Job);
             for (var i = entry.Runs.Length - 1; i >= 0; i--) yield return Change.Recorded(entry.Runs[i]);
+            foreach (var e in entry.Outbox) yield return Change.Queued(e);
         }
     }
 

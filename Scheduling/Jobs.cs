@@ -85,8 +85,10 @@ public sealed class Jobs(JobTable table, Runner runner, TimeProvider time)
     public static Job Apply(Job current, JobChange change, DateTimeOffset now)
     {
         var job = current with { Spec = change.Spec, UpdatedAt = now };
-        if (change.ScheduleGiven) return job with { GridOrigin = now, Once = OnceOutcome.Pending };
-        if (!current.Spec.Enabled && change.Spec.Enabled) return MissIfPassed(job, now);
+        if (change.ScheduleGiven) job = job with { GridOrigin = now, Once = OnceOutcome.Pending };
+        // Resuming clears why the server paused the job, and restarts the count that made it do so.
+        if (!current.Spec.Enabled && change.Spec.Enabled) job = job with { PausedReason = null, StreakAtResume = current.FailureStreak };
+        if (!current.Spec.Enabled && change.Spec.Enabled && !change.ScheduleGiven) return MissIfPassed(job, now);
         return job;
     }
 
@@ -163,6 +165,21 @@ public sealed class Jobs(JobTable table, Runner runner, TimeProvider time)
         }, runner.Draining
             ? "Ksana is shutting down and starts no new runs"
             : $"run {runner.InFlight(id)?.RunId} of this job is still in flight; runs of one job never overlap");
+    }
+
+    /// <summary>
+    /// Delivers a failed run again (SPEC §4): refused as not found when the run (or its job) is gone,
+    /// and as a conflict when the run is not failed or a run of its job is in flight.
+    /// </summary>
+    public async Task<JobResult<string>> ReplayAsync(Guid runId)
+    {
+        if (RunQueries.Find(table, runId) is not ({ } entry, { } run)) return JobResult<string>.Refused(Refusal.NotFound);
+        if (run.Status != RunStatus.Failed)
+            return JobResult<string>.Refused(Refusal.Conflict, $"run {Run.Text(runId)} is {Names.Of(run.Status)}: only a failed run can be replayed");
+        return await Durably(() => runner.Replay(entry.Job, run) is { } started ? (started.RunId, started.Recorded) : (null, null),
+            runner.Draining
+                ? "Ksana is shutting down and starts no new runs"
+                : $"run {runner.InFlight(entry.Job.Id)?.RunId} of this job is in flight; runs of one job never overlap");
     }
 
     /// <summary>

@@ -28,4 +28,7 @@ public sealed record Run(
 
     /// <summary>32 lower-case hex characters: a callee's idempotency key.</summary>
     public static string Text(Guid runId) => runId.ToString("N");
+
+    /// <summary>Reads a run id as Ksana writes it: 32 hex characters.</summary>
+    public static bool TryParseId(string text, out Guid runId) => Guid.TryParseExact(text, "N", out runId);
 }

@@ -19,9 +19,12 @@ public sealed class RunInFlight : IThreadPoolWorkItem
     bool _skipsClosed;
     int _inAttempt;
 
-    internal RunInFlight(Runner runner, Job job, Guid runId, RunTrigger trigger, DateTimeOffset scheduledAt)
+    internal RunInFlight(Runner runner, Job job, Guid runId, RunTrigger trigger, DateTimeOffset scheduledAt,
+        Attempt[]? earlier = null, int replays = 0)
     {
         _runner = runner;
+        if (earlier is not null) _attempts.AddRange(earlier);
+        Replays = replays;
         Job = job;
         Id = runId;
         RunId = Run.Text(runId);
@@ -36,6 +39,9 @@ public sealed class RunInFlight : IThreadPoolWorkItem
     public string RunId { get; }
     public RunTrigger Trigger { get; }
     public DateTimeOffset ScheduledAt { get; }
+
+    /// <summary>How many times this run has been replayed; a replay keeps its id and earlier attempts.</summary>
+    public int Replays { get; }
 
     /// <summary>When the first attempt started: the run's {{triggered_at}}.</summary>
     public DateTimeOffset TriggeredAt { get; private set; }

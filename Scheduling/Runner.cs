@@ -26,6 +26,9 @@ public sealed class Runner
     readonly ConcurrentDictionary<Guid, RunInFlight> _inFlight = new();
     volatile bool _draining;
 
+    /// <summary>Whether runs queue events for EVENTS_URL (SPEC §9).</summary>
+    public bool EventsOn { get; init; }
+
     public Runner(JobTable table, TimeProvider time, ILogger<Runner> log, SendAttempt send, int workers, string userAgent)
     {
         _table = table;
@@ -46,13 +49,24 @@ public sealed class Runner
     /// shutting down: then null. Otherwise the run id, and a task that completes when the run's
     /// first record is durable (at once for scheduled runs, whose record rides a lazy batch).
     /// </summary>
-    public (string RunId, Task Recorded)? Start(Job job, DateTimeOffset scheduledAt, RunTrigger trigger, bool inline = false)
+    public (string RunId, Task Recorded)? Start(Job job, DateTimeOffset scheduledAt, RunTrigger trigger, bool inline = false) =>
+        Start(new RunInFlight(this, job, Run.NewId(), trigger, scheduledAt), urgent: trigger == RunTrigger.Manual, inline);
+
+    /// <summary>
+    /// Delivers a failed run again (SPEC §4): the same run id, its earlier attempts kept, new ones
+    /// numbered on; null when a run of the job is in flight or Ksana is shutting down.
+    /// </summary>
+    public (string RunId, Task Recorded)? Replay(Job job, Run failed) =>
+        Start(new RunInFlight(this, job, failed.RunId, failed.Trigger, failed.ScheduledAt, failed.Attempts, failed.Replays + 1),
+            urgent: true, inline: false);
+
+    (string RunId, Task Recorded)? Start(RunInFlight run, bool urgent, bool inline)
     {
         if (_draining) return null;
-        var run = new RunInFlight(this, job, Run.NewId(), trigger, scheduledAt);
+        var job = run.Job;
         if (!_inFlight.TryAdd(job.Id, run)) return null;
         var recorded = Task.CompletedTask;
-        if (trigger == RunTrigger.Manual)
+        if (urgent)
         {
             // run-now answers only once the run's record is on disk (SPEC §4), so it is written
             // here and urgently; a scheduled run writes its own on the thread that runs it.
@@ -97,7 +111,7 @@ public sealed class Runner
                 : $"{skips.Count} slots skipped, {Rfc3339.Format(skips.First)} to {Rfc3339.Format(skips.Last)}: the previous run {blocker} was still in flight");
 
     static Run Running(RunInFlight run) =>
-        new(run.Id, run.Job.Id, run.Trigger, RunStatus.Running, run.ScheduledAt, null, [], null);
+        new(run.Id, run.Job.Id, run.Trigger, RunStatus.Running, run.ScheduledAt, null, run.Attempts, null) { Replays = run.Replays };
 
     internal async Task RunAsync(RunInFlight run)
     {
@@ -170,7 +184,7 @@ public sealed class Runner
             var clock = _time.GetTimestamp();
             var outcome = await _send(request, cancel);
             var elapsed = (long)_time.GetElapsedTime(clock).TotalMilliseconds;
-            run.EndAttempt(new Attempt(number, started, elapsed, outcome.StatusCode, RetryPolicy.AttemptError(outcome, run.StopReason)));
+            run.EndAttempt(new Attempt(number, started, elapsed, outcome.StatusCode, RetryPolicy.AttemptError(outcome, run.StopReason), outcome.Response));
             return outcome;
         }
         finally
@@ -183,7 +197,7 @@ public sealed class Runner
     {
         try
         {
-            _ = _table.PutRun(new Run(run.Id, run.Job.Id, run.Trigger, RunStatus.Retrying, run.ScheduledAt, null, run.Attempts, null));
+            _ = _table.PutRun(new Run(run.Id, run.Job.Id, run.Trigger, RunStatus.Retrying, run.ScheduledAt, null, run.Attempts, null) { Replays = run.Replays });
         }
         catch (ChangeLogUnavailableException)
         {
@@ -199,7 +213,13 @@ public sealed class Runner
         if (skipped.Count > 1) _ = _table.PutRun(SkipRecord(run.Job.Id, skipped, run.RunId, now));
         var status = last.Result == AttemptResult.Succeeded ? RunStatus.Succeeded : RunStatus.Failed;
         var error = RetryPolicy.RunError(last, run, _draining);
-        _ = _table.PutRun(new Run(run.Id, run.Job.Id, run.Trigger, status, run.ScheduledAt, Clock.Millis(now), run.Attempts, error));
+        var finished = new Run(run.Id, run.Job.Id, run.Trigger, status, run.ScheduledAt, Clock.Millis(now), run.Attempts, error) { Replays = run.Replays };
+        _ = _table.FinishRun(finished, job =>
+        {
+            // Under the table's lock: whoever reads the final record also finds the job free for its next run.
+            _inFlight.TryRemove(new KeyValuePair<Guid, RunInFlight>(run.Job.Id, run));
+            return RunConsequences.Of(job, finished, EventsOn, Clock.Millis(now));
+        });
         if (status == RunStatus.Failed)
             _log.LogWarning("Run {RunId} of job {JobId} ({Name}) failed: {Error}", run.RunId, run.Job.Id, run.Job.Spec.Name, error);
     }

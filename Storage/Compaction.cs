@@ -79,10 +79,13 @@ internal sealed class Compaction
 
     /// <summary>
     /// Puts the compacted file in place of <paramref name="source"/> (of length <paramref name="sourceLength"/>).
-    /// Returns the new file and its length, or null (the old journal stays in use) when anything failed.
+    /// Returns the new file and its length, or null (the old journal stays in use) when anything
+    /// before the rename failed. Once the rename is done the new file is the journal, whatever
+    /// follows: <c>DirectorySynced</c> false says the rename is not yet known to be durable.
     /// </summary>
-    public (SafeFileHandle File, long Length)? Finish(SafeFileHandle source, long sourceLength, ILogger log)
+    public (SafeFileHandle File, long Length, bool DirectorySynced)? Finish(SafeFileHandle source, long sourceLength, ILogger log)
     {
+        var renamed = false;
         try
         {
             _written.GetAwaiter().GetResult();
@@ -98,11 +101,21 @@ internal sealed class Compaction
                 length += n;
             }
             Durability.SyncData(file, _tmp);
-            Durability.Replace(_tmp, _path);
+            File.Move(_tmp, _path, overwrite: true);
+            renamed = true;
             log.LogInformation("Journal compacted: {Before} bytes to {After} bytes", sourceLength, length);
-            return (file, length);
+            try
+            {
+                Durability.SyncDirectory(Durability.DirectoryOf(_path));
+                return (file, length, true);
+            }
+            catch (IOException e)
+            {
+                log.LogWarning("Journal compacted, but its directory could not be synced yet: {Error}", e.Message);
+                return (file, length, false);
+            }
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (!renamed && e is IOException or UnauthorizedAccessException)
         {
             Abandon();
             log.LogWarning("Journal compaction failed, the old journal stays in use: {Error}", e.Message);

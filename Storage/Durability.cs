@@ -13,8 +13,9 @@ internal static partial class Durability
     /// <summary>An fsync slower than this is logged: it usually means a sick or saturated disk.</summary>
     public static readonly TimeSpan SlowSync = TimeSpan.FromMilliseconds(100);
 
+    // Only O_RDONLY: a directory opens read-only on Linux, and O_DIRECTORY differs by architecture
+    // (0x10000 on x86-64, 0x4000 on arm64, where 0x10000 is O_DIRECT and makes the open fail).
     const int O_RDONLY = 0;
-    const int O_DIRECTORY = 0x10000; // Linux value on x86-64 and arm64.
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int fdatasync(int fd);
@@ -49,7 +50,7 @@ internal static partial class Durability
     /// <summary>Makes renames and creations inside <paramref name="directory"/> durable.</summary>
     public static void SyncDirectory(string directory)
     {
-        var fd = Open(directory, O_RDONLY | O_DIRECTORY);
+        var fd = Open(directory, O_RDONLY);
         if (fd < 0) throw Fail("open", directory);
         try
         {
@@ -68,8 +69,10 @@ internal static partial class Durability
     public static void Replace(string temporary, string target)
     {
         File.Move(temporary, target, overwrite: true);
-        SyncDirectory(Path.GetDirectoryName(Path.GetFullPath(target))!);
+        SyncDirectory(DirectoryOf(target));
     }
+
+    public static string DirectoryOf(string file) => Path.GetDirectoryName(Path.GetFullPath(file))!;
 
     static IOException Fail(string call, string path)
     {

@@ -70,6 +70,7 @@ public sealed class Journal : ChangeLog
     bool _urgentPending;
     bool _compactionRequested;
     Compaction? _compaction;
+    bool _directoryUnsynced;
     ChangeLogUnavailableException? _poisoned;
 
     public Journal(string dataDir, long lastSeq, ILogger log, long compactionSlackBytes = 8 << 20)
@@ -221,6 +222,13 @@ public sealed class Journal : ChangeLog
         try
         {
             BeforeWrite?.Invoke();
+            // A compaction renamed the file but could not sync the directory: nothing is acknowledged
+            // until the new name is known to survive a crash.
+            if (_directoryUnsynced)
+            {
+                Durability.SyncDirectory(Durability.DirectoryOf(_path));
+                _directoryUnsynced = false;
+            }
             RandomAccess.Write(_file, batch.WrittenSpan, _fileLength);
             var took = Durability.SyncData(_file, _path);
             if (took > Durability.SlowSync)
@@ -270,6 +278,7 @@ public sealed class Journal : ChangeLog
         var old = _file;
         _file = replaced.File;
         old.Dispose();
+        _directoryUnsynced = !replaced.DirectorySynced;
         Volatile.Write(ref _fileLength, replaced.Length);
         _snapshotLength = done.SnapshotLength;
         Compactions++;

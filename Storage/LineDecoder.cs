@@ -18,10 +18,12 @@ public static class LineDecoder
         var reader = new Utf8JsonReader(line);
         Expect(ref reader, JsonTokenType.StartObject);
         long seq = 0;
-        var op = 0; // 1 job, 2 del, 3 run
+        var op = 0; // 1 job, 2 del, 3 run, 4 event, 5 delivered
         Job? job = null;
         Run? run = null;
         var deleted = System.Guid.Empty;
+        var jobId = System.Guid.Empty;
+        Event? queued = null;
         while (Next(ref reader) == JsonTokenType.PropertyName)
         {
             if (reader.ValueTextEquals("seq"u8)) { Next(ref reader); seq = reader.GetInt64(); }
@@ -29,10 +31,13 @@ public static class LineDecoder
             {
                 Next(ref reader);
                 op = reader.ValueTextEquals("job"u8) ? 1 : reader.ValueTextEquals("del"u8) ? 2 : reader.ValueTextEquals("run"u8) ? 3
+                    : reader.ValueTextEquals("event"u8) ? 4 : reader.ValueTextEquals("delivered"u8) ? 5
                     : throw new FormatException("op: unknown operation");
             }
             else if (reader.ValueTextEquals("job"u8)) { Next(ref reader); job = JobCodec.ReadRecord(ref reader); }
-            else if (reader.ValueTextEquals("id"u8)) deleted = JsonRead.Guid(ref reader, "id");
+            else if (reader.ValueTextEquals("id"u8)) deleted = JsonRead.Guid(ref reader, "id", op == 5 ? 'N' : 'D');
+            else if (reader.ValueTextEquals("job_id"u8)) jobId = JsonRead.Guid(ref reader, "job_id");
+            else if (reader.ValueTextEquals("event"u8)) { Next(ref reader); queued = EventCodec.Read(ref reader); }
             else if (reader.ValueTextEquals("run"u8)) { Next(ref reader); run = RunCodec.Read(ref reader); }
             else if (reader.ValueTextEquals("crc"u8)) Next(ref reader);
             else throw Unknown(ref reader);
@@ -42,6 +47,8 @@ public static class LineDecoder
             1 when job is not null => (seq, Change.Written(job)),
             2 when deleted != System.Guid.Empty => (seq, Change.Removed(deleted)),
             3 when run is not null => (seq, Change.Recorded(run)),
+            4 when queued is not null => (seq, Change.Queued(queued)),
+            5 when deleted != System.Guid.Empty && jobId != System.Guid.Empty => (seq, Change.Delivered(jobId, deleted)),
             _ => throw new FormatException("incomplete record"),
         };
     }

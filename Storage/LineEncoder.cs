@@ -54,7 +54,17 @@ internal sealed class LineEncoder
                 break;
             case ChangeKind.JobDeleted:
                 w.WriteString("op"u8, "del"u8);
-                w.WriteString("id"u8, change.Deleted);
+                w.WriteString("id"u8, change.Target);
+                break;
+            case ChangeKind.EventQueued:
+                w.WriteString("op"u8, "event"u8);
+                w.WritePropertyName("event"u8);
+                EventCodec.Write(w, change.Event!, withNulls: false);
+                break;
+            case ChangeKind.EventDelivered:
+                w.WriteString("op"u8, "delivered"u8);
+                w.WriteString("job_id"u8, change.Target);
+                w.WriteString("id"u8, change.EventId.ToString("N"));
                 break;
             default:
                 w.WriteString("op"u8, "run"u8);

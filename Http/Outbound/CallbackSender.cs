@@ -14,6 +14,9 @@ public sealed class CallbackSender(HttpMessageInvoker client, TimeProvider time)
     /// <summary>Reading a little lets a short answer free its connection for reuse; a long one is cut off.</summary>
     public const int ResponseBodyReadMax = 4096;
 
+    /// <summary>How much of an answer's body a run record keeps (SPEC §5).</summary>
+    public const int ResponseExcerptBytes = 1024;
+
     public async Task<AttemptOutcome> SendAsync(AttemptRequest attempt, CancellationToken cancel)
     {
         using var timeout = new CancellationTokenSource(attempt.Timeout, time);
@@ -22,12 +25,12 @@ public sealed class CallbackSender(HttpMessageInvoker client, TimeProvider time)
         {
             using var request = Message(attempt);
             using var response = await client.SendAsync(request, linked.Token);
-            await Drain(response, linked.Token);
+            var excerpt = await Read(response, linked.Token);
             var status = (int)response.StatusCode;
-            if (status is >= 200 and < 300) return new AttemptOutcome(AttemptResult.Succeeded, status, null);
-            return RetryPolicy.IsRetryable(status)
-                ? new AttemptOutcome(AttemptResult.Retryable, status, null, RetryAfter(response, time.GetUtcNow()))
+            var outcome = status is >= 200 and < 300 ? new AttemptOutcome(AttemptResult.Succeeded, status, null)
+                : RetryPolicy.IsRetryable(status) ? new AttemptOutcome(AttemptResult.Retryable, status, null, RetryAfter(response, time.GetUtcNow()))
                 : new AttemptOutcome(AttemptResult.Failed, status, null);
+            return outcome with { Response = excerpt };
         }
         catch (Exception e) when (e is OperationCanceledException or HttpRequestException or IOException)
         {
@@ -69,24 +72,33 @@ public sealed class CallbackSender(HttpMessageInvoker client, TimeProvider time)
         };
     }
 
-    static async Task Drain(HttpResponseMessage response, CancellationToken cancel)
+    /// <summary>
+    /// Reads at most <see cref="ResponseBodyReadMax"/> bytes of the answer and returns the first
+    /// <see cref="ResponseExcerptBytes"/> as text, or null when the body is empty.
+    /// </summary>
+    static async Task<string?> Read(HttpResponseMessage response, CancellationToken cancel)
     {
         await using var stream = await response.Content.ReadAsStreamAsync(cancel);
-        var buffer = ArrayPool<byte>.Shared.Rent(1024);
+        var buffer = ArrayPool<byte>.Shared.Rent(ResponseBodyReadMax);
         try
         {
-            for (var read = 0; read < ResponseBodyReadMax;)
+            var read = 0;
+            while (read < ResponseBodyReadMax)
             {
-                var n = await stream.ReadAsync(buffer, cancel);
+                var n = await stream.ReadAsync(buffer.AsMemory(read, ResponseBodyReadMax - read), cancel);
                 if (n == 0) break;
                 read += n;
             }
+            return read == 0 ? null : Excerpt(buffer.AsSpan(0, Math.Min(read, ResponseExcerptBytes)));
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
         }
     }
+
+    /// <summary>UTF-8 text, with invalid bytes (and a character cut at the end) replaced by U+FFFD.</summary>
+    public static string Excerpt(ReadOnlySpan<byte> bytes) => System.Text.Encoding.UTF8.GetString(bytes);
 
     /// <summary>The callback client: one connection pool for every job, no redirects, no cookies, no proxy.</summary>
     public static HttpMessageHandler Handler() => new SocketsHttpHandler

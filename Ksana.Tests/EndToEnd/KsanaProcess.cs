@@ -50,11 +50,14 @@ public sealed class KsanaProcess : IAsyncDisposable
     /// <summary>
     /// Starts ksana. <paramref name="env"/> is added to a clean environment (no inherited ksana
     /// settings); LOG_LEVEL defaults to Warning so that busy tests do not drown in request logs.
+    /// <paramref name="command"/>, when given, is run instead of the published binary: a program and
+    /// its leading arguments, such as an emulator and the binary it runs.
     /// </summary>
     public static KsanaProcess Launch(int port, string dataDir, string? keysFile,
-        IReadOnlyDictionary<string, string>? env = null, IEnumerable<string>? args = null)
+        IReadOnlyDictionary<string, string>? env = null, IEnumerable<string>? args = null,
+        IReadOnlyList<string>? command = null)
     {
-        var info = new ProcessStartInfo(BinaryPath)
+        var info = new ProcessStartInfo(command is { Count: > 0 } ? command[0] : BinaryPath)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -68,6 +71,8 @@ public sealed class KsanaProcess : IAsyncDisposable
         if (keysFile is not null) info.Environment["AUTH_KEYS_FILE"] = keysFile;
         if (env is not null)
             foreach (var (k, v) in env) info.Environment[k] = v;
+        if (command is not null)
+            foreach (var a in command.Skip(1)) info.ArgumentList.Add(a);
         if (args is not null)
             foreach (var a in args) info.ArgumentList.Add(a);
 

@@ -22,7 +22,7 @@ public sealed record Recorded(
 }
 
 /// <summary>How the callee answers one request: status, a delay before answering, extra headers.</summary>
-public sealed record Reply(int Status, TimeSpan Delay = default, Dictionary<string, string>? Headers = null)
+public sealed record Reply(int Status, TimeSpan Delay = default, Dictionary<string, string>? Headers = null, byte[]? Body = null)
 {
     public static Reply Ok => new(200);
 }
@@ -109,6 +109,7 @@ public sealed class Callee : IAsyncDisposable
             }
             context.Response.StatusCode = reply.Status;
             foreach (var (name, value) in reply.Headers ?? []) context.Response.Headers[name] = value;
+            if (reply.Body is { } answer) await context.Response.Body.WriteAsync(answer, context.RequestAborted);
         }
         finally
         {

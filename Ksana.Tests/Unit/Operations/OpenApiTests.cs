@@ -64,7 +64,7 @@ public class OpenApiTests
             "POST /jobs/{}/pause", "POST /jobs/{}/resume", "GET /jobs/{}/runs", "GET /jobs/{}/upcoming",
             "GET /jobs/by-key/{}", "PUT /jobs/by-key/{}", "POST /schedules/preview", "GET /runs", "GET /runs/{}",
             "POST /runs/{}/replay", "GET /metrics", "GET /openapi.json", "GET /", "GET /health", "GET /cluster",
-            "GET /stats/runs-per-minute",
+            "GET /stats/runs-per-minute", "GET /ui/app.js", "GET /ui/app.css", "GET /ui/session",
         ];
         await Assert.That(RouteCoverage.Documented(Document())).IsEquivalentTo(contract);
     }
@@ -92,7 +92,7 @@ public class OpenApiTests
                 if (operation!["security"] is JsonArray { Count: 0 }) open.Add(path);
                 else await Assert.That(operation["responses"]!["401"]).IsNotNull().Because($"{method} {path}");
             }
-        await Assert.That(open).IsEquivalentTo(["/openapi.json", "/", "/health"]);
+        await Assert.That(open).IsEquivalentTo(["/openapi.json", "/", "/ui/app.js", "/ui/app.css", "/health"]);
     }
 
     [Test]

@@ -1,0 +1,51 @@
+using Ksana.Wire;
+
+namespace Ksana.Scheduling;
+
+/// <summary>Which runs <see cref="RunQueries.List"/> returns (SPEC §4, <c>GET /runs</c>).</summary>
+public readonly record struct RunQuery(int Limit, RunStatus? Status, Guid? JobId, DateTimeOffset? Since, (long Ticks, Guid RunId)? After);
+
+/// <summary>
+/// Runs across jobs, newest first by scheduled time (then run id). A scan over the runs each job
+/// keeps, with a heap of one page: the cost is one pass over the kept runs, the memory one page.
+/// </summary>
+public static class RunQueries
+{
+    public static (List<Run> Page, bool More) List(JobTable table, RunQuery query)
+    {
+        IEnumerable<JobEntry> entries = query.JobId is { } id ? table.Get(id) is { } one ? [one] : [] : table.Entries;
+        // A min-heap of the best Limit + 1 runs: its root is the oldest kept, the first to give way.
+        var heap = new PriorityQueue<Run, (long, Guid)>(query.Limit + 1);
+        foreach (var entry in entries)
+            foreach (var run in entry.Runs)
+            {
+                if (query.Status is { } status && run.Status != status) continue;
+                if (query.Since is { } since && run.ScheduledAt < since) continue;
+                var key = (run.ScheduledAt.UtcTicks, run.RunId);
+                if (query.After is { } after && Compare(key, after) >= 0) continue;
+                if (heap.Count <= query.Limit) heap.Enqueue(run, key);
+                else if (heap.TryPeek(out _, out var oldest) && Compare(key, oldest) > 0) heap.EnqueueDequeue(run, key);
+            }
+        var more = heap.Count > query.Limit;
+        if (more) heap.Dequeue();
+        var page = new List<Run>(heap.Count);
+        while (heap.Count > 0) page.Add(heap.Dequeue());
+        page.Reverse();
+        return (page, more);
+    }
+
+    /// <summary>A run by id, with its job's entry; null when no job keeps it.</summary>
+    public static (JobEntry Entry, Run Run)? Find(JobTable table, Guid runId)
+    {
+        foreach (var entry in table.Entries)
+            foreach (var run in entry.Runs)
+                if (run.RunId == runId) return (entry, run);
+        return null;
+    }
+
+    static int Compare((long Ticks, Guid Id) a, (long Ticks, Guid Id) b)
+    {
+        var c = a.Ticks.CompareTo(b.Ticks);
+        return c != 0 ? c : a.Id.CompareTo(b.Id);
+    }
+}
