@@ -14,7 +14,7 @@ if (args is ["--help"] or ["-h"])
 }
 if (args is ["--version"])
 {
-    Console.WriteLine($"ksana {Settings.Version}");
+    Console.WriteLine($"ksana {Settings.Version} (tz data {Ksana.Scheduling.Cron.TimeZones.DataVersion})");
     return 0;
 }
 

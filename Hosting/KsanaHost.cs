@@ -86,6 +86,7 @@ public static class KsanaHost
         app.MapGet("/health", () => TypedResults.Ok(new Health()));
         app.MapJobs();
         app.MapRuns();
+        app.MapSchedules();
         app.MapStatusPage();
         app.MapMetrics(withoutKey: settings.MetricsPublic);
         app.MapStats();

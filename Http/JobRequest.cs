@@ -60,6 +60,18 @@ public sealed class JobRequest
         return (errors.Count == 0 ? spec : null, errors);
     }
 
+    /// <summary>
+    /// Validates a schedule object alone, exactly as a create reads it (POST /schedules/preview):
+    /// errors are named <c>schedule.&lt;member&gt;</c>.
+    /// </summary>
+    public static (Schedule? Schedule, Dictionary<string, string[]> Errors) ValidateSchedule(JsonNode? node, Settings defaults, DateTimeOffset now)
+    {
+        var request = new JobRequest(defaults, now);
+        var schedule = request.ReadSchedule(node, checkRunAt: true);
+        var errors = request._errors.ToDictionary(e => e.Key, e => e.Value.ToArray());
+        return (errors.Count == 0 ? schedule : null, errors);
+    }
+
     void Error(string path, string message)
     {
         if (!_errors.TryGetValue(path, out var list)) _errors[path] = list = [];

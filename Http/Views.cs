@@ -97,4 +97,5 @@ public sealed class Health
 [JsonSerializable(typeof(RunView))]
 [JsonSerializable(typeof(RunStarted))]
 [JsonSerializable(typeof(Health))]
+[JsonSerializable(typeof(UpcomingList))]
 internal sealed partial class KsanaJson : JsonSerializerContext;

@@ -33,7 +33,10 @@ public sealed record JobSpec(
     public int PauseAfterFailures { get; init; }
 }
 
-/// <summary>What became of the single slot of a kind that fires once.</summary>
+/// <summary>
+/// What became of the single slot of a kind that fires once. For the other kinds <see cref="Fired"/>
+/// means the schedule ran out of slots (its end_at passed): the job is completed.
+/// </summary>
 public enum OnceOutcome { Pending, Fired, Missed }
 
 /// <summary>
@@ -63,21 +66,21 @@ public sealed record Job(
     public int StreakAtResume { get; init; }
 
     public JobState State => Spec.Schedule.FiresOnce && Once == OnceOutcome.Missed ? JobState.Missed
-        : Spec.Schedule.FiresOnce && Once == OnceOutcome.Fired ? JobState.Completed
+        : Once == OnceOutcome.Fired ? JobState.Completed
         : Spec.Enabled ? JobState.Scheduled
         : JobState.Paused;
 
     /// <summary>
     /// The next slot of the job strictly after <paramref name="after"/>, or null when it will not fire
-    /// on its schedule (paused; a once job already fired or missed; past its end_at). A kind that fires
+    /// on its schedule (paused; a once job already fired or missed; past its end_at; completed). A kind that fires
     /// once has its one slot until it has fired, wherever <paramref name="after"/> is.
     /// </summary>
     public DateTimeOffset? NextSlotAfter(DateTimeOffset after)
     {
         if (!Spec.Enabled) return null;
         var schedule = Spec.Schedule;
-        if (schedule.FiresOnce) return Once == OnceOutcome.Pending ? OnlySlot : null;
-        return schedule.SlotAfter(after, GridOrigin);
+        if (Once != OnceOutcome.Pending) return null;
+        return schedule.FiresOnce ? OnlySlot : schedule.SlotAfter(after, GridOrigin);
     }
 
     /// <summary>The single slot of a kind that fires once (whether or not it has fired); null for other kinds.</summary>

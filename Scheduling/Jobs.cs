@@ -90,6 +90,7 @@ public sealed class Jobs(JobTable table, Runner runner, TimeProvider time)
             if (change(current) is not { } wanted) return current;
             var now = Now();
             Run? missed = null;
+            DateTimeOffset? catchUp = null;
             var conflict = false;
             var keyOwner = Guid.Empty;
             try
@@ -106,6 +107,10 @@ public sealed class Jobs(JobTable table, Runner runner, TimeProvider time)
                     }
                     var next = Apply(latest, wanted, now);
                     missed = MissedRun(latest, next, now, "run_at passed while the job was paused");
+                    // Resumed: the slots missed while paused (since its last change) may be made up.
+                    catchUp = !latest.Spec.Enabled && next.Spec.Enabled && !wanted.ScheduleGiven
+                        ? CatchUpSlot(latest, next, table.Get(id)?.Runs ?? [], now, latest.UpdatedAt)
+                        : null;
                     return next;
                 });
                 if (result is null) return JobResult<Job>.Refused(Refusal.NotFound);
@@ -114,6 +119,7 @@ public sealed class Jobs(JobTable table, Runner runner, TimeProvider time)
                 var recorded = missed is null ? Task.CompletedTask : table.PutRun(missed);
                 await result.Value.Durable;
                 await recorded;
+                if (catchUp is { } slot) StartCatchUp(result.Value.Job, slot, now);
                 return result.Value.Job;
             }
             catch (ChangeLogUnavailableException e)
@@ -138,10 +144,46 @@ public sealed class Jobs(JobTable table, Runner runner, TimeProvider time)
         return job;
     }
 
+    /// <summary>
+    /// A once job whose run_at has passed is missed, or, when run_at is within its catch_up, fired:
+    /// the caller then starts its run (<see cref="CatchUpSlot"/>).
+    /// </summary>
     static Job MissIfPassed(Job job, DateTimeOffset now) =>
         job.Once == OnceOutcome.Pending && job.OnlySlot is { } slot && slot < now
-            ? job with { Once = OnceOutcome.Missed }
+            ? job with { Once = WithinCatchUp(job, slot, now) ? OnceOutcome.Fired : OnceOutcome.Missed }
             : job;
+
+    static bool WithinCatchUp(Job job, DateTimeOffset slot, DateTimeOffset now) =>
+        job.Spec.Schedule.Options.CatchUp is { } catchUp && slot <= now && now - slot <= catchUp.ToTimeSpan();
+
+    /// <summary>
+    /// The slot to make up (SPEC §2 catch_up) after a restart or on resume: the latest slot at or
+    /// before now, if it is not older than catch_up, came due after <paramref name="since"/>, and
+    /// was not served: no run of the schedule has it or a later slot. A job's run records are what
+    /// Ksana knows of the slots it served, so they, not a clock reading, tell a missed slot from a
+    /// served one. A slot whose jittered fire time is still ahead is left to the scheduler.
+    /// </summary>
+    static DateTimeOffset? CatchUpSlot(Job before, Job after, Run[] runs, DateTimeOffset now, DateTimeOffset since)
+    {
+        var schedule = after.Spec.Schedule;
+        if (schedule.Options.CatchUp is not { } catchUp || !after.Spec.Enabled) return null;
+        if (schedule.FiresOnce)
+            return before.Once == OnceOutcome.Pending && after.Once == OnceOutcome.Fired ? after.OnlySlot : null;
+        if (after.Once != OnceOutcome.Pending) return null;
+        var oldest = now - catchUp.ToTimeSpan();
+        var served = DateTimeOffset.MinValue;
+        foreach (var run in runs)
+            if (run.Trigger == RunTrigger.Schedule && run.ScheduledAt > served) served = run.ScheduledAt;
+        var notBefore = new[] { oldest, since, served.AddTicks(1) }.Max();
+        if (schedule.LastSlotAtOrBefore(now, notBefore, after.GridOrigin) is not { } slot) return null;
+        return schedule.FireTime(after.Id, slot) <= now ? slot : null;
+    }
+
+    /// <summary>Starts the run that makes up a missed slot; a run already in flight makes it a skip.</summary>
+    void StartCatchUp(Job job, DateTimeOffset slot, DateTimeOffset now)
+    {
+        if (runner.Start(job, slot, RunTrigger.Schedule) is null && !runner.Draining) runner.Skip(job, slot, now);
+    }
 
     static Run? MissedRun(Job before, Job after, DateTimeOffset now, string why) =>
         before.Once != OnceOutcome.Missed && after.Once == OnceOutcome.Missed
@@ -215,15 +257,20 @@ public sealed class Jobs(JobTable table, Runner runner, TimeProvider time)
 
     /// <summary>
     /// Start-up repairs (SPEC §2, §5): a run left in flight by a crash is failed as interrupted; a
-    /// once job whose run_at passed while Ksana was down is missed. Every job is then planned.
+    /// once job whose run_at passed while Ksana was down is missed, or run when its catch_up allows;
+    /// a repeating job with catch_up makes up its latest missed slot. Every job is then planned.
     /// </summary>
     public async Task RecoverAsync(Scheduler scheduler)
     {
         var now = Now();
         var writes = new List<Task>();
+        var catchUps = new List<(Guid Id, DateTimeOffset Slot)>();
         var entries = table.All();
         foreach (var entry in entries)
         {
+            // A run interrupted by the crash served its slot: it is failed below, not made up.
+            if (entry.Job.Spec.Enabled && CatchUpSlot(entry.Job, MissIfPassed(entry.Job, now), entry.Runs, now, DateTimeOffset.MinValue) is { } slot)
+                catchUps.Add((entry.Job.Id, slot));
             foreach (var run in entry.Runs)
                 if (!run.IsFinished)
                     writes.Add(table.PutRun(run with
@@ -233,13 +280,15 @@ public sealed class Jobs(JobTable table, Runner runner, TimeProvider time)
                         Error = "interrupted: Ksana stopped while this run was in flight",
                     }));
             var job = entry.Job;
-            if (job.Spec.Enabled && MissIfPassed(job, now) is { Once: OnceOutcome.Missed } missed)
+            if (job.Spec.Enabled && MissIfPassed(job, now) is var repaired && !ReferenceEquals(repaired, job))
             {
-                if (table.Update(job.Id, _ => missed) is { } u) writes.Add(u.Durable);
-                writes.Add(table.PutRun(MissedRun(job, missed, now, "Ksana was not running at run_at")!));
+                if (table.Update(job.Id, _ => repaired) is { } u) writes.Add(u.Durable);
+                if (MissedRun(job, repaired, now, "Ksana was not running at run_at") is { } missed) writes.Add(table.PutRun(missed));
             }
         }
         await Task.WhenAll(writes);
-        scheduler.PlanAll(writes.Count == 0 ? entries : table.All());
+        foreach (var (id, slot) in catchUps)
+            if (table.Get(id)?.Job is { } job) StartCatchUp(job, slot, now);
+        scheduler.PlanAll(writes.Count == 0 && catchUps.Count == 0 ? entries : table.All());
     }
 }

@@ -145,12 +145,31 @@ public sealed class Scheduler : BackgroundService
         if (job?.NextAfter(after) is not { } next)
         {
             _planned.Remove(id);
+            if (job is not null) CompleteIfEnded(job);
             return;
         }
         var entry = (next.Slot.UtcTicks, next.FireAt.UtcTicks);
         if (_planned.TryGetValue(id, out var planned) && planned == entry) return;
         _planned[id] = entry;
         _queue.Enqueue(id, next.FireAt.UtcTicks);
+    }
+
+    /// <summary>
+    /// A repeating job whose end_at left it no slot is completed (SPEC §2), once and durably, so
+    /// its state does not depend on a clock. While its last run is in flight it still shows as
+    /// scheduled (<see cref="JobEntry.State"/>). A change to the schedule re-arms it.
+    /// </summary>
+    void CompleteIfEnded(Job job)
+    {
+        if (job is not { Spec.Enabled: true, Once: OnceOutcome.Pending, Spec.Schedule: { FiresOnce: false, Options.EndAt: not null } }) return;
+        try
+        {
+            _ = _table.Update(job.Id, j => j.Version == job.Version ? j with { Once = OnceOutcome.Fired } : null);
+        }
+        catch (ChangeLogUnavailableException e)
+        {
+            _log.LogError("Job {JobId}: not marked completed, the journal is unavailable: {Error}", job.Id, e.Message);
+        }
     }
 
     void Fire(Job job, DateTimeOffset slot, DateTimeOffset now, bool inline)

@@ -143,6 +143,20 @@ public static class Rfc3339
         return new string(buf[..len]);
     }
 
+    /// <summary>
+    /// The instant as the wall clock of <paramref name="zone"/> shows it, with that zone's offset
+    /// (<c>2026-03-29T03:00:00+02:00</c>; <c>+00:00</c> in UTC, never <c>Z</c>), to the same
+    /// precision as <see cref="Format"/>.
+    /// </summary>
+    public static string FormatLocal(DateTimeOffset t, TimeZoneInfo zone)
+    {
+        var offset = zone.GetUtcOffset(t);
+        var wall = Format(new DateTimeOffset(t.UtcTicks + offset.Ticks, TimeSpan.Zero));
+        var sign = offset < TimeSpan.Zero ? '-' : '+';
+        var abs = offset.Duration();
+        return $"{wall.AsSpan(0, wall.Length - 1)}{sign}{abs.Hours:D2}:{abs.Minutes:D2}";
+    }
+
     private static bool Fail(out string error, string message)
     {
         error = message;

@@ -59,7 +59,7 @@ public sealed class ValidationTests
             new("every 999ms (under 1s)", j => Schedule(j)["every"] = "999ms", ["schedule.every"]),
             new("every missing", j => Schedule(j).Remove("every"), ["schedule.every"]),
             new("every a number", j => Schedule(j)["every"] = 300, ["schedule.every"]),
-            new("kind cron", j => j["schedule"] = new JsonObject { ["kind"] = "cron", ["cron"] = "* * * * *" }, ["schedule.kind"]),
+            new("kind hourly", j => j["schedule"] = new JsonObject { ["kind"] = "hourly" }, ["schedule.kind"]),
             new("missing schedule", j => j.Remove("schedule"), ["schedule"]),
             new("timeout abc", j => j["timeout"] = "abc", ["timeout"]),
             new("timeout 0s", j => j["timeout"] = "0s", ["timeout"]),

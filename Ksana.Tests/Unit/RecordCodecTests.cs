@@ -35,6 +35,8 @@ public class RecordCodecTests
                 Timeout = new Duration(1_500_000_001),
             },
             Rig.Once(T) with { Schedule = new OnceSchedule(T, ScheduleOptions.None with { CatchUp = Duration.FromSeconds(60) }), Enabled = false },
+            Rig.Cron("30 2 * * MON-FRI", "Europe/Berlin", options),
+            Rig.Cron("@daily"),
         };
         foreach (var spec in specs)
         {

@@ -60,6 +60,13 @@ public sealed class Rig : IDisposable
 
     public static JobSpec Once(DateTimeOffset runAt) => Every(TimeSpan.FromSeconds(1)) with { Schedule = new OnceSchedule(runAt, ScheduleOptions.None) };
 
+    public static JobSpec Cron(string expression, string zone = "UTC", ScheduleOptions? options = null)
+    {
+        if (!Scheduling.Cron.CronExpression.TryParse(expression, out var parsed, out var why)) throw new ArgumentException(why);
+        if (!Scheduling.Cron.TimeZones.TryFind(zone, out var tz, out why)) throw new ArgumentException(why);
+        return Every(TimeSpan.FromSeconds(1)) with { Schedule = new CronSchedule(parsed!, tz!, options ?? ScheduleOptions.None) };
+    }
+
     /// <summary>Creates a job, which must succeed.</summary>
     public async Task<Job> CreateAsync(JobSpec spec) => (await Jobs.CreateAsync(spec)).Value ?? throw new InvalidOperationException("create refused");
 

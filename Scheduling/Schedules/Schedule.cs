@@ -41,6 +41,29 @@ public abstract record Schedule(ScheduleOptions Options)
         return slot is { } s && Options.EndAt is { } end && s > end ? null : slot;
     }
 
+    /// <summary>
+    /// The latest slot in [<paramref name="notBefore"/>, <paramref name="t"/>], or null: the slot a
+    /// <c>catch_up</c> makes up. Kinds only know their next slot (a cron expression has no "previous"),
+    /// so this searches for the last instant whose next slot is still at or before t: SlotAfter never
+    /// decreases as its argument grows, and about 50 look-ups cover a year of ticks.
+    /// </summary>
+    public DateTimeOffset? LastSlotAtOrBefore(DateTimeOffset t, DateTimeOffset notBefore, DateTimeOffset origin)
+    {
+        if (notBefore > t) return null;
+        long low = notBefore.UtcTicks - 1, high = t.UtcTicks;
+        if (SlotAfter(At(low), origin) is not { } first || first > t) return null;
+        // Invariant: SlotAfter(low) <= t, and SlotAfter(high) > t (or none).
+        while (high - low > 1)
+        {
+            var middle = low + (high - low) / 2;
+            if (SlotAfter(At(middle), origin) is { } s && s <= t) low = middle;
+            else high = middle;
+        }
+        return SlotAfter(At(low), origin);
+    }
+
+    static DateTimeOffset At(long utcTicks) => new(utcTicks, TimeSpan.Zero);
+
     /// <summary>The kind's own rule, before the window of <see cref="Options"/> is applied.</summary>
     protected abstract DateTimeOffset? KindSlotAfter(DateTimeOffset t, DateTimeOffset origin);
 

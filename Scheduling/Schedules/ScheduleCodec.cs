@@ -10,7 +10,7 @@ namespace Ksana.Scheduling.Schedules;
 /// </summary>
 public abstract class ScheduleCodec
 {
-    public static readonly ScheduleCodec[] All = [EveryCodec.Instance, OnceCodec.Instance];
+    public static readonly ScheduleCodec[] All = [EveryCodec.Instance, OnceCodec.Instance, CronCodec.Instance];
 
     static readonly Duration JitterMax = Wire.Duration.FromSeconds(3600);
     static readonly Duration CatchUpMax = Wire.Duration.FromSeconds(366L * 24 * 3600);

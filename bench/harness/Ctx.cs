@@ -97,4 +97,13 @@ sealed class Ctx
         int periodMs = int.Parse(every.TrimEnd('s'), CultureInfo.InvariantCulture) * 1000;
         return i => $$"""{"name":"q{{i}}","type":"http","http":{"method":"GET","url":"{{Callee.HookUrl(i, 0, periodMs)}}"},"schedule":{"kind":"every","every":"{{every}}"},"max_retries":0,"timeout":"10s"}""";
     }
+
+    static readonly string[] CronZones = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Shanghai", "Australia/Sydney"];
+
+    /// <summary>
+    /// A cron job that stays quiet during a run (once a week at a spread minute and hour), with
+    /// distinct expressions and zones as real jobs have: start-up parses and plans each one.
+    /// </summary>
+    public Func<int, string> QuietCronJob() =>
+        i => $$"""{"name":"c{{i}}","type":"http","http":{"method":"GET","url":"{{Callee.HookUrl(i, 0, 3_600_000)}}"},"schedule":{"kind":"cron","cron":"{{i % 60}} {{i / 60 % 24}} * * {{i / 1440 % 7}}","time_zone":"{{CronZones[i % CronZones.Length]}}"},"max_retries":0,"timeout":"10s"}""";
 }

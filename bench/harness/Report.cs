@@ -131,6 +131,14 @@ static class Report
             }
             if (res.IdleCpuPercent is { } idle) Row("idle CPU, 0 jobs", F(idle, 2) + " %", "near zero (≤ 0.5 %)", idle <= 0.5);
             if (res.JournalBytes100k is { } jb) Row("journal size with 100,000 jobs", Mb(jb / 1024) + " MB");
+            if (res.CronStartup is { } cs && res.Startup.FirstOrDefault(p => p.Jobs == 100_000) is { } es)
+            {
+                Row("start-up to a served /health, 100,000 cron jobs", $"{Ms(cs.ReadyMs)} ms, {F(cs.ReadyMs / es.ReadyMs, 2)}× every (runs: {string.Join(", ", cs.SamplesMs.Select(v => Ms(v)))})",
+                    "≤ 1.5× every", cs.ReadyMs <= 1.5 * es.ReadyMs);
+                Row("resident memory after start, 100,000 cron jobs", $"{Mb(cs.RssAfter1sKb)} MB");
+            }
+            if (res.Create100kCronSeconds is { } cc && res.Create100kSeconds is { } ec)
+                Row("creating 100,000 jobs through the API, cron / every", $"{F(cc, 1)} s / {F(ec, 1)} s");
             foreach (var p in res.Problems) Row("problem", p, "", false);
             if (res.Status != "ok" && res.Startup.Count == 0) Row("start-up and memory", res.Status, "", false);
         }

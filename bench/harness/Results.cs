@@ -50,6 +50,9 @@ sealed record ResourceResult(string System, string Status)
     public long? Hwm100kKb { get; init; }
     public double? Create100kSeconds { get; init; }
     public long? JournalBytes100k { get; init; }
+    /// <summary>Creating 100 000 cron jobs, and start-up with them persisted (Ksana only; issue 10).</summary>
+    public double? Create100kCronSeconds { get; init; }
+    public StartupPoint? CronStartup { get; init; }
     public List<string> Problems { get; init; } = [];
 }
 
