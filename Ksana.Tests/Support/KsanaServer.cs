@@ -11,7 +11,7 @@ namespace Ksana.Tests.Support;
 /// One Ksana server in this process, on its own loopback port and its own temporary data directory,
 /// reached with a real HttpClient (it is a <see cref="KsanaApi"/>). Each test starts its own and
 /// disposes it, so tests run in parallel. Given a fake clock, the server schedules, retries and
-/// times attempts out on it (see <see cref="FakeClock"/>).
+/// times attempts out on it (<see cref="FakeClock"/> drives it).
 /// </summary>
 public sealed class KsanaServer : KsanaApi, IAsyncDisposable
 {
