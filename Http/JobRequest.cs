@@ -66,7 +66,7 @@ public sealed class JobRequest
     /// </summary>
     public static (Schedule? Schedule, Dictionary<string, string[]> Errors) ValidateSchedule(JsonNode? node, Settings defaults, DateTimeOffset now)
     {
-        var request = new JobRequest(defaults, now);
+        var request = new JobRequest(defaults, now, stored: null, outbound: null);
         var schedule = request.ReadSchedule(node, checkRunAt: true);
         var errors = request._errors.ToDictionary(e => e.Key, e => e.Value.ToArray());
         return (errors.Count == 0 ? schedule : null, errors);

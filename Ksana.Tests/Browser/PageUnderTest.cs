@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using Microsoft.Playwright;
-using Ksana.Tests.Integration;
 
 namespace Ksana.Tests.Browser;
 

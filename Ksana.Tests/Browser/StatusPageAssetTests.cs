@@ -10,7 +10,6 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Ksana.Operations;
-using Ksana.Tests.Integration;
 
 namespace Ksana.Tests.Browser;
 

@@ -1,7 +1,6 @@
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Microsoft.Playwright;
-using Ksana.Tests.Integration;
 using static Microsoft.Playwright.Assertions;
 
 namespace Ksana.Tests.Browser;
@@ -29,7 +28,7 @@ public sealed class StatusPageTests
     {
         ["name"] = name,
         ["http"] = new JsonObject { ["method"] = "GET", ["url"] = "http://127.0.0.1:9/once" },
-        ["schedule"] = new JsonObject { ["kind"] = "once", ["run_at"] = at.ToString("yyyy-MM-ddTHH:mm:ssZ") },
+        ["schedule"] = new JsonObject { ["kind"] = "once", ["run_at"] = Rfc3339.Format(at) },
     };
 
     [Test]
@@ -399,11 +398,12 @@ public sealed class StatusPageTests
         await ksana.CreateJobAsync(Once("quarterly-close", DateTimeOffset.UtcNow.AddDays(40)));
         var jobId = job["id"]!.GetValue<string>();
         var now = DateTimeOffset.UtcNow;
+        now = now.AddTicks(-(now.Ticks % TimeSpan.TicksPerMinute)); // on the minute, as the server's buckets are
         var minutes = new JsonArray();
         for (var i = 59; i >= 0; i--)
             minutes.Add(new JsonObject
             {
-                ["at"] = now.AddMinutes(-i).ToString("yyyy-MM-ddTHH:mm:00Z"),
+                ["at"] = Rfc3339.Format(now.AddMinutes(-i)),
                 ["succeeded"] = 3 + (i * 7 % 5),
                 ["failed"] = i % 9 == 0 ? 2 : 0,
                 ["skipped"] = i % 13 == 0 ? 1 : 0,
@@ -415,13 +415,13 @@ public sealed class StatusPageTests
             ["job_id"] = jobId,
             ["trigger"] = "schedule",
             ["status"] = "failed",
-            ["scheduled_at"] = now.AddMinutes(-3).ToString("yyyy-MM-ddTHH:mm:ssZ"),
-            ["finished_at"] = now.AddMinutes(-2).ToString("yyyy-MM-ddTHH:mm:ssZ"),
+            ["scheduled_at"] = Rfc3339.Format(now.AddMinutes(-3)),
+            ["finished_at"] = Rfc3339.Format(now.AddMinutes(-2)),
             ["error"] = "HTTP 503 after 4 attempts",
             ["replays"] = 0,
             ["attempts"] = new JsonArray(Enumerable.Range(1, 4).Select(n => (JsonNode)new JsonObject
             {
-                ["attempt"] = n, ["started_at"] = now.AddMinutes(-3).AddSeconds(n * 5).ToString("yyyy-MM-ddTHH:mm:ssZ"),
+                ["attempt"] = n, ["started_at"] = Rfc3339.Format(now.AddMinutes(-3).AddSeconds(n * 5)),
                 ["duration_ms"] = 120 + n, ["status_code"] = 503, ["error"] = null, ["response"] = "{\"error\":\"upstream unavailable\"}",
             }).ToArray()),
         };

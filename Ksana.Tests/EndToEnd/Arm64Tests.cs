@@ -32,27 +32,27 @@ public sealed class Arm64Tests
         int firedBeforeCrash;
         await using (var ksana = await StartAsync(command, dir))
         {
-            using var api = new KsanaClient(ksana, Key);
+            using var api = ksana.Api(Key);
             var (status, health, _) = await api.SendAsync(HttpMethod.Get, "/health");
-            await Assert.That(status).IsEqualTo(HttpStatusCode.OK).Because(ksana.Output);
-            await Assert.That(health.GetProperty("status").GetString()).IsEqualTo("ok");
+            await Assert.That(status).IsEqualTo((int)HttpStatusCode.OK).Because(ksana.Output);
+            await Assert.That(health!["status"]?.GetValue<string>()).IsEqualTo("ok");
 
-            var job = await api.CreateJobAsync(JobBodies.Every("t", callee.Url("/hook"), "1s"));
-            jobId = job.GetProperty("id").GetString()!;
+            var job = await api.CreateJobAsync(JobDocs.Every("t", callee.Url("/hook"), "1s"));
+            jobId = job!["id"]?.GetValue<string>()!;
             var calls = await callee.WaitForAsync("/hook", 2, FireTimeout);
             await Assert.That(calls.All(c => c.JobId == jobId)).IsTrue();
 
             ksana.Kill9();
             await ksana.WaitExitAsync(TimeSpan.FromSeconds(10));
-            firedBeforeCrash = callee.Requests("/hook").Length;
+            firedBeforeCrash = callee.RequestsTo("/hook").Count;
         }
 
         await using (var ksana = await StartAsync(command, dir))
         {
-            using var api = new KsanaClient(ksana, Key);
+            using var api = ksana.Api(Key);
             var job = await api.GetJobAsync(jobId);
-            await Assert.That(job.GetProperty("name").GetString()).IsEqualTo("t").Because(job.ToString());
-            await Assert.That(job.GetProperty("state").GetString()).IsEqualTo("scheduled").Because(job.ToString());
+            await Assert.That(job!["name"]?.GetValue<string>()).IsEqualTo("t").Because(job.ToString());
+            await Assert.That(job!["state"]?.GetValue<string>()).IsEqualTo("scheduled").Because(job.ToString());
 
             var calls = await callee.WaitForAsync("/hook", firedBeforeCrash + 2, FireTimeout);
             await Assert.That(calls.Skip(firedBeforeCrash).All(c => c.JobId == jobId)).IsTrue();

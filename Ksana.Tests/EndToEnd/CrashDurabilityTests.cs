@@ -18,7 +18,7 @@ public sealed class CrashDurabilityTests
         var keys = dir.WriteKeys(Key);
         var acked = new ConcurrentBag<string>();
         var failures = new ConcurrentBag<string>();
-        var body = JobBodies.Every("burst", "http://127.0.0.1:9/", "1h").ToJsonString();
+        var body = JobDocs.Every("burst", "http://127.0.0.1:9/", "1h").ToJsonString();
 
         await using (var ksana = await KsanaProcess.StartAsync(KsanaProcess.FreePort(), dir.Data, keys))
         {
@@ -33,7 +33,7 @@ public sealed class CrashDurabilityTests
                 {
                     try
                     {
-                        using var response = await http.PostAsync("/jobs", KsanaClient.Json(body));
+                        using var response = await http.PostAsync("/jobs", KsanaApi.Json(body));
                         if (response.StatusCode == HttpStatusCode.Created)
                             acked.Add(response.Headers.Location!.OriginalString.Split('/').Last());
                         else
@@ -64,8 +64,8 @@ public sealed class CrashDurabilityTests
         await using (var ksana = await KsanaProcess.StartAsync(KsanaProcess.FreePort(), dir.Data, keys))
         {
             var restart = timer.Elapsed;
-            using var api = new KsanaClient(ksana, Key);
-            var listed = (await api.ListAllJobsAsync()).Select(j => j.GetProperty("id").GetString()!).ToHashSet();
+            using var api = ksana.Api(Key);
+            var listed = (await api.ListAllJobsAsync()).Select(j => j!["id"]?.GetValue<string>()!).ToHashSet();
             var lost = acked.Where(id => !listed.Contains(id)).ToArray();
             await Assert.That(lost.Length).IsEqualTo(0)
                 .Because($"{lost.Length} of {acked.Count} acknowledged jobs are gone after kill -9, e.g. {string.Join(", ", lost.Take(5))}");
@@ -78,7 +78,7 @@ public sealed class CrashDurabilityTests
             {
                 while (ids.TryDequeue(out var id))
                 {
-                    using var response = await api.Http.GetAsync($"/jobs/{id}");
+                    using var response = await api.Client.GetAsync($"/jobs/{id}");
                     if (response.StatusCode != HttpStatusCode.OK) missing.Add($"{id}: {(int)response.StatusCode}");
                 }
             })));

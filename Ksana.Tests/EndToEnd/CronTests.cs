@@ -14,7 +14,7 @@ public sealed class CronTests
 
     static JsonObject Cron(string name, string url, string cron, string? zone = null, string? catchUp = null)
     {
-        var job = JobBodies.Every(name, url, "1s");
+        var job = JobDocs.Every(name, url, "1s");
         var schedule = new JsonObject { ["kind"] = "cron", ["cron"] = cron };
         if (zone is not null) schedule["time_zone"] = zone;
         if (catchUp is not null) schedule["catch_up"] = catchUp;
@@ -22,7 +22,7 @@ public sealed class CronTests
         return job;
     }
 
-    static DateTimeOffset ScheduledAt(CalleeRequest r) =>
+    static DateTimeOffset ScheduledAt(Recorded r) =>
         DateTimeOffset.Parse(JsonDocument.Parse(r.Body).RootElement.GetProperty("scheduled_at").GetString()!, CultureInfo.InvariantCulture);
 
     [Test]
@@ -33,7 +33,7 @@ public sealed class CronTests
         var keys = dir.WriteKeys(Key);
         await using var callee = await Callee.StartAsync();
         await using var ksana = await KsanaProcess.StartAsync(KsanaProcess.FreePort(), dir.Data, keys);
-        using var api = new KsanaClient(ksana, Key);
+        using var api = ksana.Api(Key);
         var job = await api.CreateJobAsync(Cron("every-2s", callee.Url("/cron"), "*/2 * * * * *"));
         var calls = await callee.WaitForAsync("/cron", 3, TimeSpan.FromSeconds(10));
         var every = TimeSpan.FromSeconds(2);
@@ -45,7 +45,7 @@ public sealed class CronTests
             await Assert.That(slot.ToUnixTimeMilliseconds() % 2000).IsEqualTo(0L).Because(described);
             await Assert.That(call.ArrivedAt).IsGreaterThanOrEqualTo(slot - Grid.Early).Because(described);
             await Assert.That(call.ArrivedAt - slot).IsLessThanOrEqualTo(Grid.Tolerance).Because(described);
-            await Assert.That(call.JobId).IsEqualTo(job.GetProperty("id").GetString()!);
+            await Assert.That(call.JobId).IsEqualTo(job["id"]!.GetValue<string>());
         }
         var slots = calls.Take(3).Select(ScheduledAt).ToArray();
         await Assert.That(slots[1] - slots[0]).IsEqualTo(every).Because(described);
@@ -62,7 +62,7 @@ public sealed class CronTests
         DateTimeOffset stoppedAt;
         await using (var ksana = await KsanaProcess.StartAsync(KsanaProcess.FreePort(), dir.Data, keys))
         {
-            using var api = new KsanaClient(ksana, Key);
+            using var api = ksana.Api(Key);
             await api.CreateJobAsync(Cron("with", callee.Url("/with"), "*/3 * * * * *", catchUp: "1m"));
             await api.CreateJobAsync(Cron("without", callee.Url("/without"), "*/3 * * * * *"));
             await callee.WaitForAsync("/with", 1, TimeSpan.FromSeconds(8));
@@ -70,7 +70,7 @@ public sealed class CronTests
             await Assert.That(await ksana.StopAsync()).IsEqualTo(0).Because(ksana.Output);
             stoppedAt = DateTimeOffset.UtcNow;
         }
-        int withBefore = callee.Requests("/with").Length, withoutBefore = callee.Requests("/without").Length;
+        int withBefore = callee.RequestsTo("/with").Count, withoutBefore = callee.RequestsTo("/without").Count;
         await Task.Delay(TimeSpan.FromSeconds(4.5)); // at least one slot of */3 passes while down
 
         await using (var ksana = await KsanaProcess.StartAsync(KsanaProcess.FreePort(), dir.Data, keys))
@@ -78,9 +78,9 @@ public sealed class CronTests
             var launchedAt = ksana.LaunchedAt;
             var with = (await callee.WaitForAsync("/with", withBefore + 2, TimeSpan.FromSeconds(8))).Skip(withBefore).ToArray();
             var without = (await callee.WaitForAsync("/without", withoutBefore + 1, TimeSpan.FromSeconds(8))).Skip(withoutBefore).ToArray();
-            var story = $"stopped {JobBodies.Rfc3339(stoppedAt)}, launched {JobBodies.Rfc3339(launchedAt)}\nwith: "
-                + string.Join(", ", with.Select(r => $"{JobBodies.Rfc3339(ScheduledAt(r))} at {JobBodies.Rfc3339(r.ArrivedAt)}"))
-                + "\nwithout: " + string.Join(", ", without.Select(r => $"{JobBodies.Rfc3339(ScheduledAt(r))} at {JobBodies.Rfc3339(r.ArrivedAt)}"));
+            var story = $"stopped {Rfc3339.Format(stoppedAt)}, launched {Rfc3339.Format(launchedAt)}\nwith: "
+                + string.Join(", ", with.Select(r => $"{Rfc3339.Format(ScheduledAt(r))} at {Rfc3339.Format(r.ArrivedAt)}"))
+                + "\nwithout: " + string.Join(", ", without.Select(r => $"{Rfc3339.Format(ScheduledAt(r))} at {Rfc3339.Format(r.ArrivedAt)}"));
             // The made-up run: a slot from the time Ksana was down, started as soon as it was back.
             var madeUp = with[0];
             await Assert.That(ScheduledAt(madeUp)).IsGreaterThan(stoppedAt).Because(story);
@@ -90,8 +90,8 @@ public sealed class CronTests
             await Assert.That(ScheduledAt(with[1]) - ScheduledAt(with[0])).IsGreaterThan(TimeSpan.Zero).Because(story);
             // Without catch_up nothing missed while down is run.
             await Assert.That(without.Count(r => ScheduledAt(r) < launchedAt)).IsEqualTo(0).Because(story);
-            var all = callee.Requests("/with");
-            await Assert.That(all.Select(ScheduledAt).Distinct().Count()).IsEqualTo(all.Length).Because(story);
+            var all = callee.RequestsTo("/with");
+            await Assert.That(all.Select(ScheduledAt).Distinct().Count()).IsEqualTo(all.Count).Because(story);
             await Assert.That(await ksana.StopAsync()).IsEqualTo(0).Because(ksana.Output);
         }
     }
@@ -105,25 +105,25 @@ public sealed class CronTests
         Directory.CreateDirectory(empty);
         var env = new Dictionary<string, string> { ["TZDIR"] = empty, ["TZ"] = "Europe/Berlin" };
         await using var ksana = await KsanaProcess.StartAsync(KsanaProcess.FreePort(), dir.Data, keys, env);
-        using var api = new KsanaClient(ksana, Key);
+        using var api = ksana.Api(Key);
         var job = await api.CreateJobAsync(Cron("berlin", "http://127.0.0.1:9/never", "30 2 * * *", "Europe/Berlin"));
-        await Assert.That(job.GetProperty("schedule").GetProperty("time_zone").GetString()).IsEqualTo("Europe/Berlin");
-        var id = job.GetProperty("id").GetString()!;
+        await Assert.That(job["schedule"]!["time_zone"]!.GetValue<string>()).IsEqualTo("Europe/Berlin");
+        var id = job["id"]!.GetValue<string>();
         var (status, body, _) = await api.SendAsync(HttpMethod.Get, $"/jobs/{id}/upcoming?count=100");
-        await Assert.That((int)status).IsEqualTo(200);
+        await Assert.That(status).IsEqualTo(200);
         // Checked against the test process's own zone data: 02:30 on Berlin's wall clock, with its offset.
         var berlin = TimeZoneInfo.FindSystemTimeZoneById("Europe/Berlin");
-        foreach (var item in body.GetProperty("upcoming").EnumerateArray())
+        foreach (var item in body!["upcoming"]!.AsArray())
         {
-            var at = DateTimeOffset.Parse(item.GetProperty("at").GetString()!, CultureInfo.InvariantCulture);
-            var local = item.GetProperty("local").GetString()!;
+            var at = DateTimeOffset.Parse(item!["at"]!.GetValue<string>(), CultureInfo.InvariantCulture);
+            var local = item["local"]!.GetValue<string>();
             var expected = TimeZoneInfo.ConvertTime(at, berlin);
             await Assert.That(local).IsEqualTo(expected.ToString("yyyy-MM-dd'T'HH:mm:sszzz", CultureInfo.InvariantCulture));
             await Assert.That(expected.Hour * 60 + expected.Minute).IsEqualTo(expected.Offset == TimeSpan.FromHours(2) && expected.Hour == 3 ? 180 : 150).Because(local);
         }
         var unknown = await api.SendAsync(HttpMethod.Post, "/schedules/preview", "{\"schedule\":{\"kind\":\"cron\",\"cron\":\"0 9 * * *\",\"time_zone\":\"Asia/Shanghia\"}}");
-        await Assert.That((int)unknown.Status).IsEqualTo(400);
-        await Assert.That(unknown.Body.GetProperty("errors").GetProperty("schedule.time_zone")[0].GetString()!).Contains("Asia/Shanghai");
+        await Assert.That(unknown.Status).IsEqualTo(400);
+        await Assert.That(unknown.Errors["schedule.time_zone"]![0]!.GetValue<string>()).Contains("Asia/Shanghai");
 
         var (code, stdout, _) = await KsanaProcess.RunToExitAsync(dir.Data, KsanaProcess.FreePort(), null, ["--version"], TimeSpan.FromSeconds(15));
         await Assert.That(code).IsEqualTo(0);

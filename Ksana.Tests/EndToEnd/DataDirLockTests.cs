@@ -11,8 +11,8 @@ public sealed class DataDirLockTests
         using var dir = new TempDir();
         var keys = dir.WriteKeys("lock-key");
         await using var first = await KsanaProcess.StartAsync(KsanaProcess.FreePort(), dir.Data, keys);
-        using var api = new KsanaClient(first, "lock-key");
-        var job = await api.CreateJobAsync(JobBodies.Every("locked", "http://127.0.0.1:9/", "1h"));
+        using var api = first.Api("lock-key");
+        var job = await api.CreateJobAsync(JobDocs.Every("locked", "http://127.0.0.1:9/", "1h"));
 
         await using var second = KsanaProcess.Launch(KsanaProcess.FreePort(), dir.Data, keys);
         var code = await second.WaitExitAsync(TimeSpan.FromSeconds(15));
@@ -23,8 +23,8 @@ public sealed class DataDirLockTests
             .Because($"a clear message, not a stack trace:\n{second.Output}");
 
         // The first instance is unharmed and still serves its jobs.
-        var (status, _, _) = await api.SendAsync(HttpMethod.Get, $"/jobs/{job.GetProperty("id").GetString()}");
-        await Assert.That(status).IsEqualTo(HttpStatusCode.OK);
+        var (status, _, _) = await api.SendAsync(HttpMethod.Get, $"/jobs/{job!["id"]?.GetValue<string>()}");
+        await Assert.That(status).IsEqualTo((int)HttpStatusCode.OK);
         await Assert.That(first.HasExited).IsFalse();
     }
 }

@@ -1,4 +1,4 @@
-using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 
 namespace Ksana.Tests.EndToEnd;
@@ -15,13 +15,13 @@ public sealed class DeliveryTests
         using var dir = new TempDir();
         await using var callee = await Callee.StartAsync();
         await using var ksana = await KsanaProcess.StartAsync(KsanaProcess.FreePort(), dir.Data, dir.WriteKeys(Key));
-        using var api = new KsanaClient(ksana, Key);
+        using var api = ksana.Api(Key);
 
-        var job = await api.CreateJobAsync(JobBodies.Every("grid", callee.Url("/grid"), "1s"));
-        var jobId = job.GetProperty("id").GetString()!;
-        var createdAt = JobBodies.Time(job.GetProperty("created_at"));
+        var job = await api.CreateJobAsync(JobDocs.Every("grid", callee.Url("/grid"), "1s"));
+        var jobId = job!["id"]?.GetValue<string>()!;
+        var createdAt = JobDocs.Time(job!["created_at"]);
         var every = TimeSpan.FromSeconds(1);
-        await Assert.That(JobBodies.Time(job.GetProperty("next_run_at"))).IsEqualTo(createdAt + every);
+        await Assert.That(JobDocs.Time(job!["next_run_at"])).IsEqualTo(createdAt + every);
 
         var seen = await callee.WaitForAsync("/grid", 4, TimeSpan.FromSeconds(8));
         await api.SendAsync(HttpMethod.Delete, $"/jobs/{jobId}");
@@ -44,17 +44,17 @@ public sealed class DeliveryTests
             await Assert.That(call.Header("X-Ksana-Attempt")).IsEqualTo("1");
             await Assert.That(call.Header("User-Agent")).StartsWith("ksana/");
             await Assert.That(call.Method).IsEqualTo("POST");
-            var body = JsonDocument.Parse(call.Body).RootElement;
-            await Assert.That(body.GetProperty("job_id").GetString()).IsEqualTo(jobId);
-            await Assert.That(body.GetProperty("run_id").GetString()).IsEqualTo(call.RunId);
-            await Assert.That(JobBodies.Time(body.GetProperty("scheduled_at"))).IsEqualTo(slot).Because(call.Body);
-            await Assert.That(JobBodies.Time(body.GetProperty("triggered_at"))).IsGreaterThanOrEqualTo(slot).Because(call.Body);
-            await Assert.That(body.GetProperty("attempt").GetInt32()).IsEqualTo(1);
+            var body = JsonNode.Parse(call.Body)!;
+            await Assert.That(body!["job_id"]?.GetValue<string>()).IsEqualTo(jobId);
+            await Assert.That(body!["run_id"]?.GetValue<string>()).IsEqualTo(call.RunId);
+            await Assert.That(JobDocs.Time(body!["scheduled_at"])).IsEqualTo(slot).Because(call.Body);
+            await Assert.That(JobDocs.Time(body!["triggered_at"])).IsGreaterThanOrEqualTo(slot).Because(call.Body);
+            await Assert.That(body!["attempt"]?.GetValue<int>()).IsEqualTo(1);
         }
         await Assert.That(calls.Select(c => c.RunId).Distinct().Count()).IsEqualTo(calls.Length);
         // Nothing beyond one call per slot, up to the moment the job was deleted.
-        var all = callee.Requests("/grid");
-        await Assert.That(all.Select(r => Grid.SlotIndex(createdAt, every, r.ArrivedAt)).Distinct().Count()).IsEqualTo(all.Length)
+        var all = callee.RequestsTo("/grid");
+        await Assert.That(all.Select(r => Grid.SlotIndex(createdAt, every, r.ArrivedAt)).Distinct().Count()).IsEqualTo(all.Count)
             .Because(Grid.Describe(all, createdAt, every));
     }
 
@@ -65,43 +65,43 @@ public sealed class DeliveryTests
         using var dir = new TempDir();
         await using var callee = await Callee.StartAsync();
         await using var ksana = await KsanaProcess.StartAsync(KsanaProcess.FreePort(), dir.Data, dir.WriteKeys(Key));
-        using var api = new KsanaClient(ksana, Key);
+        using var api = ksana.Api(Key);
 
-        callee.Delay("/once", TimeSpan.FromMilliseconds(800));
-        var runAt = JobBodies.WholeSecondAfter(TimeSpan.FromSeconds(1.5));
-        var job = await api.CreateJobAsync(JobBodies.Once("once", callee.Url("/once"), runAt));
-        var jobId = job.GetProperty("id").GetString()!;
-        await Assert.That(job.GetProperty("state").GetString()).IsEqualTo("scheduled");
-        await Assert.That(JobBodies.Time(job.GetProperty("next_run_at"))).IsEqualTo(runAt);
+        callee.Always("/once", Reply.Slow(TimeSpan.FromMilliseconds(800)));
+        var runAt = JobDocs.WholeSecondAfter(TimeSpan.FromSeconds(1.5));
+        var job = await api.CreateJobAsync(JobDocs.Once("once", callee.Url("/once"), runAt));
+        var jobId = job!["id"]?.GetValue<string>()!;
+        await Assert.That(job!["state"]?.GetValue<string>()).IsEqualTo("scheduled");
+        await Assert.That(JobDocs.Time(job!["next_run_at"])).IsEqualTo(runAt);
 
         var call = (await callee.WaitForAsync("/once", 1, runAt - DateTimeOffset.UtcNow + TimeSpan.FromSeconds(3)))[0];
-        var timing = $"run_at {JobBodies.Rfc3339(runAt)}, arrived {JobBodies.Rfc3339(call.ArrivedAt)}";
+        var timing = $"run_at {Rfc3339.Format(runAt)}, arrived {Rfc3339.Format(call.ArrivedAt)}";
         Console.WriteLine(timing);
         await Assert.That(call.ArrivedAt).IsGreaterThanOrEqualTo(runAt - Grid.Early).Because(timing);
         await Assert.That(call.ArrivedAt - runAt).IsLessThanOrEqualTo(Grid.Tolerance).Because(timing);
-        await Assert.That(JobBodies.Time(JsonDocument.Parse(call.Body).RootElement.GetProperty("scheduled_at"))).IsEqualTo(runAt);
+        await Assert.That(JobDocs.Time(JsonNode.Parse(call.Body)!["scheduled_at"])).IsEqualTo(runAt);
 
         // While the callee still holds the call, the run has not ended, so the job is not yet
         // "completed" (SPEC §2: a once job whose run ended).
         var during = await api.GetJobAsync(jobId);
         if (call.AnsweredAt is null)
-            await Assert.That(during.GetProperty("state").GetString()).IsNotEqualTo("completed")
+            await Assert.That(during!["state"]?.GetValue<string>()).IsNotEqualTo("completed")
                 .Because($"the callee has not answered yet, but GET /jobs/{{id}} says: {during}");
 
-        var done = await api.WaitJobAsync(jobId, j => j.GetProperty("state").GetString() == "completed", TimeSpan.FromSeconds(5));
-        await Assert.That(done.GetProperty("state").GetString()).IsEqualTo("completed").Because(done.ToString());
-        await Assert.That(done.GetProperty("last_run").GetProperty("status").GetString()).IsEqualTo("succeeded").Because(done.ToString());
-        await Assert.That(done.GetProperty("last_run").GetProperty("run_id").GetString()).IsEqualTo(call.RunId);
-        await Assert.That(done.GetProperty("next_run_at").ValueKind).IsEqualTo(JsonValueKind.Null).Because(done.ToString());
+        var done = await api.WaitJobAsync(jobId, j => j!["state"]?.GetValue<string>() == "completed", TimeSpan.FromSeconds(5));
+        await Assert.That(done!["state"]?.GetValue<string>()).IsEqualTo("completed").Because(done.ToString());
+        await Assert.That(done!["last_run"]!["status"]?.GetValue<string>()).IsEqualTo("succeeded").Because(done.ToString());
+        await Assert.That(done!["last_run"]!["run_id"]?.GetValue<string>()).IsEqualTo(call.RunId);
+        await Assert.That(done["next_run_at"]).IsNull().Because(done.ToString());
 
-        var runs = await api.GetRunsAsync(jobId);
-        await Assert.That(runs.Length).IsEqualTo(1);
-        await Assert.That(runs[0].GetProperty("trigger").GetString()).IsEqualTo("schedule");
-        await Assert.That(JobBodies.Time(runs[0].GetProperty("scheduled_at"))).IsEqualTo(runAt);
-        await Assert.That(runs[0].GetProperty("attempts")[0].GetProperty("status_code").GetInt32()).IsEqualTo(200);
+        var runs = await api.RunsAsync(jobId);
+        await Assert.That(runs.Count).IsEqualTo(1);
+        await Assert.That(runs[0]!["trigger"]?.GetValue<string>()).IsEqualTo("schedule");
+        await Assert.That(JobDocs.Time(runs[0]!["scheduled_at"])).IsEqualTo(runAt);
+        await Assert.That(runs[0]!["attempts"][0]!["status_code"]?.GetValue<int>()).IsEqualTo(200);
 
         await Task.Delay(1200);
-        await Assert.That(callee.Requests("/once").Length).IsEqualTo(1).Because("a once job fires once");
+        await Assert.That(callee.RequestsTo("/once").Count).IsEqualTo(1).Because("a once job fires once");
     }
 
     [Test]
@@ -111,27 +111,27 @@ public sealed class DeliveryTests
         using var dir = new TempDir();
         await using var callee = await Callee.StartAsync();
         await using var ksana = await KsanaProcess.StartAsync(KsanaProcess.FreePort(), dir.Data, dir.WriteKeys(Key));
-        using var api = new KsanaClient(ksana, Key);
+        using var api = ksana.Api(Key);
 
         // One grid starting in the future (its first slot is start_at itself), one in the past.
         var every = TimeSpan.FromSeconds(1);
-        var future = JobBodies.WholeSecondAfter(TimeSpan.FromSeconds(1));
+        var future = JobDocs.WholeSecondAfter(TimeSpan.FromSeconds(1));
         var past = future.AddSeconds(-3600).AddMilliseconds(500);
-        var futureJob = JobBodies.Every("start-future", callee.Url("/future"), "1s");
-        futureJob["schedule"]!["start_at"] = JobBodies.Rfc3339(future);
-        var pastJob = JobBodies.Every("start-past", callee.Url("/past"), "1s");
-        pastJob["schedule"]!["start_at"] = JobBodies.Rfc3339(past);
+        var futureJob = JobDocs.Every("start-future", callee.Url("/future"), "1s");
+        futureJob["schedule"]!["start_at"] = Rfc3339.Format(future);
+        var pastJob = JobDocs.Every("start-past", callee.Url("/past"), "1s");
+        pastJob["schedule"]!["start_at"] = Rfc3339.Format(past);
         var f = await api.CreateJobAsync(futureJob);
         var p = await api.CreateJobAsync(pastJob);
-        await Assert.That(JobBodies.Time(f.GetProperty("next_run_at"))).IsEqualTo(future).Because(f.ToString());
-        var createdAt = JobBodies.Time(p.GetProperty("created_at"));
-        await Assert.That(JobBodies.Time(p.GetProperty("next_run_at")))
+        await Assert.That(JobDocs.Time(f!["next_run_at"])).IsEqualTo(future).Because(f.ToString());
+        var createdAt = JobDocs.Time(p!["created_at"]);
+        await Assert.That(JobDocs.Time(p!["next_run_at"]))
             .IsEqualTo(Grid.Slot(past, every, (long)Math.Floor((createdAt - past) / every) + 1)).Because(p.ToString());
 
         var futureCalls = (await callee.WaitForAsync("/future", 2, future - DateTimeOffset.UtcNow + TimeSpan.FromSeconds(3))).Take(2).ToArray();
         var pastCalls = (await callee.WaitForAsync("/past", 2, TimeSpan.FromSeconds(4))).Take(2).ToArray();
-        var grid = $"future job created {f.GetProperty("created_at")}, next_run_at {f.GetProperty("next_run_at")}\n"
-            + $"past job created {p.GetProperty("created_at")}, next_run_at {p.GetProperty("next_run_at")}\n"
+        var grid = $"future job created {f!["created_at"]}, next_run_at {f!["next_run_at"]}\n"
+            + $"past job created {p!["created_at"]}, next_run_at {p!["next_run_at"]}\n"
             + "future grid:\n" + Grid.Describe(futureCalls, future, every) + "\npast grid:\n" + Grid.Describe(pastCalls, past, every);
         Console.WriteLine(grid);
 
@@ -142,7 +142,7 @@ public sealed class DeliveryTests
                 var slot = Grid.Slot(origin, every, Grid.SlotIndex(origin, every, call.ArrivedAt));
                 await Assert.That(call.ArrivedAt).IsGreaterThanOrEqualTo(slot - Grid.Early).Because(grid);
                 await Assert.That(call.ArrivedAt - slot).IsLessThanOrEqualTo(Grid.Tolerance).Because(grid);
-                await Assert.That(JobBodies.Time(JsonDocument.Parse(call.Body).RootElement.GetProperty("scheduled_at"))).IsEqualTo(slot);
+                await Assert.That(JobDocs.Time(JsonNode.Parse(call.Body)!["scheduled_at"])).IsEqualTo(slot);
             }
         await Assert.That(Grid.SlotIndex(past, every, pastCalls[1].ArrivedAt) - Grid.SlotIndex(past, every, pastCalls[0].ArrivedAt))
             .IsEqualTo(1L).Because("a start_at in the past must not make up the slots before creation\n" + grid);
@@ -154,44 +154,44 @@ public sealed class DeliveryTests
     {
         using var dir = new TempDir();
         await using var callee = await Callee.StartAsync();
-        callee.Script("/flaky", 503, 500, 200);
-        callee.Status("/rude", 400);
+        callee.Script("/flaky", new Reply(503), new Reply(500), Reply.Ok);
+        callee.Always("/rude", new Reply(400));
         await using var ksana = await KsanaProcess.StartAsync(KsanaProcess.FreePort(), dir.Data, dir.WriteKeys(Key));
-        using var api = new KsanaClient(ksana, Key);
+        using var api = ksana.Api(Key);
 
-        var flaky = JobBodies.Every("flaky", callee.Url("/flaky"), "1h", maxRetries: 3);
+        var flaky = JobDocs.Every("flaky", callee.Url("/flaky"), "1h", maxRetries: 3);
         flaky["retry_backoff"] = "200ms";
-        var flakyId = (await api.CreateJobAsync(flaky)).GetProperty("id").GetString()!;
-        var rude = JobBodies.Every("rude", callee.Url("/rude"), "1h", maxRetries: 3);
+        var flakyId = (await api.CreateJobAsync(flaky))!["id"]?.GetValue<string>()!;
+        var rude = JobDocs.Every("rude", callee.Url("/rude"), "1h", maxRetries: 3);
         rude["retry_backoff"] = "200ms";
-        var rudeId = (await api.CreateJobAsync(rude)).GetProperty("id").GetString()!;
+        var rudeId = (await api.CreateJobAsync(rude))!["id"]?.GetValue<string>()!;
 
         var (status, body, _) = await api.SendAsync(HttpMethod.Post, $"/jobs/{flakyId}/run-now");
         await Assert.That((int)status).IsEqualTo(202);
-        var runId = body.GetProperty("run_id").GetString()!;
+        var runId = body!["run_id"]?.GetValue<string>()!;
         await api.SendAsync(HttpMethod.Post, $"/jobs/{rudeId}/run-now");
 
         var calls = await callee.WaitForAsync("/flaky", 3, TimeSpan.FromSeconds(8));
         await Assert.That(calls.Select(c => c.RunId).Distinct().ToArray()).IsEquivalentTo(new[] { runId });
         await Assert.That(string.Join(",", calls.Select(c => c.Header("X-Ksana-Attempt")))).IsEqualTo("1,2,3");
-        await Assert.That(string.Join(",", calls.Select(c => JsonDocument.Parse(c.Body).RootElement.GetProperty("attempt").GetInt32()))).IsEqualTo("1,2,3");
+        await Assert.That(string.Join(",", calls.Select(c => JsonNode.Parse(c.Body)!["attempt"]?.GetValue<int>()))).IsEqualTo("1,2,3");
         // Backoff 200 ms then 400 ms, each ±20 %.
         await Assert.That(calls[1].ArrivedAt - calls[0].ArrivedAt).IsGreaterThanOrEqualTo(TimeSpan.FromMilliseconds(155));
         await Assert.That(calls[2].ArrivedAt - calls[1].ArrivedAt).IsGreaterThanOrEqualTo(TimeSpan.FromMilliseconds(315));
 
-        var flakyJob = await api.WaitJobAsync(flakyId, j => j.GetProperty("last_run").ValueKind == JsonValueKind.Object
-            && j.GetProperty("last_run").GetProperty("status").GetString() == "succeeded", TimeSpan.FromSeconds(5));
-        var run = (await api.GetRunsAsync(flakyId)).Single();
-        await Assert.That(run.GetProperty("status").GetString()).IsEqualTo("succeeded").Because(run.ToString());
-        await Assert.That(run.GetProperty("trigger").GetString()).IsEqualTo("manual");
-        await Assert.That(string.Join(",", run.GetProperty("attempts").EnumerateArray().Select(a => a.GetProperty("status_code").GetInt32())))
+        var flakyJob = await api.WaitJobAsync(flakyId, j => j!["last_run"] is JsonObject
+            && j!["last_run"]!["status"]?.GetValue<string>() == "succeeded", TimeSpan.FromSeconds(5));
+        var run = (await api.RunsAsync(flakyId)).Single();
+        await Assert.That(run!["status"]?.GetValue<string>()).IsEqualTo("succeeded").Because(run.ToString());
+        await Assert.That(run!["trigger"]?.GetValue<string>()).IsEqualTo("manual");
+        await Assert.That(string.Join(",", run!["attempts"]!.AsArray().Select(a => a!["status_code"]?.GetValue<int>())))
             .IsEqualTo("503,500,200").Because(run.ToString());
-        await Assert.That(flakyJob.GetProperty("state").GetString()).IsEqualTo("scheduled");
+        await Assert.That(flakyJob!["state"]?.GetValue<string>()).IsEqualTo("scheduled");
 
-        var rudeJob = await api.WaitJobAsync(rudeId, j => j.GetProperty("last_run").ValueKind == JsonValueKind.Object
-            && j.GetProperty("last_run").GetProperty("status").GetString() == "failed", TimeSpan.FromSeconds(5));
-        await Assert.That(rudeJob.GetProperty("last_run").GetProperty("status").GetString()).IsEqualTo("failed").Because(rudeJob.ToString());
+        var rudeJob = await api.WaitJobAsync(rudeId, j => j!["last_run"] is JsonObject
+            && j!["last_run"]!["status"]?.GetValue<string>() == "failed", TimeSpan.FromSeconds(5));
+        await Assert.That(rudeJob!["last_run"]!["status"]?.GetValue<string>()).IsEqualTo("failed").Because(rudeJob.ToString());
         await Task.Delay(700); // longer than the first backoff and its jitter: a retry would have come
-        await Assert.That(callee.Requests("/rude").Length).IsEqualTo(1).Because("a 400 is a permanent failure, never retried");
+        await Assert.That(callee.RequestsTo("/rude").Count).IsEqualTo(1).Because("a 400 is a permanent failure, never retried");
     }
 }

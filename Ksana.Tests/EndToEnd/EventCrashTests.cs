@@ -11,9 +11,9 @@ public sealed class EventCrashTests
     {
         using var dir = new TempDir();
         var keys = dir.WriteKeys("k");
-        await using var callee = await Integration.Callee.StartAsync();
-        callee.Always("/events", new Integration.Reply(503)); // the endpoint is down: the event stays in the outbox
-        callee.Always("/job", new Integration.Reply(404));
+        await using var callee = await Callee.StartAsync();
+        callee.Always("/events", new Reply(503)); // the endpoint is down: the event stays in the outbox
+        callee.Always("/job", new Reply(404));
         var env = new Dictionary<string, string> { ["EVENTS_URL"] = callee.Url("/events"), ["RETRY_BACKOFF"] = "100ms" };
         string runId;
         await using (var ksana = await KsanaProcess.StartAsync(KsanaProcess.FreePort(), dir.Data, keys, env))
@@ -28,16 +28,16 @@ public sealed class EventCrashTests
             var created = await (await http.PostAsJsonAsync("/jobs", job)).Content.ReadFromJsonAsync<JsonObject>();
             var started = await (await http.PostAsync($"/jobs/{created!["id"]}/run-now", null)).Content.ReadFromJsonAsync<JsonObject>();
             runId = started!["run_id"]!.GetValue<string>();
-            await Assert.That(await Integration.Poll.Until(() => callee.RequestsTo("/events").Count >= 2, TimeSpan.FromSeconds(10))).IsTrue();
+            await Assert.That(await Poll.Until(() => callee.RequestsTo("/events").Count >= 2, TimeSpan.FromSeconds(10))).IsTrue();
             ksana.Kill9();
             await ksana.WaitExitAsync(TimeSpan.FromSeconds(5));
         }
 
-        callee.Always("/events", Integration.Reply.Ok);
+        callee.Always("/events", Reply.Ok);
         var before = callee.RequestsTo("/events").Count;
         await using (await KsanaProcess.StartAsync(KsanaProcess.FreePort(), dir.Data, keys, env))
         {
-            await Assert.That(await Integration.Poll.Until(() => callee.RequestsTo("/events").Count > before, TimeSpan.FromSeconds(10))).IsTrue();
+            await Assert.That(await Poll.Until(() => callee.RequestsTo("/events").Count > before, TimeSpan.FromSeconds(10))).IsTrue();
             var delivered = JsonNode.Parse(callee.RequestsTo("/events")[before].Body)!;
             await Assert.That(delivered["type"]!.GetValue<string>()).IsEqualTo("run.failed");
             await Assert.That(delivered["run"]!["run_id"]!.GetValue<string>()).IsEqualTo(runId);

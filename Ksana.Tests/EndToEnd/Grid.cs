@@ -15,11 +15,11 @@ public static class Grid
     public static DateTimeOffset Slot(DateTimeOffset origin, TimeSpan every, long k) => origin + k * every;
 
     /// <summary>Lines describing each arrival against the grid, for failure messages.</summary>
-    public static string Describe(IEnumerable<CalleeRequest> requests, DateTimeOffset origin, TimeSpan every) =>
+    public static string Describe(IEnumerable<Recorded> requests, DateTimeOffset origin, TimeSpan every) =>
         string.Join("\n", requests.Select(r =>
         {
             var k = SlotIndex(origin, every, r.ArrivedAt);
             var late = (r.ArrivedAt - Slot(origin, every, k)).TotalMilliseconds;
-            return $"arrived {JobBodies.Rfc3339(r.ArrivedAt)}  slot k={k}  late {late:F1} ms  run {r.RunId}";
+            return $"arrived {Rfc3339.Format(r.ArrivedAt)}  slot k={k}  late {late:F1} ms  run {r.RunId}";
         }));
 }

@@ -17,9 +17,9 @@ public sealed class JournalRecoveryTests
         var ids = new List<string>();
         await using (var ksana = await KsanaProcess.StartAsync(KsanaProcess.FreePort(), dir.Data, keys))
         {
-            using var api = new KsanaClient(ksana, Key);
+            using var api = ksana.Api(Key);
             for (var i = 0; i < 3; i++)
-                ids.Add((await api.CreateJobAsync(JobBodies.Every($"torn-{i}", "http://127.0.0.1:9/", "1h"))).GetProperty("id").GetString()!);
+                ids.Add((await api.CreateJobAsync(JobDocs.Every($"torn-{i}", "http://127.0.0.1:9/", "1h")))!["id"]?.GetValue<string>()!);
             await Assert.That(await ksana.StopAsync()).IsEqualTo(0);
         }
 
@@ -31,9 +31,9 @@ public sealed class JournalRecoveryTests
 
         await using (var ksana = await KsanaProcess.StartAsync(KsanaProcess.FreePort(), dir.Data, keys))
         {
-            using var api = new KsanaClient(ksana, Key);
+            using var api = ksana.Api(Key);
             foreach (var id in ids)
-                await Assert.That((await api.SendAsync(HttpMethod.Get, $"/jobs/{id}")).Status).IsEqualTo(HttpStatusCode.OK);
+                await Assert.That((await api.SendAsync(HttpMethod.Get, $"/jobs/{id}")).Status).IsEqualTo((int)HttpStatusCode.OK);
             await Assert.That((await api.ListAllJobsAsync()).Count).IsEqualTo(3);
             var torn = Directory.GetFiles(dir.Data, "journal.jsonl.torn-*");
             await Assert.That(torn.Length).IsEqualTo(1).Because($"files: {string.Join(", ", Directory.GetFiles(dir.Data))}");
@@ -43,12 +43,12 @@ public sealed class JournalRecoveryTests
                 .Because("cutting a torn line must be logged as a warning");
 
             // And the server goes on writing after the repair.
-            await api.CreateJobAsync(JobBodies.Every("after-repair", "http://127.0.0.1:9/", "1h"));
+            await api.CreateJobAsync(JobDocs.Every("after-repair", "http://127.0.0.1:9/", "1h"));
             await Assert.That(await ksana.StopAsync()).IsEqualTo(0);
         }
         await using (var ksana = await KsanaProcess.StartAsync(KsanaProcess.FreePort(), dir.Data, keys))
         {
-            using var api = new KsanaClient(ksana, Key);
+            using var api = ksana.Api(Key);
             await Assert.That((await api.ListAllJobsAsync()).Count).IsEqualTo(4);
         }
     }
@@ -60,9 +60,9 @@ public sealed class JournalRecoveryTests
         var keys = dir.WriteKeys(Key);
         await using (var ksana = await KsanaProcess.StartAsync(KsanaProcess.FreePort(), dir.Data, keys))
         {
-            using var api = new KsanaClient(ksana, Key);
+            using var api = ksana.Api(Key);
             for (var i = 1; i <= 5; i++)
-                await api.CreateJobAsync(JobBodies.Every($"corrupt-number-{i}", "http://127.0.0.1:9/", "1h"));
+                await api.CreateJobAsync(JobDocs.Every($"corrupt-number-{i}", "http://127.0.0.1:9/", "1h"));
             await Assert.That(await ksana.StopAsync()).IsEqualTo(0);
         }
 

@@ -1,4 +1,4 @@
-using System.Text.Json;
+using System.Text.Json.Nodes;
 
 namespace Ksana.Tests.EndToEnd;
 
@@ -22,25 +22,25 @@ public sealed class RestartTests
         DateTimeOffset createdAt, stoppedAt;
         await using (var ksana = await KsanaProcess.StartAsync(KsanaProcess.FreePort(), dir.Data, keys))
         {
-            using var api = new KsanaClient(ksana, Key);
-            var job = await api.CreateJobAsync(JobBodies.Every("no-catch-up", callee.Url("/tick"), "1s"));
-            jobId = job.GetProperty("id").GetString()!;
-            createdAt = JobBodies.Time(job.GetProperty("created_at"));
+            using var api = ksana.Api(Key);
+            var job = await api.CreateJobAsync(JobDocs.Every("no-catch-up", callee.Url("/tick"), "1s"));
+            jobId = job!["id"]?.GetValue<string>()!;
+            createdAt = JobDocs.Time(job!["created_at"]);
             await callee.WaitForAsync("/tick", 2, TimeSpan.FromSeconds(6));
             await Assert.That(await ksana.StopAsync()).IsEqualTo(0).Because(ksana.Output);
             stoppedAt = DateTimeOffset.UtcNow;
         }
-        var beforeRestart = callee.Requests("/tick").Length;
+        var beforeRestart = callee.RequestsTo("/tick").Count;
 
         await Task.Delay(TimeSpan.FromSeconds(3));
-        await Assert.That(callee.Requests("/tick").Length).IsEqualTo(beforeRestart).Because("nothing fires while the server is down");
+        await Assert.That(callee.RequestsTo("/tick").Count).IsEqualTo(beforeRestart).Because("nothing fires while the server is down");
 
         await using (var ksana = await KsanaProcess.StartAsync(KsanaProcess.FreePort(), dir.Data, keys))
         {
             var restartedAt = ksana.LaunchedAt;
             var all = await callee.WaitForAsync("/tick", beforeRestart + 3, TimeSpan.FromSeconds(6));
             var after = all.Skip(beforeRestart).Take(3).ToArray();
-            var grid = $"created {JobBodies.Rfc3339(createdAt)}, stopped {JobBodies.Rfc3339(stoppedAt)}, restarted {JobBodies.Rfc3339(restartedAt)}\n"
+            var grid = $"created {Rfc3339.Format(createdAt)}, stopped {Rfc3339.Format(stoppedAt)}, restarted {Rfc3339.Format(restartedAt)}\n"
                 + Grid.Describe(all, createdAt, every);
             Console.WriteLine(grid);
 
@@ -57,7 +57,7 @@ public sealed class RestartTests
                 await Assert.That(call.ArrivedAt - slot).IsLessThanOrEqualTo(Grid.Tolerance).Because(grid);
                 await Assert.That(call.JobId).IsEqualTo(jobId);
             }
-            await Assert.That(all.Select(r => r.RunId).Distinct().Count()).IsEqualTo(all.Length).Because(grid);
+            await Assert.That(all.Select(r => r.RunId).Distinct().Count()).IsEqualTo(all.Count).Because(grid);
             await Assert.That(await ksana.StopAsync()).IsEqualTo(0).Because(ksana.Output);
         }
     }
@@ -68,12 +68,12 @@ public sealed class RestartTests
         using var dir = new TempDir();
         var keys = dir.WriteKeys(Key);
         await using var callee = await Callee.StartAsync();
-        var runAt = JobBodies.WholeSecondAfter(TimeSpan.FromSeconds(1.5));
+        var runAt = JobDocs.WholeSecondAfter(TimeSpan.FromSeconds(1.5));
         string jobId;
         await using (var ksana = await KsanaProcess.StartAsync(KsanaProcess.FreePort(), dir.Data, keys))
         {
-            using var api = new KsanaClient(ksana, Key);
-            jobId = (await api.CreateJobAsync(JobBodies.Once("missed", callee.Url("/missed"), runAt))).GetProperty("id").GetString()!;
+            using var api = ksana.Api(Key);
+            jobId = (await api.CreateJobAsync(JobDocs.Once("missed", callee.Url("/missed"), runAt)))!["id"]?.GetValue<string>()!;
             await Assert.That(await ksana.StopAsync()).IsEqualTo(0).Because(ksana.Output);
         }
         await Assert.That(DateTimeOffset.UtcNow).IsLessThan(runAt).Because("the server must be down before run_at for this test to mean anything");
@@ -83,19 +83,19 @@ public sealed class RestartTests
 
         await using (var ksana = await KsanaProcess.StartAsync(KsanaProcess.FreePort(), dir.Data, keys))
         {
-            using var api = new KsanaClient(ksana, Key);
+            using var api = ksana.Api(Key);
             var job = await api.GetJobAsync(jobId);
-            await Assert.That(job.GetProperty("state").GetString()).IsEqualTo("missed").Because(job.ToString());
-            var runs = await api.GetRunsAsync(jobId);
-            await Assert.That(runs.Count(r => r.GetProperty("status").GetString() == "missed")).IsEqualTo(1)
+            await Assert.That(job!["state"]?.GetValue<string>()).IsEqualTo("missed").Because(job.ToString());
+            var runs = await api.RunsAsync(jobId);
+            await Assert.That(runs.Count(r => r!["status"]?.GetValue<string>() == "missed")).IsEqualTo(1)
                 .Because(string.Join("\n", runs.Select(r => r.ToString())));
-            await Assert.That(runs.Length).IsEqualTo(1).Because(string.Join("\n", runs.Select(r => r.ToString())));
-            await Assert.That(JobBodies.Time(runs[0].GetProperty("scheduled_at"))).IsEqualTo(runAt);
+            await Assert.That(runs.Count).IsEqualTo(1).Because(string.Join("\n", runs.Select(r => r.ToString())));
+            await Assert.That(JobDocs.Time(runs[0]!["scheduled_at"])).IsEqualTo(runAt);
 
             await Task.Delay(1000);
-            await Assert.That(callee.Requests("/missed").Length).IsEqualTo(0).Because("a missed once job does not run");
+            await Assert.That(callee.RequestsTo("/missed").Count).IsEqualTo(0).Because("a missed once job does not run");
             job = await api.GetJobAsync(jobId);
-            await Assert.That(job.GetProperty("state").GetString()).IsEqualTo("missed").Because(job.ToString());
+            await Assert.That(job!["state"]?.GetValue<string>()).IsEqualTo("missed").Because(job.ToString());
         }
     }
 
@@ -105,14 +105,14 @@ public sealed class RestartTests
         using var dir = new TempDir();
         var keys = dir.WriteKeys(Key);
         await using var callee = await Callee.StartAsync();
-        callee.Delay("/slow", TimeSpan.FromMilliseconds(1500));
-        var runAt = JobBodies.WholeSecondAfter(TimeSpan.FromSeconds(1));
+        callee.Always("/slow", Reply.Slow(TimeSpan.FromMilliseconds(1500)));
+        var runAt = JobDocs.WholeSecondAfter(TimeSpan.FromSeconds(1));
         string jobId;
-        CalleeRequest call;
+        Recorded call;
         await using (var ksana = await KsanaProcess.StartAsync(KsanaProcess.FreePort(), dir.Data, keys))
         {
-            using var api = new KsanaClient(ksana, Key);
-            jobId = (await api.CreateJobAsync(JobBodies.Once("drain", callee.Url("/slow"), runAt, timeout: "10s"))).GetProperty("id").GetString()!;
+            using var api = ksana.Api(Key);
+            jobId = (await api.CreateJobAsync(JobDocs.Once("drain", callee.Url("/slow"), runAt, timeout: "10s")))!["id"]?.GetValue<string>()!;
             call = (await callee.WaitForAsync("/slow", 1, runAt - DateTimeOffset.UtcNow + TimeSpan.FromSeconds(4)))[0];
 
             ksana.Terminate();
@@ -121,22 +121,22 @@ public sealed class RestartTests
             await Assert.That(call.Aborted).IsFalse().Because("ksana dropped the callback in flight instead of waiting for it");
             await Assert.That(call.AnsweredAt).IsNotNull();
             await Assert.That(ksana.ExitTime).IsGreaterThanOrEqualTo(call.AnsweredAt!.Value - TimeSpan.FromMilliseconds(5))
-                .Because($"exited {JobBodies.Rfc3339(ksana.ExitTime)}, callee answered {JobBodies.Rfc3339(call.AnsweredAt.Value)}");
+                .Because($"exited {Rfc3339.Format(ksana.ExitTime)}, callee answered {Rfc3339.Format(call.AnsweredAt.Value)}");
         }
 
         await using (var ksana = await KsanaProcess.StartAsync(KsanaProcess.FreePort(), dir.Data, keys))
         {
-            using var api = new KsanaClient(ksana, Key);
-            var runs = await api.GetRunsAsync(jobId);
+            using var api = ksana.Api(Key);
+            var runs = await api.RunsAsync(jobId);
             var described = string.Join("\n", runs.Select(r => r.ToString()));
-            await Assert.That(runs.Length).IsEqualTo(1).Because(described);
-            await Assert.That(runs[0].GetProperty("run_id").GetString()).IsEqualTo(call.RunId);
-            await Assert.That(runs[0].GetProperty("status").GetString()).IsEqualTo("succeeded").Because(described);
-            await Assert.That(runs[0].GetProperty("attempts")[0].GetProperty("status_code").GetInt32()).IsEqualTo(200).Because(described);
+            await Assert.That(runs.Count).IsEqualTo(1).Because(described);
+            await Assert.That(runs[0]!["run_id"]?.GetValue<string>()).IsEqualTo(call.RunId);
+            await Assert.That(runs[0]!["status"]?.GetValue<string>()).IsEqualTo("succeeded").Because(described);
+            await Assert.That(runs[0]!["attempts"][0]!["status_code"]?.GetValue<int>()).IsEqualTo(200).Because(described);
             var job = await api.GetJobAsync(jobId);
-            await Assert.That(job.GetProperty("state").GetString()).IsEqualTo("completed").Because(job.ToString());
+            await Assert.That(job!["state"]?.GetValue<string>()).IsEqualTo("completed").Because(job.ToString());
             await Task.Delay(500);
-            await Assert.That(callee.Requests("/slow").Length).IsEqualTo(1).Because("the drained run must not be repeated");
+            await Assert.That(callee.RequestsTo("/slow").Count).IsEqualTo(1).Because("the drained run must not be repeated");
         }
     }
 
@@ -146,15 +146,15 @@ public sealed class RestartTests
         using var dir = new TempDir();
         var keys = dir.WriteKeys(Key);
         await using var callee = await Callee.StartAsync();
-        callee.Delay("/hang", TimeSpan.FromSeconds(8));
+        callee.Always("/hang", Reply.Slow(TimeSpan.FromSeconds(8)));
         string jobId, runId;
         await using (var ksana = await KsanaProcess.StartAsync(KsanaProcess.FreePort(), dir.Data, keys))
         {
-            using var api = new KsanaClient(ksana, Key);
-            jobId = (await api.CreateJobAsync(JobBodies.Every("crash", callee.Url("/hang"), "1h", timeout: "30s"))).GetProperty("id").GetString()!;
+            using var api = ksana.Api(Key);
+            jobId = (await api.CreateJobAsync(JobDocs.Every("crash", callee.Url("/hang"), "1h", timeout: "30s")))!["id"]?.GetValue<string>()!;
             var (status, body, _) = await api.SendAsync(HttpMethod.Post, $"/jobs/{jobId}/run-now");
             await Assert.That((int)status).IsEqualTo(202).Because(body.ToString());
-            runId = body.GetProperty("run_id").GetString()!;
+            runId = body!["run_id"]?.GetValue<string>()!;
             var call = (await callee.WaitForAsync("/hang", 1, TimeSpan.FromSeconds(5)))[0];
             await Assert.That(call.RunId).IsEqualTo(runId);
             // No pause here: the 202 of run-now was only sent once the run was durable (SPEC §4).
@@ -164,20 +164,20 @@ public sealed class RestartTests
 
         await using (var ksana = await KsanaProcess.StartAsync(KsanaProcess.FreePort(), dir.Data, keys))
         {
-            using var api = new KsanaClient(ksana, Key);
-            var runs = await api.GetRunsAsync(jobId);
+            using var api = ksana.Api(Key);
+            var runs = await api.RunsAsync(jobId);
             var described = string.Join("\n", runs.Select(r => r.ToString()));
-            var run = runs.FirstOrDefault(r => r.GetProperty("run_id").GetString() == runId);
-            await Assert.That(run.ValueKind).IsEqualTo(JsonValueKind.Object).Because($"run {runId} is gone:\n{described}");
-            await Assert.That(run.GetProperty("status").GetString()).IsEqualTo("failed").Because(described);
-            await Assert.That(run.GetProperty("trigger").GetString()).IsEqualTo("manual").Because(described);
-            var errors = run.GetProperty("error").ToString() + " "
-                + string.Join(" ", run.GetProperty("attempts").EnumerateArray().Select(a => a.GetProperty("error").ToString()));
+            var run = runs.FirstOrDefault(r => r!["run_id"]?.GetValue<string>() == runId);
+            await Assert.That(run).IsNotNull().Because($"run {runId} is gone:\n{described}");
+            await Assert.That(run!["status"]?.GetValue<string>()).IsEqualTo("failed").Because(described);
+            await Assert.That(run!["trigger"]?.GetValue<string>()).IsEqualTo("manual").Because(described);
+            var errors = run!["error"].ToString() + " "
+                + string.Join(" ", run!["attempts"]!.AsArray().Select(a => a!["error"].ToString()));
             await Assert.That(errors).Contains("interrupted", StringComparison.OrdinalIgnoreCase).Because(described);
-            await Assert.That(run.GetProperty("finished_at").ValueKind).IsEqualTo(JsonValueKind.String).Because(described);
+            await Assert.That(run!["finished_at"]?.GetValueKind()).IsEqualTo(System.Text.Json.JsonValueKind.String).Because(described);
             var job = await api.GetJobAsync(jobId);
-            await Assert.That(job.GetProperty("state").GetString()).IsEqualTo("scheduled").Because(job.ToString());
-            await Assert.That(job.GetProperty("last_run").GetProperty("status").GetString()).IsEqualTo("failed").Because(job.ToString());
+            await Assert.That(job!["state"]?.GetValue<string>()).IsEqualTo("scheduled").Because(job.ToString());
+            await Assert.That(job!["last_run"]!["status"]?.GetValue<string>()).IsEqualTo("failed").Because(job.ToString());
         }
     }
 }

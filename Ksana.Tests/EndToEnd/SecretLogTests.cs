@@ -25,15 +25,15 @@ public sealed class SecretLogTests
         var signing = dir.Combine("signing");
         File.WriteAllText(signing, signingSecret + "\n");
         await using var callee = await Callee.StartAsync();
-        callee.Status("/fails", 500);
-        callee.Status("/refuses", 403);
+        callee.Always("/fails", new Reply(500));
+        callee.Always("/refuses", new Reply(403));
         var port = KsanaProcess.FreePort();
         await using var ksana = await KsanaProcess.StartAsync(port, dir.Data, keys, new Dictionary<string, string>
         {
             ["LOG_LEVEL"] = "Trace",
             ["SIGNING_KEYS_FILE"] = signing,
         });
-        using var client = new KsanaClient(ksana, apiKey);
+        using var client = ksana.Api(apiKey);
 
         JsonObject Job(string url) => new()
         {
@@ -69,18 +69,18 @@ public sealed class SecretLogTests
         foreach (var url in urls)
         {
             var job = await client.CreateJobAsync(Job(url));
-            ids.Add(job.GetProperty("id").GetString()!);
+            ids.Add(job["id"]!.GetValue<string>());
             // A URL without the job's Authorization sends the user info as Basic credentials.
             var basic = Job(url);
             basic["http"]!["headers"]!.AsObject().Remove("Authorization");
-            ids.Add((await client.CreateJobAsync(basic)).GetProperty("id").GetString()!);
+            ids.Add((await client.CreateJobAsync(basic))["id"]!.GetValue<string>());
         }
         foreach (var id in ids)
             await client.SendAsync(HttpMethod.Post, $"/jobs/{id}/run-now");
         foreach (var id in ids)
         {
             var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
-            while ((await client.GetRunsAsync(id)) is not [{ } run, ..] || run.GetProperty("status").GetString() is not ("succeeded" or "failed"))
+            while ((await client.RunsAsync(id)).FirstOrDefault() is not { } run || run["status"]!.GetValue<string>() is not ("succeeded" or "failed"))
             {
                 if (DateTime.UtcNow > deadline) throw new TimeoutException($"job {id}'s run did not finish\n{ksana.Output}");
                 await Task.Delay(50);

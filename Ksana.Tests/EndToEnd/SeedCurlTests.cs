@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 
 namespace Ksana.Tests.EndToEnd;
@@ -46,19 +46,18 @@ public sealed class SeedCurlTests
             if (command.Contains("-X POST http://localhost:7100/jobs ") && command.Contains("\"kind\": \"once\""))
             {
                 await Assert.That(status).IsEqualTo(400).Because(because);
-                var errors = JsonDocument.Parse(body).RootElement.GetProperty("errors");
-                await Assert.That(errors.TryGetProperty("schedule.run_at", out _)).IsTrue().Because(because);
-                await Assert.That(errors.EnumerateObject().Count()).IsEqualTo(1).Because("only run_at is wrong: " + because);
+                var errors = JsonNode.Parse(body)!["errors"];
+                await Assert.That(errors!.AsObject().ContainsKey("schedule.run_at")).IsTrue().Because(because);
+                await Assert.That(errors.AsObject().Count).IsEqualTo(1).Because("only run_at is wrong: " + because);
 
                 // The same body with a future run_at is created as written.
-                var future = DateTimeOffset.UtcNow.AddDays(1);
-                var futureText = future.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'");
+                var futureText = Rfc3339.Format(JobDocs.WholeSecondAfter(TimeSpan.FromDays(1)));
                 var (createdStatus, createdBody) = await RunCurlAsync(command.Replace(SeedRunAt, futureText), curlHome);
                 await Assert.That(createdStatus).IsEqualTo(201).Because($"future run_at: {createdBody}");
-                var once = JsonDocument.Parse(createdBody).RootElement;
-                await Assert.That(once.GetProperty("schedule").GetProperty("run_at").GetString()).IsEqualTo(futureText);
-                await Assert.That(once.GetProperty("state").GetString()).IsEqualTo("scheduled");
-                await Assert.That(once.GetProperty("http").GetProperty("body").GetString())
+                var once = JsonNode.Parse(createdBody)!;
+                await Assert.That(once!["schedule"]!["run_at"]?.GetValue<string>()).IsEqualTo(futureText);
+                await Assert.That(once!["state"]?.GetValue<string>()).IsEqualTo("scheduled");
+                await Assert.That(once!["http"]!["body"]?.GetValue<string>())
                     .IsEqualTo("{\n  \"event\": \"build.done\",\n  \"payload\": {\"id\": 123}\n}");
                 continue;
             }
@@ -66,25 +65,25 @@ public sealed class SeedCurlTests
             await Assert.That(status).IsEqualTo(ExpectedStatus(command)).Because(because);
             if (command.Contains("-X POST http://localhost:7100/jobs "))
             {
-                var job = JsonDocument.Parse(body).RootElement;
-                jobId = job.GetProperty("id").GetString();
-                await Assert.That(job.GetProperty("schedule").GetProperty("every").GetString()).IsEqualTo("5m0s");
-                await Assert.That(job.GetProperty("state").GetString()).IsEqualTo("scheduled");
+                var job = JsonNode.Parse(body)!;
+                jobId = job!["id"]?.GetValue<string>();
+                await Assert.That(job!["schedule"]!["every"]?.GetValue<string>()).IsEqualTo("5m0s");
+                await Assert.That(job!["state"]?.GetValue<string>()).IsEqualTo("scheduled");
             }
             else if (command.Contains("-X PATCH"))
             {
-                var job = JsonDocument.Parse(body).RootElement;
-                await Assert.That(job.GetProperty("enabled").GetBoolean()).IsFalse().Because(because);
-                await Assert.That(job.GetProperty("state").GetString()).IsEqualTo("paused").Because(because);
+                var job = JsonNode.Parse(body)!;
+                await Assert.That(job!["enabled"]?.GetValue<bool>()).IsFalse().Because(because);
+                await Assert.That(job!["state"]?.GetValue<string>()).IsEqualTo("paused").Because(because);
             }
             else if (command.EndsWith("/run-now"))
             {
-                var runId = JsonDocument.Parse(body).RootElement.GetProperty("run_id").GetString()!;
+                var runId = JsonNode.Parse(body)!["run_id"]?.GetValue<string>()!;
                 await Assert.That(Regex.IsMatch(runId, "^[0-9a-f]{32}$")).IsTrue().Because(because);
             }
             else if (command.EndsWith("/resume"))
             {
-                await Assert.That(JsonDocument.Parse(body).RootElement.GetProperty("state").GetString()).IsEqualTo("scheduled").Because(because);
+                await Assert.That(JsonNode.Parse(body)!["state"]?.GetValue<string>()).IsEqualTo("scheduled").Because(because);
             }
             else if (command.EndsWith("/health"))
             {

@@ -16,8 +16,8 @@ public sealed class SignalTests
         string id;
         await using (var ksana = await KsanaProcess.StartAsync(KsanaProcess.FreePort(), dir.Data, keys))
         {
-            using var api = new KsanaClient(ksana, "signal-key");
-            id = (await api.CreateJobAsync(JobBodies.Every("signal", "http://127.0.0.1:9/", "1h"))).GetProperty("id").GetString()!;
+            using var api = ksana.Api("signal-key");
+            id = (await api.CreateJobAsync(JobDocs.Every("signal", "http://127.0.0.1:9/", "1h")))!["id"]?.GetValue<string>()!;
             var stopping = Stopwatch.StartNew();
             ksana.Signal(signal);
             var code = await ksana.WaitExitAsync(TimeSpan.FromSeconds(10));
@@ -27,8 +27,8 @@ public sealed class SignalTests
         }
         await using (var ksana = await KsanaProcess.StartAsync(KsanaProcess.FreePort(), dir.Data, keys))
         {
-            using var api = new KsanaClient(ksana, "signal-key");
-            await Assert.That((await api.SendAsync(HttpMethod.Get, $"/jobs/{id}")).Status).IsEqualTo(HttpStatusCode.OK);
+            using var api = ksana.Api("signal-key");
+            await Assert.That((await api.SendAsync(HttpMethod.Get, $"/jobs/{id}")).Status).IsEqualTo((int)HttpStatusCode.OK);
         }
     }
 

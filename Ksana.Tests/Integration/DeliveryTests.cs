@@ -234,22 +234,32 @@ public sealed partial class DeliveryTests
         await Assert.That(run["error"]).IsNotNull();
     }
 
+    /// <summary>Waits (real time) until the run is waiting for its retry after <paramref name="attempts"/> attempts.</summary>
+    static Task<bool> RetryPending(KsanaServer ksana, string jobId, string runId, int attempts) => Poll.Until(async () =>
+        (await ksana.RunsAsync(jobId)).Any(r => r!["run_id"]!.GetValue<string>() == runId && r["status"]!.GetValue<string>() == "retrying"
+            && r["attempts"]!.AsArray().Count == attempts), TimeSpan.FromSeconds(5));
+
     [Test]
     [Arguments(429)]
     [Arguments(503)]
     public async Task Retry_After_longer_than_the_backoff_is_honoured(int status)
     {
-        await using var callee = await Callee.StartAsync();
+        var clock = FakeClock.AtNow();
+        await using var callee = await Callee.StartAsync(clock);
         callee.Script("/busy", new Reply(status, Headers: new() { ["Retry-After"] = "1" }), Reply.Ok);
-        await using var ksana = await KsanaServer.StartAsync();
+        await using var ksana = await KsanaServer.StartAsync(time: clock);
         var job = await ksana.CreateJobAsync(JobDocs.Calling(callee.Url("/busy"), maxRetries: 2, backoff: "50ms"));
 
-        var run = await ksana.WaitForRunAsync(Id(job), await ksana.RunNowAsync(Id(job)));
+        var runId = await ksana.RunNowAsync(Id(job));
+        await Assert.That(await RetryPending(ksana, Id(job), runId, 1)).IsTrue();
+        await Assert.That(await clock.AdvanceUntilAsync(() => callee.RequestsTo("/busy").Count == 2, TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(2))).IsTrue();
+        var run = await ksana.WaitForRunAsync(Id(job), runId);
 
         await Assert.That(run["status"]!.GetValue<string>()).IsEqualTo("succeeded");
         var requests = callee.RequestsTo("/busy");
         await Assert.That(requests.Count).IsEqualTo(2);
-        await Assert.That(requests[1].Since(requests[0]).TotalMilliseconds).IsGreaterThanOrEqualTo(950);
+        // On the fake clock the wait is exact: Retry-After's second, not the 50 ms backoff.
+        await Assert.That(requests[1].Since(requests[0])).IsEqualTo(TimeSpan.FromSeconds(1));
     }
 
     [Test]
@@ -270,17 +280,21 @@ public sealed partial class DeliveryTests
     [Test]
     public async Task Retry_After_shorter_than_the_backoff_does_not_shorten_it()
     {
-        await using var callee = await Callee.StartAsync();
+        var clock = FakeClock.AtNow();
+        await using var callee = await Callee.StartAsync(clock);
         callee.Script("/slowdown", new Reply(503, Headers: new() { ["Retry-After"] = "0" }), Reply.Ok);
-        await using var ksana = await KsanaServer.StartAsync();
+        await using var ksana = await KsanaServer.StartAsync(time: clock);
         var job = await ksana.CreateJobAsync(JobDocs.Calling(callee.Url("/slowdown"), maxRetries: 1, backoff: "600ms"));
 
-        var run = await ksana.WaitForRunAsync(Id(job), await ksana.RunNowAsync(Id(job)));
+        var runId = await ksana.RunNowAsync(Id(job));
+        await Assert.That(await RetryPending(ksana, Id(job), runId, 1)).IsTrue();
+        await Assert.That(await clock.AdvanceUntilAsync(() => callee.RequestsTo("/slowdown").Count == 2, TimeSpan.FromMilliseconds(10), TimeSpan.FromSeconds(2))).IsTrue();
+        var run = await ksana.WaitForRunAsync(Id(job), runId);
 
         await Assert.That(run["status"]!.GetValue<string>()).IsEqualTo("succeeded");
         var requests = callee.RequestsTo("/slowdown");
-        // 600ms −20 % = 480ms at the least.
-        await Assert.That(requests[1].Since(requests[0]).TotalMilliseconds).IsGreaterThanOrEqualTo(470);
+        // 600ms −20 % = 480ms at the least (to the 10 ms step of the fake clock), +20 % = 720 ms at the most.
+        await Assert.That(requests[1].Since(requests[0]).TotalMilliseconds).IsGreaterThanOrEqualTo(480).And.IsLessThanOrEqualTo(730);
     }
 
     [Test]
@@ -338,18 +352,19 @@ public sealed partial class DeliveryTests
     [Test]
     public async Task Deleting_a_job_during_a_pending_retry_stops_further_attempts()
     {
-        await using var callee = await Callee.StartAsync();
+        var clock = FakeClock.AtNow();
+        await using var callee = await Callee.StartAsync(clock);
         callee.Always("/gone", new Reply(500));
-        await using var ksana = await KsanaServer.StartAsync();
+        await using var ksana = await KsanaServer.StartAsync(time: clock);
         var job = await ksana.CreateJobAsync(JobDocs.Calling(callee.Url("/gone"), maxRetries: 5, backoff: "700ms"));
 
-        await ksana.RunNowAsync(Id(job));
-        await Assert.That(await Poll.Until(() => callee.RequestsTo("/gone").Count >= 1, TimeSpan.FromSeconds(5))).IsTrue();
+        var runId = await ksana.RunNowAsync(Id(job));
+        await Assert.That(await RetryPending(ksana, Id(job), runId, 1)).IsTrue();
         var deleted = await Answer.Of(ksana.Client.DeleteAsync($"/jobs/{Id(job)}"));
         await Assert.That(deleted.Status).IsEqualTo(204);
 
-        // The retry was due 560–840 ms after the first attempt; wait well past it.
-        await Task.Delay(1300);
+        // The retry was due 560–840 ms after the first attempt; move the clock well past it.
+        await Assert.That(await clock.AdvanceUntilAsync(() => callee.RequestsTo("/gone").Count > 1, TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(3))).IsFalse();
         await Assert.That(callee.RequestsTo("/gone").Count).IsEqualTo(1);
         await Assert.That((await Answer.Of(ksana.Client.GetAsync($"/jobs/{Id(job)}"))).Status).IsEqualTo(404);
     }

@@ -12,7 +12,6 @@ public sealed class RestartTests
 {
     static string Id(JsonObject job) => job["id"]!.GetValue<string>();
 
-    static string Rfc3339(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
 
     static JsonObject WithoutClock(JsonObject job)
     {
@@ -74,7 +73,7 @@ public sealed class RestartTests
         await using var callee = await Callee.StartAsync();
         await using var first = await KsanaServer.StartAsync();
         var doc = JobDocs.Calling(callee.Url("/missed"));
-        doc["schedule"] = new JsonObject { ["kind"] = "once", ["run_at"] = Rfc3339(DateTimeOffset.UtcNow.AddMilliseconds(1500)) };
+        doc["schedule"] = new JsonObject { ["kind"] = "once", ["run_at"] = Rfc3339.Format(DateTimeOffset.UtcNow.AddMilliseconds(1500)) };
         var job = await first.CreateJobAsync(doc);
         await first.StopAsync();
 

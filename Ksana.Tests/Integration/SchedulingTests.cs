@@ -13,7 +13,6 @@ public sealed class SchedulingTests
 
     static DateTimeOffset Time(JsonNode? node) => DateTimeOffset.Parse(node!.GetValue<string>(), CultureInfo.InvariantCulture);
 
-    static string Rfc3339(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
 
     [Test]
     public async Task Every_job_fires_on_its_fixed_grid()
@@ -56,7 +55,7 @@ public sealed class SchedulingTests
         await using var ksana = await KsanaServer.StartAsync();
         var doc = JobDocs.Calling(callee.Url("/once"));
         var runAt = DateTimeOffset.UtcNow.AddMilliseconds(800);
-        doc["schedule"] = new JsonObject { ["kind"] = "once", ["run_at"] = Rfc3339(runAt) };
+        doc["schedule"] = new JsonObject { ["kind"] = "once", ["run_at"] = Rfc3339.Format(runAt) };
         var job = await ksana.CreateJobAsync(doc);
 
         var completed = await Poll.Until(async () =>
@@ -88,7 +87,7 @@ public sealed class SchedulingTests
         await using var ksana = await KsanaServer.StartAsync();
         var doc = JobDocs.Calling(callee.Url("/never"));
         doc["enabled"] = false;
-        doc["schedule"] = new JsonObject { ["kind"] = "once", ["run_at"] = Rfc3339(DateTimeOffset.UtcNow.AddMilliseconds(500)) };
+        doc["schedule"] = new JsonObject { ["kind"] = "once", ["run_at"] = Rfc3339.Format(DateTimeOffset.UtcNow.AddMilliseconds(500)) };
         var job = await ksana.CreateJobAsync(doc);
         await Assert.That(job["state"]!.GetValue<string>()).IsEqualTo("paused");
 

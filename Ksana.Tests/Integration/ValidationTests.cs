@@ -32,7 +32,7 @@ public sealed class ValidationTests
 
     public static IEnumerable<Func<BadJob>> Cases()
     {
-        var past = DateTimeOffset.UtcNow.AddMinutes(-10).ToString("yyyy-MM-dd'T'HH:mm:ss'Z'");
+        var past = Rfc3339.Format(DateTimeOffset.UtcNow.AddMinutes(-10));
         BadJob[] cases =
         [
             new("missing name", j => j.Remove("name"), ["name"]),
@@ -145,7 +145,7 @@ public sealed class ValidationTests
     {
         await using var ksana = await KsanaServer.StartAsync();
         var job = Valid();
-        job["schedule"] = new JsonObject { ["kind"] = "once", ["run_at"] = DateTimeOffset.UtcNow.AddSeconds(-1).ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'") };
+        job["schedule"] = new JsonObject { ["kind"] = "once", ["run_at"] = Rfc3339.Format(DateTimeOffset.UtcNow.AddSeconds(-1)) };
         var answer = await Answer.Of(ksana.PostAsync("/jobs", job));
         await Assert.That(answer.Status).IsEqualTo(201).Because(answer.Body);
     }

@@ -18,8 +18,8 @@ public class JournalTests
     public async Task Every_acknowledged_job_survives_a_reopen()
     {
         using var dir = new TempDir();
-        var ids = await CreateJobs(dir.Path, 30);
-        using var rig = new Rig(dir.Path);
+        var ids = await CreateJobs(dir.Data, 30);
+        using var rig = new Rig(dir.Data);
         await Assert.That(rig.Data.Table.Count).IsEqualTo(30);
         foreach (var id in ids) await Assert.That(rig.Jobs.Get(id)).IsNotNull();
     }
@@ -28,7 +28,7 @@ public class JournalTests
     public async Task Every_line_carries_a_rising_seq_and_a_checksum()
     {
         using var dir = new TempDir();
-        await CreateJobs(dir.Path, 3);
+        await CreateJobs(dir.Data, 3);
         var lines = File.ReadAllLines(dir.Journal);
         await Assert.That(lines.Length).IsEqualTo(3);
         long last = 0;
@@ -48,16 +48,16 @@ public class JournalTests
     public async Task A_torn_last_line_is_cut_off_and_kept_aside(string tail)
     {
         using var dir = new TempDir();
-        var ids = await CreateJobs(dir.Path, 5);
+        var ids = await CreateJobs(dir.Data, 5);
         var intact = File.ReadAllBytes(dir.Journal);
         File.AppendAllText(dir.Journal, tail);
-        using (var rig = new Rig(dir.Path))
+        using (var rig = new Rig(dir.Data))
         {
             await Assert.That(rig.Data.Table.Count).IsEqualTo(5);
             foreach (var id in ids) await Assert.That(rig.Jobs.Get(id)).IsNotNull();
         }
-        await Assert.That(Directory.GetFiles(dir.Path, "journal.jsonl.torn-*").Length).IsEqualTo(1);
-        using (var rig = new Rig(dir.Path))
+        await Assert.That(Directory.GetFiles(dir.Data, "journal.jsonl.torn-*").Length).IsEqualTo(1);
+        using (var rig = new Rig(dir.Data))
             await Assert.That(rig.Data.Table.Count).IsEqualTo(5);
         _ = intact;
     }
@@ -66,25 +66,25 @@ public class JournalTests
     public async Task A_damaged_line_in_the_middle_stops_start_up_and_changes_nothing()
     {
         using var dir = new TempDir();
-        await CreateJobs(dir.Path, 5);
+        await CreateJobs(dir.Data, 5);
         var bytes = File.ReadAllBytes(dir.Journal);
         var secondLine = Array.IndexOf(bytes, (byte)'\n') + 1;
         bytes[secondLine + 30] ^= 0x20; // flip one bit inside line 2
         File.WriteAllBytes(dir.Journal, bytes);
 
-        var error = Assert.Throws<StartupException>(() => new Rig(dir.Path).Dispose());
+        var error = Assert.Throws<StartupException>(() => new Rig(dir.Data).Dispose());
         await Assert.That(error!.Message).Contains("line 2");
         await Assert.That(error.Message).Contains(dir.Journal);
         await Assert.That(File.ReadAllBytes(dir.Journal)).IsEquivalentTo(bytes);
-        await Assert.That(Directory.GetFiles(dir.Path, "journal.jsonl.torn-*")).IsEmpty();
+        await Assert.That(Directory.GetFiles(dir.Data, "journal.jsonl.torn-*")).IsEmpty();
     }
 
     [Test]
     public async Task A_second_opener_of_the_same_directory_is_refused()
     {
         using var dir = new TempDir();
-        using var first = new Rig(dir.Path);
-        var error = Assert.Throws<StartupException>(() => new Rig(dir.Path).Dispose());
+        using var first = new Rig(dir.Data);
+        var error = Assert.Throws<StartupException>(() => new Rig(dir.Data).Dispose());
         await Assert.That(error!.Message).Contains("in use by another ksana process");
     }
 
@@ -92,8 +92,8 @@ public class JournalTests
     public async Task A_failed_write_is_undone_in_memory_and_loses_nothing_acknowledged()
     {
         using var dir = new TempDir();
-        var kept = await CreateJobs(dir.Path, 2);
-        using (var rig = new Rig(dir.Path))
+        var kept = await CreateJobs(dir.Data, 2);
+        using (var rig = new Rig(dir.Data))
         {
             await rig.Data.Journal.FlushAsync();
             rig.Data.Journal.BeforeWrite = () => throw new IOException("No space left on device");
@@ -106,7 +106,7 @@ public class JournalTests
             var later = await rig.CreateAsync(Rig.Every(TimeSpan.FromMinutes(1)));
             await Assert.That(rig.Jobs.Get(later.Id)).IsNotNull();
         }
-        using (var rig = new Rig(dir.Path))
+        using (var rig = new Rig(dir.Data))
         {
             await Assert.That(rig.Data.Table.Count).IsEqualTo(3);
             await Assert.That(rig.Jobs.Get(kept[0])!.Job.Spec.Enabled).IsTrue();
@@ -119,7 +119,7 @@ public class JournalTests
         using var dir = new TempDir();
         const long slack = 1 << 20;
         Guid[] ids;
-        using (var rig = new Rig(dir.Path, compactionSlackBytes: slack))
+        using (var rig = new Rig(dir.Data, compactionSlackBytes: slack))
         {
             ids = new Guid[3];
             for (var i = 0; i < ids.Length; i++) ids[i] = (await rig.CreateAsync(Rig.Every(TimeSpan.FromMinutes(1)))).Id;
@@ -141,7 +141,7 @@ public class JournalTests
             await Assert.That(peak).IsLessThan(4 * slack);
         }
         await Assert.That(new FileInfo(dir.Journal).Length).IsLessThan(4 * slack);
-        using (var rig = new Rig(dir.Path))
+        using (var rig = new Rig(dir.Data))
         {
             await Assert.That(rig.Jobs.Get(ids[0])!.Job.Spec.Name).IsEqualTo("rename-99999");
             await Assert.That(rig.Jobs.Get(ids[1])!.Job.Spec.Name).IsEqualTo("rename-99997");
@@ -153,7 +153,7 @@ public class JournalTests
     public async Task Runs_kept_per_job_are_bounded_and_newest_first()
     {
         using var dir = new TempDir();
-        using var rig = new Rig(dir.Path);
+        using var rig = new Rig(dir.Data);
         var job = await rig.CreateAsync(Rig.Every(TimeSpan.FromSeconds(1)));
         await rig.AdvanceAsync(TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(500));
         var runs = rig.Runs(job.Id);

@@ -71,12 +71,13 @@ public class RecordCodecTests
         using var dir = new TempDir();
         var every = Guid.NewGuid();
         var once = Guid.NewGuid();
+        Directory.CreateDirectory(dir.Data);
         File.WriteAllLines(dir.Journal,
         [
             Legacy($$"""{"seq":1,"op":"job","job":{"id":"{{every}}","name":"ping","enabled":true,"method":"POST","url":"http://127.0.0.1:1/a","headers":{"X-A":"1"},"body":"b","kind":"every","every":"5m0s","start_at":"2030-01-01T00:00:00.25Z","timeout":"10s","max_retries":3,"retry_backoff":"5s","created_at":"2030-01-01T00:00:00Z","updated_at":"2030-01-01T00:00:00Z","grid_origin":"2030-01-01T00:00:00.25Z","once":"pending"}"""),
             Legacy($$"""{"seq":2,"op":"job","job":{"id":"{{once}}","name":"later","enabled":true,"method":"GET","url":"http://127.0.0.1:1/b","kind":"once","run_at":"2030-01-01T01:00:00Z","timeout":"1.5s","max_retries":0,"retry_backoff":"1s","created_at":"2030-01-01T00:00:00Z","updated_at":"2030-01-01T00:00:00Z","grid_origin":"2030-01-01T00:00:00Z","once":"fired"}"""),
         ]);
-        using var rig = new Rig(dir.Path);
+        using var rig = new Rig(dir.Data);
         var a = rig.Jobs.Get(every)!.Job;
         await Assert.That(a.Spec.Schedule).IsEqualTo(new EverySchedule(Duration.FromSeconds(300), ScheduleOptions.None with { StartAt = new DateTimeOffset(2030, 1, 1, 0, 0, 0, 250, TimeSpan.Zero) }));
         await Assert.That(a.Spec.Http.Headers.Single()).IsEqualTo(new KeyValuePair<string, string>("X-A", "1"));

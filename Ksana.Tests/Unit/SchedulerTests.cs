@@ -12,7 +12,7 @@ public class SchedulerTests
     public async Task Every_job_fires_on_a_fixed_grid_from_created_at()
     {
         using var dir = new TempDir();
-        using var rig = new Rig(dir.Path);
+        using var rig = new Rig(dir.Data);
         var job = await rig.CreateAsync(Rig.Every(S(10)));
         await rig.AdvanceAsync(S(35));
         await Assert.That(rig.Fired(job.Id)).IsEquivalentTo(new[] { T0 + S(10), T0 + S(20), T0 + S(30) });
@@ -23,7 +23,7 @@ public class SchedulerTests
     public async Task Start_at_sets_the_grid_origin()
     {
         using var dir = new TempDir();
-        using var rig = new Rig(dir.Path);
+        using var rig = new Rig(dir.Data);
         var job = await rig.CreateAsync(Rig.Every(S(1), T0 + S(0.25)));
         await rig.AdvanceAsync(S(2.5), TimeSpan.FromMilliseconds(50));
         await Assert.That(rig.Fired(job.Id)).IsEquivalentTo(new[] { T0 + S(0.25), T0 + S(1.25), T0 + S(2.25) });
@@ -33,7 +33,7 @@ public class SchedulerTests
     public async Task Slow_runs_do_not_make_the_grid_drift_and_overlapping_slots_are_skipped()
     {
         using var dir = new TempDir();
-        using var rig = new Rig(dir.Path);
+        using var rig = new Rig(dir.Data);
         var release = new TaskCompletionSource<AttemptOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
         rig.Send = _ => release.Task;
         var job = await rig.CreateAsync(Rig.Every(S(1)));
@@ -65,7 +65,7 @@ public class SchedulerTests
     public async Task Once_job_fires_once_at_run_at_and_completes()
     {
         using var dir = new TempDir();
-        using var rig = new Rig(dir.Path);
+        using var rig = new Rig(dir.Data);
         var job = await rig.CreateAsync(Rig.Once(T0 + S(3)));
         await rig.AdvanceAsync(S(10));
         await Assert.That(rig.Fired(job.Id)).IsEquivalentTo(new[] { T0 + S(3) });
@@ -79,14 +79,14 @@ public class SchedulerTests
         using var dir = new TempDir();
         var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(T0);
         Guid id;
-        using (var rig = new Rig(dir.Path, time))
+        using (var rig = new Rig(dir.Data, time))
         {
             id = (await rig.CreateAsync(Rig.Every(S(10)))).Id;
             await rig.AdvanceAsync(S(12));
             await Assert.That(rig.Fired(id)).IsEquivalentTo(new[] { T0 + S(10) });
         }
         time.Advance(S(33)); // down from 12 s to 45 s: slots at 20, 30 and 40 s pass unseen
-        using (var rig = new Rig(dir.Path, time))
+        using (var rig = new Rig(dir.Data, time))
         {
             await rig.AdvanceAsync(S(10));
             await Assert.That(rig.Fired(id)).IsEquivalentTo(new[] { T0 + S(50) });
@@ -99,10 +99,10 @@ public class SchedulerTests
         using var dir = new TempDir();
         var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(T0);
         Guid id;
-        using (var rig = new Rig(dir.Path, time))
+        using (var rig = new Rig(dir.Data, time))
             id = (await rig.CreateAsync(Rig.Once(T0 + S(5)))).Id;
         time.Advance(S(10));
-        using (var rig = new Rig(dir.Path, time))
+        using (var rig = new Rig(dir.Data, time))
         {
             await rig.AdvanceAsync(S(5));
             await Assert.That(rig.Fired(id)).IsEmpty();
@@ -117,7 +117,7 @@ public class SchedulerTests
     public async Task Pause_keeps_the_job_and_resume_continues_on_the_grid()
     {
         using var dir = new TempDir();
-        using var rig = new Rig(dir.Path);
+        using var rig = new Rig(dir.Data);
         var job = await rig.CreateAsync(Rig.Every(S(10)));
         await rig.AdvanceAsync(S(5));
         await Assert.That((await rig.Jobs.PauseAsync(job.Id)).Value!.State).IsEqualTo(JobState.Paused);
@@ -133,7 +133,7 @@ public class SchedulerTests
     public async Task Resuming_a_once_job_after_its_time_marks_it_missed()
     {
         using var dir = new TempDir();
-        using var rig = new Rig(dir.Path);
+        using var rig = new Rig(dir.Data);
         var job = await rig.CreateAsync(Rig.Once(T0 + S(5)));
         await rig.Jobs.PauseAsync(job.Id);
         await rig.AdvanceAsync(S(10));
@@ -148,7 +148,7 @@ public class SchedulerTests
     public async Task Changing_the_schedule_restarts_the_grid_from_the_change()
     {
         using var dir = new TempDir();
-        using var rig = new Rig(dir.Path);
+        using var rig = new Rig(dir.Data);
         var job = await rig.CreateAsync(Rig.Every(S(10)));
         await rig.AdvanceAsync(S(13));
         await rig.Jobs.UpdateAsync(job.Id, j => new JobChange(j.Spec with { Schedule = new EverySchedule(Duration.FromSeconds(10), ScheduleOptions.None) }, true));
@@ -160,7 +160,7 @@ public class SchedulerTests
     public async Task Run_now_runs_at_once_without_touching_the_schedule_even_when_paused()
     {
         using var dir = new TempDir();
-        using var rig = new Rig(dir.Path);
+        using var rig = new Rig(dir.Data);
         var job = await rig.CreateAsync(Rig.Every(S(10)));
         await rig.Jobs.PauseAsync(job.Id);
         var started = await rig.Jobs.RunNowAsync(job.Id);
@@ -180,7 +180,7 @@ public class SchedulerTests
         using var dir = new TempDir();
         var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(T0);
         Guid id;
-        using (var rig = new Rig(dir.Path, time))
+        using (var rig = new Rig(dir.Data, time))
         {
             rig.Send = _ => new TaskCompletionSource<AttemptOutcome>().Task; // never answers
             id = (await rig.CreateAsync(Rig.Every(S(1)))).Id;
@@ -190,7 +190,7 @@ public class SchedulerTests
             await Task.Delay(50);
             await rig.Data.Journal.FlushAsync();
         }
-        using (var rig = new Rig(dir.Path, time))
+        using (var rig = new Rig(dir.Data, time))
         {
             var run = rig.Runs(id).Single();
             await Assert.That(run.Status).IsEqualTo(RunStatus.Failed);
@@ -202,7 +202,7 @@ public class SchedulerTests
     public async Task Deleted_jobs_stop_firing()
     {
         using var dir = new TempDir();
-        using var rig = new Rig(dir.Path);
+        using var rig = new Rig(dir.Data);
         var job = await rig.CreateAsync(Rig.Every(S(1)));
         await rig.AdvanceAsync(S(1.5));
         await Assert.That((await rig.Jobs.DeleteAsync(job.Id)).Refusal).IsEqualTo(Refusal.None);

@@ -7,21 +7,6 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace Ksana.Tests.Unit;
 
-/// <summary>A data directory of a test's own, deleted afterwards.</summary>
-public sealed class TempDir : IDisposable
-{
-    public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "ksana-test-" + Guid.NewGuid().ToString("N"));
-
-    public TempDir() => Directory.CreateDirectory(Path);
-
-    public string Journal => System.IO.Path.Combine(Path, Storage.Journal.FileName);
-
-    public void Dispose()
-    {
-        try { Directory.Delete(Path, recursive: true); } catch (IOException) { }
-    }
-}
-
 /// <summary>A scheduler over a real journal, driven by a fake clock and a scripted outbound side.</summary>
 public sealed class Rig : IDisposable
 {

@@ -3,7 +3,7 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text;
 
-namespace Ksana.Tests.EndToEnd;
+namespace Ksana.Tests.Support;
 
 /// <summary>
 /// The published ksana binary, run as a child process with its own data directory and port.
@@ -47,6 +47,9 @@ public sealed class KsanaProcess : IAsyncDisposable
     }
 
     public static string BinaryPath => Binary.Value;
+
+    /// <summary>The management API of this process, sending <paramref name="key"/> (none when null).</summary>
+    public KsanaApi Api(string? key) => new(BaseAddress, key);
 
     /// <summary>
     /// Starts ksana. <paramref name="env"/> is added to a clean environment (no inherited ksana
