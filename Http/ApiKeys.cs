@@ -16,16 +16,13 @@ namespace Ksana.Http;
 /// </remarks>
 public sealed class ApiKeys : IDisposable
 {
-    public static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(1);
+    public static readonly TimeSpan PollInterval = WatchedFile.PollInterval;
 
     readonly string? _path;
     readonly ILogger _log;
-    readonly ITimer? _poll;
-    readonly PosixSignalRegistration? _hangup;
-    readonly Lock _reload = new();
+    readonly WatchedFile? _file;
     byte[][] _digests = [];
     KeyScope[] _scopes = [];
-    (DateTime Modified, long Length)? _seen;
 
     public ApiKeys(string? path, TimeProvider time, ILogger<ApiKeys> log)
     {
@@ -36,32 +33,16 @@ public sealed class ApiKeys : IDisposable
             log.LogWarning("AUTH_KEYS_FILE is not set: every request but GET /health will be rejected with 401");
             return;
         }
-        Reload(force: true);
-        _poll = time.CreateTimer(_ => Reload(force: false), null, PollInterval, PollInterval);
-        _hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
-        {
-            context.Cancel = true; // SIGHUP means "re-read the keys", not "exit".
-            Reload(force: true);
-        });
+        _file = new WatchedFile(path, time, OnChanged);
     }
 
-    public void Reload(bool force)
+    /// <summary>Re-reads the file now if it changed, or whatever it holds when <paramref name="force"/> (SIGHUP, tests).</summary>
+    public void Reload(bool force) => _file?.Check(force);
+
+    void OnChanged(bool force, long? length)
     {
         if (_path is null) return;
-        lock (_reload)
         {
-            (DateTime, long)? stamp;
-            try
-            {
-                var info = new FileInfo(_path);
-                stamp = info.Exists ? (info.LastWriteTimeUtc, info.Length) : null;
-            }
-            catch (IOException)
-            {
-                stamp = null;
-            }
-            if (!force && stamp == _seen) return;
-            _seen = stamp;
 
             var digests = new List<byte[]>();
             var scopes = new List<KeyScope>();
@@ -141,8 +122,7 @@ public sealed class ApiKeys : IDisposable
 
     public void Dispose()
     {
-        _poll?.Dispose();
-        _hangup?.Dispose();
+        _file?.Dispose();
     }
 }
 
@@ -182,17 +162,8 @@ public static class ApiKeyAuth
         if (checkedKey is { Scope: KeyScope.Read } && !open && !HttpMethods.IsGet(context.Request.Method)
             && !HttpMethods.IsHead(context.Request.Method) && !HttpMethods.IsOptions(context.Request.Method))
         {
-            context.Response.StatusCode = StatusCodes.Status403Forbidden;
-            await context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
-            {
-                HttpContext = context,
-                ProblemDetails =
-                {
-                    Status = StatusCodes.Status403Forbidden,
-                    Title = "Forbidden",
-                    Detail = $"this API key has the read scope: it may only GET; {context.Request.Method} needs an admin key",
-                },
-            });
+            await Refuse(context, StatusCodes.Status403Forbidden, "Forbidden",
+                $"this API key has the read scope: it may only GET; {context.Request.Method} needs an admin key");
             return;
         }
         if (open || checkedKey is not null)
@@ -207,32 +178,25 @@ public static class ApiKeyAuth
         if (throttle.IsThrottled(client, out var wait))
         {
             var seconds = Trust.AuthThrottle.RetryAfterSeconds(wait);
-            context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
             context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            await context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
-            {
-                HttpContext = context,
-                ProblemDetails =
-                {
-                    Status = StatusCodes.Status429TooManyRequests,
-                    Title = "Too Many Requests",
-                    Detail = $"too many requests without a valid API key from this address; try again in {seconds} s",
-                },
-            });
+            await Refuse(context, StatusCodes.Status429TooManyRequests, "Too Many Requests",
+                $"too many requests without a valid API key from this address; try again in {seconds} s");
             return;
         }
         throttle.RecordFailure(client);
-        context.Response.StatusCode = StatusCodes.Status401Unauthorized;
         context.Response.Headers.WWWAuthenticate = "ApiKey";
-        await context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
+        await Refuse(context, StatusCodes.Status401Unauthorized, "Unauthorized",
+            "a valid API key is required: send Authorization: ApiKey <key> or X-API-Key: <key>");
+    });
+
+    /// <summary>Answers a request the key check refuses (401, 403, 429) with a problem body.</summary>
+    static Task Refuse(HttpContext context, int status, string title, string detail)
+    {
+        context.Response.StatusCode = status;
+        return context.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
         {
             HttpContext = context,
-            ProblemDetails =
-            {
-                Status = StatusCodes.Status401Unauthorized,
-                Title = "Unauthorized",
-                Detail = "a valid API key is required: send Authorization: ApiKey <key> or X-API-Key: <key>",
-            },
-        });
-    });
+            ProblemDetails = { Status = status, Title = title, Detail = detail },
+        }).AsTask();
+    }
 }

@@ -98,17 +98,20 @@ public sealed class KsanaMetrics
 
     public void RetryDone() => RetriesWaiting.Decrement();
 
+    /// <summary>The index of a final status among succeeded, failed, skipped, missed; -1 for running and retrying.</summary>
+    public static int FinalLabel(RunStatus status) => status switch
+    {
+        RunStatus.Succeeded => 0,
+        RunStatus.Failed => 1,
+        RunStatus.Skipped => 2,
+        RunStatus.Missed => 3,
+        _ => -1,
+    };
+
     /// <summary>A run reached a final status. <c>running</c> and <c>retrying</c> are not final and are ignored.</summary>
     public void RunFinished(RunStatus status)
     {
-        var label = status switch
-        {
-            RunStatus.Succeeded => 0,
-            RunStatus.Failed => 1,
-            RunStatus.Skipped => 2,
-            RunStatus.Missed => 3,
-            _ => -1,
-        };
+        var label = FinalLabel(status);
         if (label >= 0) Runs.Increment(label);
     }
 

@@ -32,14 +32,7 @@ public sealed class RunsPerMinute(TimeProvider time)
     /// </summary>
     public void Record(RunStatus status, DateTimeOffset finishedAt)
     {
-        var label = status switch
-        {
-            RunStatus.Succeeded => 0,
-            RunStatus.Failed => 1,
-            RunStatus.Skipped => 2,
-            RunStatus.Missed => 3,
-            _ => -1,
-        };
+        var label = KsanaMetrics.FinalLabel(status);
         if (label < 0) return;
         var now = MinuteOf(time.GetUtcNow());
         var minute = Math.Min(MinuteOf(finishedAt), now);

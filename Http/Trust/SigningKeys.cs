@@ -13,32 +13,23 @@ namespace Ksana.Http.Trust;
 /// </summary>
 public sealed class SigningKeys : IDisposable
 {
-    public static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(1);
+    public static readonly TimeSpan PollInterval = WatchedFile.PollInterval;
 
     /// <summary>Sixteen secrets take about 1.5 KB; a file far larger than that is not a keys file.</summary>
     public const long FileBytesMax = 64 * 1024;
 
     readonly string? _path;
     readonly ILogger _log;
-    readonly ITimer? _poll;
-    readonly PosixSignalRegistration? _hangup;
-    readonly Lock _reload = new();
+    readonly WatchedFile? _file;
     WebhookSigner? _signer;
     string? _problem;
-    (DateTime Modified, long Length)? _seen;
 
     public SigningKeys(string? path, TimeProvider time, ILogger<SigningKeys> log)
     {
         _path = path;
         _log = log;
         if (path is null) return;
-        Reload(force: true);
-        _poll = time.CreateTimer(_ => Reload(force: false), null, PollInterval, PollInterval);
-        _hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
-        {
-            context.Cancel = true; // SIGHUP means "re-read the keys", not "exit".
-            Reload(force: true);
-        });
+        _file = new WatchedFile(path, time, OnChanged);
     }
 
     /// <summary>The signer for the current secrets, or null when signing is off (no file, or no secret in it).</summary>
@@ -51,25 +42,15 @@ public sealed class SigningKeys : IDisposable
     /// </summary>
     public string? Problem => Volatile.Read(ref _problem);
 
-    public void Reload(bool force)
+    /// <summary>Re-reads the file now if it changed, or whatever it holds when <paramref name="force"/> (SIGHUP, tests).</summary>
+    public void Reload(bool force) => _file?.Check(force);
+
+    void OnChanged(bool force, long? length)
     {
         if (_path is null) return;
-        lock (_reload)
         {
-            (DateTime, long)? stamp;
-            try
-            {
-                var info = new FileInfo(_path);
-                stamp = info.Exists ? (info.LastWriteTimeUtc, info.Length) : null;
-            }
-            catch (IOException)
-            {
-                stamp = null;
-            }
-            if (!force && stamp == _seen) return;
-            _seen = stamp;
 
-            var (signer, problem) = Read(_path, stamp?.Item2);
+            var (signer, problem) = Read(_path, length);
             if (signer is null)
             {
                 Volatile.Write(ref _problem, problem);
@@ -144,7 +125,6 @@ public sealed class SigningKeys : IDisposable
 
     public void Dispose()
     {
-        _poll?.Dispose();
-        _hangup?.Dispose();
+        _file?.Dispose();
     }
 }

@@ -98,7 +98,7 @@ public sealed class DeliveryTests
         await Assert.That(runs.Count).IsEqualTo(1);
         await Assert.That(runs[0]!["trigger"]?.GetValue<string>()).IsEqualTo("schedule");
         await Assert.That(JobDocs.Time(runs[0]!["scheduled_at"])).IsEqualTo(runAt);
-        await Assert.That(runs[0]!["attempts"][0]!["status_code"]?.GetValue<int>()).IsEqualTo(200);
+        await Assert.That(runs[0]!["attempts"]![0]!["status_code"]?.GetValue<int>()).IsEqualTo(200);
 
         await Task.Delay(1200);
         await Assert.That(callee.RequestsTo("/once").Count).IsEqualTo(1).Because("a once job fires once");

@@ -88,8 +88,8 @@ public sealed class RestartTests
             await Assert.That(job!["state"]?.GetValue<string>()).IsEqualTo("missed").Because(job.ToString());
             var runs = await api.RunsAsync(jobId);
             await Assert.That(runs.Count(r => r!["status"]?.GetValue<string>() == "missed")).IsEqualTo(1)
-                .Because(string.Join("\n", runs.Select(r => r.ToString())));
-            await Assert.That(runs.Count).IsEqualTo(1).Because(string.Join("\n", runs.Select(r => r.ToString())));
+                .Because(string.Join("\n", runs.Select(r => r?.ToString())));
+            await Assert.That(runs.Count).IsEqualTo(1).Because(string.Join("\n", runs.Select(r => r?.ToString())));
             await Assert.That(JobDocs.Time(runs[0]!["scheduled_at"])).IsEqualTo(runAt);
 
             await Task.Delay(1000);
@@ -128,11 +128,11 @@ public sealed class RestartTests
         {
             using var api = ksana.Api(Key);
             var runs = await api.RunsAsync(jobId);
-            var described = string.Join("\n", runs.Select(r => r.ToString()));
+            var described = string.Join("\n", runs.Select(r => r?.ToString()));
             await Assert.That(runs.Count).IsEqualTo(1).Because(described);
             await Assert.That(runs[0]!["run_id"]?.GetValue<string>()).IsEqualTo(call.RunId);
             await Assert.That(runs[0]!["status"]?.GetValue<string>()).IsEqualTo("succeeded").Because(described);
-            await Assert.That(runs[0]!["attempts"][0]!["status_code"]?.GetValue<int>()).IsEqualTo(200).Because(described);
+            await Assert.That(runs[0]!["attempts"]![0]!["status_code"]?.GetValue<int>()).IsEqualTo(200).Because(described);
             var job = await api.GetJobAsync(jobId);
             await Assert.That(job!["state"]?.GetValue<string>()).IsEqualTo("completed").Because(job.ToString());
             await Task.Delay(500);
@@ -153,7 +153,7 @@ public sealed class RestartTests
             using var api = ksana.Api(Key);
             jobId = (await api.CreateJobAsync(JobDocs.Every("crash", callee.Url("/hang"), "1h", timeout: "30s")))!["id"]?.GetValue<string>()!;
             var (status, body, _) = await api.SendAsync(HttpMethod.Post, $"/jobs/{jobId}/run-now");
-            await Assert.That((int)status).IsEqualTo(202).Because(body.ToString());
+            await Assert.That((int)status).IsEqualTo(202).Because(body?.ToString() ?? "");
             runId = body!["run_id"]?.GetValue<string>()!;
             var call = (await callee.WaitForAsync("/hang", 1, TimeSpan.FromSeconds(5)))[0];
             await Assert.That(call.RunId).IsEqualTo(runId);
@@ -166,13 +166,13 @@ public sealed class RestartTests
         {
             using var api = ksana.Api(Key);
             var runs = await api.RunsAsync(jobId);
-            var described = string.Join("\n", runs.Select(r => r.ToString()));
+            var described = string.Join("\n", runs.Select(r => r?.ToString()));
             var run = runs.FirstOrDefault(r => r!["run_id"]?.GetValue<string>() == runId);
             await Assert.That(run).IsNotNull().Because($"run {runId} is gone:\n{described}");
             await Assert.That(run!["status"]?.GetValue<string>()).IsEqualTo("failed").Because(described);
             await Assert.That(run!["trigger"]?.GetValue<string>()).IsEqualTo("manual").Because(described);
             var errors = run!["error"].ToString() + " "
-                + string.Join(" ", run!["attempts"]!.AsArray().Select(a => a!["error"].ToString()));
+                + string.Join(" ", run!["attempts"]!.AsArray().Select(a => a!["error"]?.ToString()));
             await Assert.That(errors).Contains("interrupted", StringComparison.OrdinalIgnoreCase).Because(described);
             await Assert.That(run!["finished_at"]?.GetValueKind()).IsEqualTo(System.Text.Json.JsonValueKind.String).Because(described);
             var job = await api.GetJobAsync(jobId);

@@ -31,7 +31,7 @@ public sealed class ScheduleChangeTests
 
         var grid = Grid.Describe(callee.RequestsTo("/busy"), createdAt, Every);
         var runs = await api.RunsAsync(jobId);
-        var described = grid + "\n" + string.Join("\n", runs.Select(r => r.ToString()));
+        var described = grid + "\n" + string.Join("\n", runs.Select(r => r?.ToString()));
         var byStatus = runs.ToLookup(r => r!["status"]?.GetValue<string>(), r => Grid.SlotIndex(createdAt, Every, JobDocs.Time(r!["scheduled_at"])));
         await Assert.That(string.Join(",", callee.RequestsTo("/busy").Select(r => Grid.SlotIndex(createdAt, Every, r.ArrivedAt)))).IsEqualTo("1,3").Because(described);
         await Assert.That(string.Join(",", byStatus["succeeded"].Order())).IsEqualTo("1,3").Because(described);
@@ -107,7 +107,7 @@ public sealed class ScheduleChangeTests
 
         var patch = new JsonObject { ["schedule"] = new JsonObject { ["kind"] = "every", ["every"] = "1.5s" } };
         var (status, patched, _) = await api.SendAsync(HttpMethod.Patch, $"/jobs/{jobId}", patch.ToJsonString());
-        await Assert.That(status).IsEqualTo((int)HttpStatusCode.OK).Because(patched.ToString());
+        await Assert.That(status).IsEqualTo((int)HttpStatusCode.OK).Because(patched?.ToString() ?? "");
         var before = callee.RequestsTo("/patch").Count;
         var changedAt = JobDocs.Time(patched!["updated_at"]);
         var every = TimeSpan.FromMilliseconds(1500);

@@ -135,14 +135,14 @@ public sealed class AuthTests
         await File.WriteAllTextAsync(ksana.KeysFile!, $"# rotated\n{fresh}\n");
 
         var accepted = await Poll.Until(async () =>
-            (await Answer.Of(ksana.Anonymous.SendAsync(Get("/jobs", "X-API-Key", fresh)))).Status == 200, TimeSpan.FromSeconds(3.5));
+            (await Answer.Of(ksana.Anonymous.SendAsync(Get("/jobs", "X-API-Key", fresh)))).Status == 200, TimeSpan.FromSeconds(3.5), TimeSpan.FromMilliseconds(200));
         await Assert.That(accepted).IsTrue().Because("the new key should be accepted within ~3 s of the rewrite");
         await AssertUnauthorized(await Answer.Of(ksana.Anonymous.SendAsync(Get("/jobs", "X-API-Key", old))), secret: old);
 
         // Emptying the file revokes every key.
         await File.WriteAllTextAsync(ksana.KeysFile!, "# no keys\n");
         var revoked = await Poll.Until(async () =>
-            (await Answer.Of(ksana.Anonymous.SendAsync(Get("/jobs", "X-API-Key", fresh)))).Status == 401, TimeSpan.FromSeconds(3.5));
+            (await Answer.Of(ksana.Anonymous.SendAsync(Get("/jobs", "X-API-Key", fresh)))).Status == 401, TimeSpan.FromSeconds(3.5), TimeSpan.FromMilliseconds(200));
         await Assert.That(revoked).IsTrue().Because("an emptied keys file should reject the old key within ~3 s");
     }
 }

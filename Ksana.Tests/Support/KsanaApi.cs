@@ -127,14 +127,18 @@ public sealed record Answer(int Status, string? ContentType, HttpResponseHeaders
 
 public static class Poll
 {
-    /// <summary>Polls <paramref name="probe"/> (real time) until it returns true or the deadline passes.</summary>
-    public static async Task<bool> Until(Func<Task<bool>> probe, TimeSpan timeout)
+    /// <summary>
+    /// Polls <paramref name="probe"/> (real time) until it returns true or the deadline passes, every
+    /// <paramref name="every"/> (20 ms unless given: a probe that fails authentication must go slower,
+    /// or the failed-auth throttle of SPEC §10 answers it with 429).
+    /// </summary>
+    public static async Task<bool> Until(Func<Task<bool>> probe, TimeSpan timeout, TimeSpan? every = null)
     {
         var deadline = DateTime.UtcNow + timeout;
         do
         {
             if (await probe()) return true;
-            await Task.Delay(20);
+            await Task.Delay(every ?? TimeSpan.FromMilliseconds(20));
         } while (DateTime.UtcNow < deadline);
         return await probe();
     }
