@@ -4,34 +4,13 @@ using Ksana.Wire;
 namespace Ksana.Scheduling;
 
 /// <summary>
-/// A job with its most recent runs, newest first, and its outbox: the events for EVENTS_URL not yet
-/// delivered, oldest first. Immutable: replaced whole on every change.
-/// </summary>
-public sealed record JobEntry(Job Job, Run[] Runs)
-{
-    public Event[] Outbox { get; init; } = [];
-
-    /// <summary>
-    /// The state clients see. A once job whose one run is still in flight is not yet completed
-    /// (SPEC §2: "a once job whose run ended"), so it shows as scheduled until that run ends.
-    /// </summary>
-    public JobState State =>
-        Job.State == JobState.Completed && Runs is [{ IsFinished: false, Trigger: RunTrigger.Schedule }, ..]
-            ? JobState.Scheduled
-            : Job.State;
-}
-
-/// <summary>Which jobs <see cref="JobTable.List"/> returns.</summary>
-public readonly record struct JobQuery(int Limit, (long Ticks, Guid Id)? After, JobState? State, string? Name);
-
-/// <summary>
 /// The one owner of the job table, in memory, with no I/O. Every change happens under its lock and
 /// is handed to the <see cref="ChangeLog"/> in the same critical section, so memory and log agree
 /// on order; the caller gets the task that says when the change is durable. A change the log loses
 /// is undone here, so an answer other than 2xx never leaves a trace. Readers get immutable
 /// snapshots without the lock: the scheduler's lookups never queue behind a writer.
 /// </summary>
-public sealed class JobTable
+public sealed partial class JobTable
 {
     readonly Lock _lock = new();
     readonly ConcurrentDictionary<Guid, JobEntry> _jobs = new();
@@ -58,20 +37,11 @@ public sealed class JobTable
     public int RunsKept { get; }
     public int MaxJobs { get; }
 
-    /// <summary>Most events one job's outbox holds; past it the oldest is dropped (and counted).</summary>
-    public const int OutboxMax = 1000;
-
-    /// <summary>Events dropped from full outboxes since start.</summary>
-    public long EventsDropped { get; private set; }
-
     /// <summary>Told, under the lock, when a run record reaches a final status (metrics); nobody by default.</summary>
     public RunObserver Observer { get; set; } = RunObserver.None;
 
     /// <summary>Raised under the lock whenever a job is created, changed, undone or deleted (not before <see cref="Attach"/>).</summary>
     public Action<Guid>? Changed { get; set; }
-
-    /// <summary>Raised under the lock when events are queued in a job's outbox.</summary>
-    public Action<Guid>? EventsQueued { get; set; }
 
     public int Count
     {
@@ -94,7 +64,7 @@ public sealed class JobTable
                 break;
             case ChangeKind.RunWritten:
                 if (_jobs.TryGetValue(change.Run!.JobId, out var entry))
-                    Replace(entry, entry with { Runs = Upsert(entry.Runs, change.Run, RunsKept) });
+                    Replace(entry, entry with { Runs = RunHistory.Upsert(entry.Runs, change.Run, RunsKept) });
                 break;
             case ChangeKind.EventQueued:
                 if (_jobs.TryGetValue(change.Event!.JobId, out var queuing))
@@ -239,8 +209,8 @@ public sealed class JobTable
         {
             if (!_jobs.TryGetValue(run.JobId, out var entry)) return Task.CompletedTask;
             var durable = Append(Change.Recorded(run), run.JobId, entry, urgent);
-            var ends = run.IsFinished && !EndedBefore(entry.Runs, run.RunId);
-            Replace(entry, entry with { Runs = Upsert(entry.Runs, run, RunsKept) });
+            var ends = run.IsFinished && !RunHistory.EndedBefore(entry.Runs, run.RunId);
+            Replace(entry, entry with { Runs = RunHistory.Upsert(entry.Runs, run, RunsKept) });
             if (ends) Observer.RunFinished(run.Status, run.FinishedAt ?? default);
             return durable;
         }
@@ -259,62 +229,6 @@ public sealed class JobTable
             return durable;
         }
     }
-
-    /// <summary>
-    /// Records how a run ended, with what follows from it, in one critical section: the events it
-    /// causes first (so an event whose run is on disk is on disk too), then the job's new state
-    /// (failure streak, pause), then the run. <paramref name="consequences"/> is given the job as
-    /// it is now, under the lock.
-    /// </summary>
-    public Task FinishRun(Run run, Func<Job, (Job? Job, Event[] Events)> consequences)
-    {
-        lock (_lock)
-        {
-            if (!_jobs.TryGetValue(run.JobId, out var entry)) return Task.CompletedTask;
-            var (job, events) = consequences(entry.Job);
-            var next = entry;
-            foreach (var e in events)
-            {
-                if (next.Outbox.Length >= OutboxMax)
-                {
-                    // A dead EVENTS_URL must not grow a job's outbox without bound: the oldest gives way.
-                    var dropped = next.Outbox[0];
-                    Append(Change.Delivered(run.JobId, dropped.Id), run.JobId, entry, urgent: false);
-                    next = Without(next, dropped.Id);
-                    EventsDropped++;
-                }
-                Append(Change.Queued(e), run.JobId, entry, urgent: false);
-                next = next with { Outbox = [.. next.Outbox, e] };
-            }
-            if (job is not null)
-            {
-                job = job with { Version = _lastNumber + 1 };
-                Append(Change.Written(job), run.JobId, entry, urgent: false);
-                next = next with { Job = job };
-            }
-            var durable = Append(Change.Recorded(run), run.JobId, entry, urgent: false);
-            var ends = run.IsFinished && !EndedBefore(entry.Runs, run.RunId);
-            next = next with { Runs = Upsert(next.Runs, run, RunsKept) };
-            if (job is null) Replace(entry, next);
-            else Set(run.JobId, next);
-            if (ends) Observer.RunFinished(run.Status, run.FinishedAt ?? default);
-            if (events.Length > 0) EventsQueued?.Invoke(run.JobId);
-            return durable;
-        }
-    }
-
-    /// <summary>Takes a delivered event out of its job's outbox. Not urgent: a crash before it is durable only sends the event again.</summary>
-    public void Delivered(Guid jobId, Guid eventId)
-    {
-        lock (_lock)
-        {
-            if (!_jobs.TryGetValue(jobId, out var entry) || Array.FindIndex(entry.Outbox, e => e.Id == eventId) < 0) return;
-            Append(Change.Delivered(jobId, eventId), jobId, entry, urgent: false);
-            _jobs[jobId] = Without(entry, eventId);
-        }
-    }
-
-    static JobEntry Without(JobEntry entry, Guid eventId) => entry with { Outbox = Array.FindAll(entry.Outbox, e => e.Id != eventId) };
 
     /// <summary>Every entry as it is now, without the lock (for scans: run queries, the outbox at start-up).</summary>
     public IEnumerable<JobEntry> Entries => _jobs.Values;
@@ -336,15 +250,6 @@ public sealed class JobTable
         return durable;
     }
 
-    /// <summary>True when the history already holds run <paramref name="runId"/> with a final status.</summary>
-    static bool EndedBefore(Run[] runs, Guid runId)
-    {
-        foreach (var run in runs)
-            if (run.RunId == runId)
-                return run.IsFinished;
-        return false;
-    }
-
     /// <summary>Replaces a job's entry with a new one of the same job (its runs changed).</summary>
     void Replace(JobEntry old, JobEntry entry)
     {
@@ -357,34 +262,6 @@ public sealed class JobTable
     {
         if (old is not null) _stateCounts[(int)old.State]--;
         if (entry is not null) _stateCounts[(int)entry.State]++;
-    }
-
-    /// <summary>
-    /// Puts <paramref name="run"/> first (or in its old place, if already there). A job keeps its
-    /// <paramref name="cap"/> most recent runs and, apart from them, its <paramref name="cap"/> most
-    /// recent failed runs (SPEC §5), so a failure is not pushed out by the successes after it.
-    /// </summary>
-    public static Run[] Upsert(Run[] runs, Run run, int cap)
-    {
-        for (var i = 0; i < runs.Length; i++)
-        {
-            if (runs[i].RunId != run.RunId) continue;
-            var copy = (Run[])runs.Clone();
-            copy[i] = run;
-            return copy;
-        }
-        var all = new Run[runs.Length + 1];
-        all[0] = run;
-        runs.CopyTo(all, 1);
-        if (all.Length <= cap) return all;
-        var kept = new List<Run>(all.Length);
-        var olderFailed = 0;
-        for (var i = 0; i < all.Length; i++)
-        {
-            if (i < cap) kept.Add(all[i]);
-            else if (all[i].Status == RunStatus.Failed && olderFailed++ < cap) kept.Add(all[i]);
-        }
-        return kept.Count == all.Length ? all : kept.ToArray();
     }
 
     void Set(Guid id, JobEntry? entry)
