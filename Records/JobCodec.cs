@@ -71,8 +71,7 @@ public static class JobCodec
         var once = OnceOutcome.Pending;
         string? key = null, pausedReason = null;
         int pauseAfter = 0, streak = 0, streakAtResume = 0;
-        var errors = new Dictionary<string, List<string>>();
-        var schedule = new ScheduleFields(default, checkPast: false, errors);
+        var schedule = new ScheduleFields(default, checkPast: false, errors: null);
         while (Next(ref reader) == JsonTokenType.PropertyName)
         {
             if (reader.ValueTextEquals("id"u8)) id = JsonRead.Guid(ref reader, "id");
@@ -96,8 +95,10 @@ public static class JobCodec
                 Expect(ref reader, JsonTokenType.StartObject);
                 while (Next(ref reader) == JsonTokenType.PropertyName)
                 {
-                    var member = reader.GetString()!;
-                    schedule.Add(member, String(ref reader, member));
+                    var member = Known(ref reader, ScheduleMembers) ?? reader.GetString()!;
+                    Next(ref reader);
+                    if (reader.TokenType != JsonTokenType.String) throw new FormatException($"{member}: not a string");
+                    schedule.Add(member, Known(ref reader, ScheduleValues) ?? reader.GetString()!);
                 }
             }
             else if (reader.ValueTextEquals("kind"u8) || reader.ValueTextEquals("every"u8)
@@ -124,7 +125,7 @@ public static class JobCodec
         }
         var kind = ScheduleCodec.Read(schedule);
         if (kind is null)
-            throw new FormatException($"schedule: {string.Join("; ", errors.Select(e => $"{e.Key} {string.Join(", ", e.Value)}"))}");
+            throw new FormatException(schedule.FirstError ?? "schedule: unreadable");
         if (id == System.Guid.Empty || url.Length == 0) throw new FormatException("job: id or url missing");
         var spec = new JobSpec(name, enabled, new HttpTarget(method, url, headers is null ? [] : headers.ToArray(), body),
             kind, timeout, maxRetries, backoff) { Key = key, PauseAfterFailures = pauseAfter };
@@ -152,6 +153,21 @@ public static class JobCodec
         }
         else return false;
         return true;
+    }
+
+    static readonly string[] ScheduleMembers = ["kind", "every", "run_at", "start_at", "end_at", "jitter", "catch_up", "cron", "time_zone"];
+    static readonly string[] ScheduleValues = ["every", "once", "cron", "UTC"];
+
+    /// <summary>
+    /// The shared string for a token that is one of <paramref name="known"/>, or null: replay reads
+    /// the same few schedule names for every job, and a string each would be garbage at start-up.
+    /// </summary>
+    static string? Known(ref Utf8JsonReader reader, string[] known)
+    {
+        if (reader.ValueIsEscaped) return null;
+        foreach (var k in known)
+            if (reader.ValueTextEquals(k)) return k;
+        return null;
     }
 
     /// <summary>One shared string per method rather than one per job.</summary>

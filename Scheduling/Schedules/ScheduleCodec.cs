@@ -29,7 +29,12 @@ public abstract class ScheduleCodec
     /// <summary>Writes the kind's own members (not <c>kind</c>, not the options).</summary>
     protected abstract void WriteKind(Utf8JsonWriter w, Schedule schedule);
 
-    public static ScheduleCodec? Find(string kind) => Array.Find(All, c => c.Kind == kind);
+    public static ScheduleCodec? Find(string kind)
+    {
+        foreach (var codec in All)
+            if (codec.Kind == kind) return codec;
+        return null;
+    }
 
     public static string Kinds => string.Join(", ", All.Select(c => $"\"{c.Kind}\""));
 
@@ -44,8 +49,8 @@ public abstract class ScheduleCodec
             fields.Error("kind", $"must be one of {Kinds}, not \"{kind}\"");
             return null;
         }
-        foreach (var name in fields.Names)
-            if (name != "kind" && Array.IndexOf(codec.Members, name) < 0)
+        for (var i = 0; i < fields.Count; i++)
+            if (fields.NameAt(i) is var name && name != "kind" && Array.IndexOf(codec.Members, name) < 0)
                 fields.Error(name, $"is not a field of a \"{kind}\" schedule (allowed: kind, {string.Join(", ", codec.Members)})");
         var options = codec.ReadOptions(fields);
         var schedule = codec.ReadKind(fields, options);

@@ -13,12 +13,15 @@ public sealed class ScheduleFields
     public static readonly TimeSpan PastTolerance = TimeSpan.FromSeconds(5);
 
     readonly List<(string Name, string? Text, string? NotText)> _members = new(4);
-    readonly Dictionary<string, List<string>> _errors;
+    readonly Dictionary<string, List<string>>? _errors;
+    bool _hasErrors;
 
     /// <param name="now">The time of the request (unused for journal records).</param>
     /// <param name="checkPast">False for journal records, and for a PATCH that leaves the schedule alone.</param>
-    /// <param name="errors">Where errors go, keyed by JSON path; shared with the rest of the request.</param>
-    public ScheduleFields(DateTimeOffset now, bool checkPast, Dictionary<string, List<string>> errors)
+    /// <param name="errors">Where errors go, keyed by JSON path; shared with the rest of the request.
+    /// Null for a journal record: replay reads 100 000 of them at start-up, and an error there is
+    /// fatal anyway, so it is kept as one line (<see cref="FirstError"/>) without a dictionary per record.</param>
+    public ScheduleFields(DateTimeOffset now, bool checkPast, Dictionary<string, List<string>>? errors)
     {
         Now = now;
         CheckPast = checkPast;
@@ -27,8 +30,12 @@ public sealed class ScheduleFields
 
     public DateTimeOffset Now { get; }
     public bool CheckPast { get; }
-    public IEnumerable<string> Names => _members.Select(m => m.Name);
-    public bool HasErrors => _errors.Keys.Any(k => k.StartsWith("schedule", StringComparison.Ordinal));
+    public int Count => _members.Count;
+    public string NameAt(int i) => _members[i].Name;
+    public bool HasErrors => _hasErrors;
+
+    /// <summary>The first error, as one line (journal records, which carry no errors dictionary).</summary>
+    public string? FirstError { get; private set; }
 
     public void Add(string name, string text) => _members.Add((name, text, null));
 
@@ -38,6 +45,9 @@ public sealed class ScheduleFields
     public void Error(string name, string message)
     {
         var path = name.Length == 0 ? "schedule" : $"schedule.{name}";
+        _hasErrors = true;
+        FirstError ??= $"{path} {message}";
+        if (_errors is null) return;
         if (!_errors.TryGetValue(path, out var list)) _errors[path] = list = [];
         list.Add(message);
     }
