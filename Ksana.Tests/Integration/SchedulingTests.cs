@@ -84,14 +84,15 @@ public sealed class SchedulingTests
     public async Task Resuming_a_once_job_after_its_run_at_marks_it_missed()
     {
         await using var callee = await Callee.StartAsync();
-        await using var ksana = await KsanaServer.StartAsync();
+        var clock = FakeClock.AtNow();
+        await using var ksana = await KsanaServer.StartAsync(time: clock);
         var doc = JobDocs.Calling(callee.Url("/never"));
         doc["enabled"] = false;
-        doc["schedule"] = new JsonObject { ["kind"] = "once", ["run_at"] = Rfc3339.Format(DateTimeOffset.UtcNow.AddMilliseconds(500)) };
+        doc["schedule"] = new JsonObject { ["kind"] = "once", ["run_at"] = Rfc3339.Format(clock.GetUtcNow().AddMilliseconds(500)) };
         var job = await ksana.CreateJobAsync(doc);
         await Assert.That(job["state"]!.GetValue<string>()).IsEqualTo("paused");
 
-        await Task.Delay(900);
+        clock.Advance(TimeSpan.FromMilliseconds(900));
         var resumed = await Answer.Of(ksana.PostEmptyAsync($"/jobs/{Id(job)}/resume"));
 
         await Assert.That(resumed.Status).IsEqualTo(200);
@@ -99,8 +100,8 @@ public sealed class SchedulingTests
         var runs = await ksana.RunsAsync(Id(job));
         await Assert.That(runs.Count).IsEqualTo(1);
         await Assert.That(runs[0]!["status"]!.GetValue<string>()).IsEqualTo("missed");
-        await Task.Delay(200);
-        await Assert.That(callee.Requests.Count).IsEqualTo(0);
+        var fired = await clock.AdvanceUntilAsync(() => callee.Requests.Count > 0, TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(2));
+        await Assert.That(fired).IsFalse();
     }
 
     [Test]
@@ -125,15 +126,18 @@ public sealed class SchedulingTests
     public async Task Paused_every_job_does_not_fire()
     {
         await using var callee = await Callee.StartAsync();
-        await using var ksana = await KsanaServer.StartAsync();
+        var clock = FakeClock.AtNow();
+        await using var ksana = await KsanaServer.StartAsync(time: clock);
         var doc = JobDocs.Calling(callee.Url("/paused"));
         doc["schedule"]!["every"] = "1s";
         var job = await ksana.CreateJobAsync(doc);
         var paused = await Answer.Of(ksana.PostEmptyAsync($"/jobs/{Id(job)}/pause"));
         await Assert.That(paused.Json!["next_run_at"]).IsNull();
 
-        await Task.Delay(1500);
+        // Five slots' worth of fake time, each step given real time to show a call that should not come.
+        var fired = await clock.AdvanceUntilAsync(() => callee.Requests.Count > 0, TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(5));
 
+        await Assert.That(fired).IsFalse();
         await Assert.That(callee.Requests.Count).IsEqualTo(0);
         await Assert.That((await ksana.RunsAsync(Id(job))).Count).IsEqualTo(0);
     }
