@@ -71,13 +71,14 @@ public sealed class RestartTests
     public async Task A_once_job_whose_run_at_passes_while_down_is_missed_and_does_not_run()
     {
         await using var callee = await Callee.StartAsync();
-        await using var first = await KsanaServer.StartAsync();
+        var clock = FakeClock.AtNow();
+        await using var first = await KsanaServer.StartAsync(time: clock);
         var doc = JobDocs.Calling(callee.Url("/missed"));
-        doc["schedule"] = new JsonObject { ["kind"] = "once", ["run_at"] = Rfc3339.Format(DateTimeOffset.UtcNow.AddMilliseconds(1500)) };
+        doc["schedule"] = new JsonObject { ["kind"] = "once", ["run_at"] = Rfc3339.Format(clock.GetUtcNow().AddMilliseconds(1500)) };
         var job = await first.CreateJobAsync(doc);
         await first.StopAsync();
 
-        await Task.Delay(1800);
+        clock.Advance(TimeSpan.FromMilliseconds(1800)); // run_at passes while Ksana is down
         await using var second = await first.RestartAsync();
 
         var view = await second.GetJsonAsync($"/jobs/{Id(job)}");
@@ -86,8 +87,8 @@ public sealed class RestartTests
         await Assert.That(runs.Count).IsEqualTo(1);
         await Assert.That(runs[0]!["status"]!.GetValue<string>()).IsEqualTo("missed");
         await Assert.That(view["last_run"]!["status"]!.GetValue<string>()).IsEqualTo("missed");
-        await Task.Delay(200);
-        await Assert.That(callee.Requests.Count).IsEqualTo(0);
+        var fired = await clock.AdvanceUntilAsync(() => callee.Requests.Count > 0, TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(2));
+        await Assert.That(fired).IsFalse();
     }
 
     [Test]
