@@ -65,6 +65,7 @@ public sealed class KsanaMetrics
     public Counter JournalCompactions { get; } = new("ksana_journal_compactions_total", "Journal compactions since start.");
     public Counter JournalWriteErrors { get; } = new("ksana_journal_write_errors_total", "Journal writes or syncs that failed since start.");
     public Counter AuthFailures { get; } = new("ksana_auth_failures_total", "Requests refused for a missing or wrong API key since start.");
+    public Counter EventsDropped { get; } = new("ksana_events_dropped_total", "Events dropped from a full job outbox (1 000 events) since start: EVENTS_URL has been failing.");
     public Gauge EventsPending { get; } = new("ksana_events_pending", "Events (SPEC §9) not yet delivered to EVENTS_URL.");
 
     /// <summary>Read at scrape time for <c>ksana_jobs{state}</c>; until set, every state shows 0.</summary>
@@ -151,6 +152,7 @@ public sealed class KsanaMetrics
         JournalCompactions.WriteTo(writer);
         JournalWriteErrors.WriteTo(writer);
         AuthFailures.WriteTo(writer);
+        EventsDropped.WriteTo(writer);
         EventsPending.WriteTo(writer);
         ProcessStats.WriteTo(writer, _startTimeSeconds);
     }

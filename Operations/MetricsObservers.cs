@@ -48,6 +48,8 @@ public sealed class RunMetrics(KsanaMetrics metrics, RunsPerMinute perMinute) : 
 
     public override void RetryWaiting() => metrics.RetryWaiting();
 
+    public override void EventDropped() => metrics.EventsDropped.Increment();
+
     public override void RetryDone() => metrics.RetryDone();
 
     public override void RunFinished(RunStatus status, DateTimeOffset finishedAt)

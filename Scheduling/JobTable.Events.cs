@@ -10,9 +10,6 @@ public sealed partial class JobTable
     /// <summary>Most events one job's outbox holds; past it the oldest is dropped (and counted).</summary>
     public const int OutboxMax = 1000;
 
-    /// <summary>Events dropped from full outboxes since start.</summary>
-    public long EventsDropped { get; private set; }
-
     /// <summary>Raised under the lock when events are queued in a job's outbox.</summary>
     public Action<Guid>? EventsQueued { get; set; }
 
@@ -37,7 +34,7 @@ public sealed partial class JobTable
                     var dropped = next.Outbox[0];
                     Append(Change.Delivered(run.JobId, dropped.Id), run.JobId, entry, urgent: false);
                     next = Without(next, dropped.Id);
-                    EventsDropped++;
+                    Observer.EventDropped();
                 }
                 Append(Change.Queued(e), run.JobId, entry, urgent: false);
                 next = next with { Outbox = [.. next.Outbox, e] };

@@ -33,4 +33,7 @@ public class RunObserver
     /// called once per record, under the table's lock, whoever wrote it.
     /// </summary>
     public virtual void RunFinished(RunStatus status, DateTimeOffset finishedAt) { }
+
+    /// <summary>A job's outbox was full and its oldest event gave way to a new one.</summary>
+    public virtual void EventDropped() { }
 }
