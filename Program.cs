@@ -12,6 +12,8 @@ if (args is ["--help"] or ["-h"])
     Console.WriteLine(Settings.HelpText());
     return 0;
 }
+if (args is ["migrate", ..])
+    return await Ksana.Cluster.Migration.RunAsync(args[1..], Console.Out, Console.Error);
 if (args is ["--version"])
 {
     Console.WriteLine($"ksana {Settings.Version} (tz data {Ksana.Scheduling.Cron.TimeZones.DataVersion})");

@@ -1,3 +1,4 @@
+using Ksana.Cluster;
 using Ksana.Http;
 using Ksana.Http.Outbound;
 using Ksana.Http.Trust;
@@ -36,9 +37,27 @@ public static class KsanaHost
             o.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower;
         });
         services.AddProblemDetails(o => o.CustomizeProblemDetails = ExplainException);
-        services.AddSingleton(sp => DataDir.Open(settings.DataDir, settings.RunsKept, settings.MaxJobs,
-            sp.GetRequiredService<ILoggerFactory>().CreateLogger("Ksana.Storage"), time: sp.GetRequiredService<TimeProvider>()));
-        services.AddSingleton(sp => sp.GetRequiredService<DataDir>().Table);
+        var clustered = settings.DatabaseUrl is not null;
+        if (settings.DatabaseUrl is { } databaseUrl)
+        {
+            // Cluster mode (SPEC §12): the state lives in PostgreSQL; this node follows and fires its share.
+            services.AddSingleton(sp => ClusterStore.Open(databaseUrl, settings.NodeName, settings.RunsKept, settings.MaxJobs,
+                sp.GetRequiredService<ILoggerFactory>().CreateLogger("Ksana.Cluster"), sp.GetRequiredService<TimeProvider>()));
+            services.AddSingleton(sp => sp.GetRequiredService<ClusterStore>().Table);
+            services.AddSingleton(sp =>
+            {
+                var store = sp.GetRequiredService<ClusterStore>();
+                return new ClusterNode(store.Database, store.Table, store.Log, settings.NodeName, settings.LeaseTtl.ToTimeSpan(), store.FeedSeq,
+                    sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ClusterNode>>());
+            });
+            services.AddHostedService(sp => sp.GetRequiredService<ClusterNode>());
+        }
+        else
+        {
+            services.AddSingleton(sp => DataDir.Open(settings.DataDir, settings.RunsKept, settings.MaxJobs,
+                sp.GetRequiredService<ILoggerFactory>().CreateLogger("Ksana.Storage"), time: sp.GetRequiredService<TimeProvider>()));
+            services.AddSingleton(sp => sp.GetRequiredService<DataDir>().Table);
+        }
         // Delivery trust (SPEC §8, §10): signing secrets, where callbacks may go, per-host caps.
         services.AddSingleton(sp => new SigningKeys(settings.SigningKeysFile, sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<SigningKeys>>()));
@@ -52,8 +71,9 @@ public static class KsanaHost
         });
         services.AddSingleton(sp => new Runner(sp.GetRequiredService<JobTable>(), sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<Runner>>(), sp.GetRequiredService<CallbackSender>().SendAsync, settings.Workers,
-            $"ksana/{Settings.Version}")
+            clustered ? $"ksana/{Settings.Version} (node {settings.NodeName})" : $"ksana/{Settings.Version}")
         {
+            Claim = clustered ? sp.GetRequiredService<ClusterNode>().ClaimAsync : null,
             EventsOn = settings.EventsUrl is not null,
             Sign = sp.GetRequiredService<SigningKeys>().Sign,
             Hosts = settings.HostConcurrency is { } perHost ? new HostSlots(perHost) : null,
@@ -91,6 +111,7 @@ public static class KsanaHost
         app.MapMetrics(withoutKey: settings.MetricsPublic);
         app.MapStats();
         app.MapOpenApi();
+        app.MapCluster(settings.NodeName);
 
         // Open the data directory and repair what a crash left before the first request is served.
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Ksana.Startup");
@@ -98,19 +119,36 @@ public static class KsanaHost
         app.Services.GetRequiredService<ApiKeys>();
         app.Services.GetRequiredService<SigningKeys>();
         var outbound = app.Services.GetRequiredService<OutboundRules>();
-        var data = app.Services.GetRequiredService<DataDir>();
+        var table = app.Services.GetRequiredService<JobTable>();
+        var data = clustered ? null : app.Services.GetRequiredService<DataDir>();
         var replayed = System.Diagnostics.Stopwatch.GetElapsedTime(opened);
         Observe(app.Services, data);
-        app.Services.GetRequiredService<Jobs>().RecoverAsync(app.Services.GetRequiredService<Scheduler>()).GetAwaiter().GetResult();
+        var scheduler = app.Services.GetRequiredService<Scheduler>();
+        var jobs = app.Services.GetRequiredService<Jobs>();
+        if (app.Services.GetService<ClusterNode>() is { } node)
+        {
+            var runner = app.Services.GetRequiredService<Runner>();
+            scheduler.Owns = node.Owns;
+            node.TakeOver = jobs.TakeOverAsync;
+            node.RunningHere = id => runner.InFlight(id) is not null;
+            node.Deleted = runner.Forget;
+            if (app.Services.GetService<EventSender>() is { } events)
+            {
+                events.Owns = node.Owns;
+                node.OutboxTaken = events.Wake;
+            }
+        }
+        jobs.RecoverAsync(scheduler, clustered).GetAwaiter().GetResult();
         app.Lifetime.ApplicationStarted.Register(() =>
         {
             // Ksana's own port is denied to callbacks (SPEC §10): now every bound port is known, port 0 included.
             var bound = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features
                 .Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()?.Addresses ?? [];
             outbound.Listening(bound.Select(a => BindingAddress.Parse(a).Port).Where(p => p > 0));
-            log.LogInformation("Ready: {Jobs} jobs, journal replayed in {Replay} ms, ready {Total} ms after process start",
-                data.Table.Count, (long)replayed.TotalMilliseconds,
+            log.LogInformation("Ready: {Jobs} jobs, {Source} in {Replay} ms, ready {Total} ms after process start",
+                table.Count, clustered ? "loaded from PostgreSQL" : "journal replayed", (long)replayed.TotalMilliseconds,
                 (long)(DateTime.Now - System.Diagnostics.Process.GetCurrentProcess().StartTime).TotalMilliseconds);
+            if (data is null) return;
             // Replay and the first compaction leave a heap of garbage; give it back to the system once,
             // so an edge box sees the steady-state footprint rather than the start-up peak.
             data.Journal.Compacted = () =>
@@ -127,18 +165,26 @@ public static class KsanaHost
     /// Connects the metrics to what they count: the runner and the table report as they go, the
     /// journal after each sync, the key check on each refusal; sizes and counts are read at scrape time.
     /// </summary>
-    static void Observe(IServiceProvider services, DataDir data)
+    static void Observe(IServiceProvider services, DataDir? data)
     {
         var metrics = services.GetRequiredService<KsanaMetrics>();
-        data.Table.Observer = services.GetRequiredService<RunObserver>();
-        data.Journal.Observer = new JournalMetrics(metrics);
+        var table = services.GetRequiredService<JobTable>();
+        table.Observer = services.GetRequiredService<RunObserver>();
+        if (data is not null)
+        {
+            data.Journal.Observer = new JournalMetrics(metrics);
+            metrics.JournalBytes.ReadFrom(() => data.Journal.FileLength);
+        }
+        else
+        {
+            services.GetRequiredService<ClusterStore>().Log.Observer = new JournalMetrics(metrics);
+        }
         services.GetRequiredService<ApiKeys>().Refused = metrics.AuthFailed;
-        metrics.JournalBytes.ReadFrom(() => data.Journal.FileLength);
         var events = services.GetService<EventSender>();
         metrics.EventsPending.ReadFrom(() => events?.Pending ?? 0);
         metrics.JobsByState = () =>
         {
-            var counts = data.Table.CountByState();
+            var counts = table.CountByState();
             return new KsanaMetrics.JobCounts(counts[(int)Wire.JobState.Scheduled], counts[(int)Wire.JobState.Paused],
                 counts[(int)Wire.JobState.Completed], counts[(int)Wire.JobState.Missed]);
         };

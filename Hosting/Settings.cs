@@ -36,6 +36,14 @@ public sealed record Settings
     /// <summary>Serve GET /metrics without a key (SPEC §11), for a scraper on a trusted network.</summary>
     public bool MetricsPublic { get; init; }
 
+    // Cluster mode (SPEC §12): with a database URL, state lives in PostgreSQL and nodes share it.
+    /// <summary>DATABASE_URL as given (it may hold a password: never logged); null: the journal in DATA_DIR.</summary>
+    public string? DatabaseUrl { get; init; }
+    public string NodeName { get; init; } = $"{Environment.MachineName}-{Environment.ProcessId}";
+    public Duration LeaseTtl { get; init; } = Duration.FromSeconds(10);
+    public static readonly Duration LeaseTtlMin = Duration.FromSeconds(1);
+    public static readonly Duration LeaseTtlMax = Duration.FromSeconds(300);
+
     /// <summary>Per-attempt timeouts and backoffs are capped here; so is the drain on SIGTERM.</summary>
     public static readonly Duration DurationMin = Duration.FromMilliseconds(1);
     public static readonly Duration DurationMax = Duration.FromSeconds(3600);
@@ -66,6 +74,9 @@ public sealed record Settings
         ("OUTBOUND_ALLOW", "CIDR ranges callbacks may reach even inside a denied range (default none)"),
         ("HOST_CONCURRENCY", "most attempts in flight to one host (default: no cap but WORKERS)"),
         ("METRICS_PUBLIC", "true serves /metrics without a key (default false)"),
+        ("DATABASE_URL", "postgres://user:password@host:port/database: cluster mode, state in PostgreSQL (default: journal)"),
+        ("NODE_NAME", "this node's name in cluster mode (default: host name and process id)"),
+        ("LEASE_TTL", "how long a dead node's jobs wait for another node in cluster mode (default 10s)"),
     ];
 
     public static string HelpText()
@@ -156,12 +167,20 @@ public sealed record Settings
                 "OUTBOUND_ALLOW" => Outbound(null, value, ref problem) ? s with { OutboundAllow = value } : s,
                 "HOST_CONCURRENCY" => value.Length == 0 ? s
                     : Int(value, 1, WorkersMax, ref problem) is { } h ? s with { HostConcurrency = h } : s,
+                "DATABASE_URL" => value.Length == 0 ? s
+                    : Cluster.DatabaseUrl.Check(value) is { } badUrl ? Fail(s, badUrl, ref problem) : s with { DatabaseUrl = value },
+                "NODE_NAME" => value.Length is > 0 and <= 200 && !value.Any(char.IsControl) ? s with { NodeName = value }
+                    : Fail(s, "must be 1 to 200 characters, none of them control characters", ref problem),
+                "LEASE_TTL" => !Duration.TryParse(value, out var ttl, out var ttlWhy) ? Fail(s, $"{ttlWhy} (a Go duration such as 10s)", ref problem)
+                    : ttl < LeaseTtlMin || ttl > LeaseTtlMax ? Fail(s, $"must be from {LeaseTtlMin} to {LeaseTtlMax}", ref problem)
+                    : s with { LeaseTtl = ttl },
                 "METRICS_PUBLIC" => value is "true" or "false" ? s with { MetricsPublic = value == "true" } : Fail(s, "must be true or false", ref problem),
                 _ => s,
             };
             if (problem is not null)
             {
-                error = $"{key}={raw}: {problem}";
+                // A database URL may hold a password: its value is never echoed.
+                error = key == "DATABASE_URL" ? $"{key}: {problem}" : $"{key}={raw}: {problem}";
                 return null;
             }
         }

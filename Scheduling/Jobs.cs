@@ -210,6 +210,7 @@ public sealed class Jobs(JobTable table, Runner runner, TimeProvider time)
     {
         var job = table.Get(id)?.Job;
         if (job is null) return JobResult<string>.Refused(Refusal.NotFound);
+        if (runner.Claim is not null) return await ClaimedAsync(id, runner.StartClaimedAsync(job, Now(), RunTrigger.Manual));
         return await Durably(() =>
         {
             if (runner.Start(job, Now(), RunTrigger.Manual) is { } started) return (started.RunId, started.Recorded);
@@ -228,10 +229,36 @@ public sealed class Jobs(JobTable table, Runner runner, TimeProvider time)
         if (RunQueries.Find(table, runId) is not ({ } entry, { } run)) return JobResult<string>.Refused(Refusal.NotFound);
         if (run.Status != RunStatus.Failed)
             return JobResult<string>.Refused(Refusal.Conflict, $"run {Run.Text(runId)} is {Names.Of(run.Status)}: only a failed run can be replayed");
+        if (runner.Claim is not null) return await ClaimedAsync(entry.Job.Id, runner.StartClaimedAsync(entry.Job, run.ScheduledAt, run.Trigger, run));
         return await Durably(() => runner.Replay(entry.Job, run) is { } started ? (started.RunId, started.Recorded) : (null, null),
             runner.Draining
                 ? "Ksana is shutting down and starts no new runs"
                 : $"run {runner.InFlight(entry.Job.Id)?.RunId} of this job is in flight; runs of one job never overlap");
+    }
+
+    /// <summary>Cluster mode: run-now and replay answer once their claim and their first record are committed.</summary>
+    async Task<JobResult<string>> ClaimedAsync(Guid jobId, Task<((string RunId, Task Recorded)? Started, ClaimResult Claim)> starting)
+    {
+        try
+        {
+            var (started, claim) = await starting;
+            if (started is { } s)
+            {
+                await s.Recorded;
+                return s.RunId;
+            }
+            return claim switch
+            {
+                ClaimResult.Unavailable => JobResult<string>.Refused(Refusal.Unavailable, "PostgreSQL cannot be reached to claim the run; nothing was started"),
+                ClaimResult.Busy => JobResult<string>.Refused(Refusal.Conflict, "a run of this job is in flight on another node; runs of one job never overlap"),
+                _ when runner.Draining => JobResult<string>.Refused(Refusal.Conflict, "Ksana is shutting down and starts no new runs"),
+                _ => JobResult<string>.Refused(Refusal.Conflict, $"run {runner.InFlight(jobId)?.RunId} of this job is in flight; runs of one job never overlap"),
+            };
+        }
+        catch (ChangeLogUnavailableException e)
+        {
+            return JobResult<string>.Refused(Refusal.Unavailable, e.Message);
+        }
     }
 
     /// <summary>
@@ -260,25 +287,46 @@ public sealed class Jobs(JobTable table, Runner runner, TimeProvider time)
     /// once job whose run_at passed while Ksana was down is missed, or run when its catch_up allows;
     /// a repeating job with catch_up makes up its latest missed slot. Every job is then planned.
     /// </summary>
-    public async Task RecoverAsync(Scheduler scheduler)
+    public async Task RecoverAsync(Scheduler scheduler, bool clustered = false)
+    {
+        var entries = table.All();
+        // Cluster mode: runs in flight may belong to live nodes, and the jobs are not yet this node's;
+        // each partition is repaired by the node that takes it (TakeOverAsync).
+        if (clustered)
+        {
+            scheduler.PlanAll(entries);
+            return;
+        }
+        if (await RepairAsync(entries, interrupted: true)) entries = table.All();
+        scheduler.PlanAll(entries);
+    }
+
+    /// <summary>
+    /// Cluster mode: the repairs of start-up for the jobs of partitions this node has just taken
+    /// (SPEC §12): slots that fell in the gap follow catch_up, and once jobs whose run_at passed are
+    /// missed. Runs the previous holder left in flight are recorded by the cluster itself.
+    /// </summary>
+    public Task TakeOverAsync(IReadOnlyList<JobEntry> entries) => RepairAsync(entries, interrupted: false);
+
+    async Task<bool> RepairAsync(IReadOnlyList<JobEntry> entries, bool interrupted)
     {
         var now = Now();
         var writes = new List<Task>();
         var catchUps = new List<(Guid Id, DateTimeOffset Slot)>();
-        var entries = table.All();
         foreach (var entry in entries)
         {
             // A run interrupted by the crash served its slot: it is failed below, not made up.
             if (entry.Job.Spec.Enabled && CatchUpSlot(entry.Job, MissIfPassed(entry.Job, now), entry.Runs, now, DateTimeOffset.MinValue) is { } slot)
                 catchUps.Add((entry.Job.Id, slot));
-            foreach (var run in entry.Runs)
-                if (!run.IsFinished)
-                    writes.Add(table.PutRun(run with
-                    {
-                        Status = RunStatus.Failed,
-                        FinishedAt = now,
-                        Error = "interrupted: Ksana stopped while this run was in flight",
-                    }));
+            if (interrupted)
+                foreach (var run in entry.Runs)
+                    if (!run.IsFinished)
+                        writes.Add(table.PutRun(run with
+                        {
+                            Status = RunStatus.Failed,
+                            FinishedAt = now,
+                            Error = "interrupted: Ksana stopped while this run was in flight",
+                        }));
             var job = entry.Job;
             if (job.Spec.Enabled && MissIfPassed(job, now) is var repaired && !ReferenceEquals(repaired, job))
             {
@@ -289,6 +337,6 @@ public sealed class Jobs(JobTable table, Runner runner, TimeProvider time)
         await Task.WhenAll(writes);
         foreach (var (id, slot) in catchUps)
             if (table.Get(id)?.Job is { } job) StartCatchUp(job, slot, now);
-        scheduler.PlanAll(writes.Count == 0 && catchUps.Count == 0 ? entries : table.All());
+        return writes.Count > 0 || catchUps.Count > 0;
     }
 }

@@ -49,6 +49,14 @@ public sealed class RunInFlight : IThreadPoolWorkItem
     /// <summary>The run's "running" record has been written.</summary>
     internal bool Recorded { get; set; }
 
+    /// <summary>Cluster mode: the run was claimed before it started (run-now and replay claim before they answer).</summary>
+    internal bool Claimed { get; set; }
+
+    /// <summary>The claim's key: the slot of a scheduled run, or the run (and replay) itself.</summary>
+    public string ClaimSlot => Trigger == RunTrigger.Schedule && Replays == 0
+        ? ScheduledAt.ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture)
+        : $"run:{RunId}:{Replays}";
+
     /// <summary>Between a failed attempt and the next one: reported to the observer as a retry waiting.</summary>
     internal bool WaitingForRetry { get; set; }
     internal CancellationTokenSource Cancellation { get; } = new();

@@ -48,6 +48,9 @@ public sealed class Runner
     /// <summary>HOST_CONCURRENCY (SPEC §10); null: no cap per host.</summary>
     public HostSlots? Hosts { get; init; }
 
+    /// <summary>Cluster mode (SPEC §12): every run is claimed in the database before its first attempt; null on a single box.</summary>
+    public ClaimRun? Claim { get; init; }
+
     /// <summary>Told as runs start and attempts go out and come back (metrics); nobody by default.</summary>
     public RunObserver Observer { get; set; } = RunObserver.None;
 
@@ -69,11 +72,42 @@ public sealed class Runner
         Start(new RunInFlight(this, job, failed.RunId, failed.Trigger, failed.ScheduledAt, failed.Attempts, failed.Replays + 1),
             urgent: true, inline: false);
 
-    (string RunId, Task Recorded)? Start(RunInFlight run, bool urgent, bool inline)
+    /// <summary>
+    /// Cluster mode: run-now and replay (SPEC §4, §12) claim their run before they answer, so a 202
+    /// names a run that will happen. Null with <see cref="ClaimResult.Claimed"/> when the job's run
+    /// is in flight here or Ksana is shutting down; null with another result when the claim failed.
+    /// </summary>
+    public async Task<((string RunId, Task Recorded)? Started, ClaimResult Claim)> StartClaimedAsync(Job job, DateTimeOffset at, RunTrigger trigger, Run? replayOf = null)
     {
-        if (_draining) return null;
+        var claim = Claim ?? throw new InvalidOperationException("No claim: not in cluster mode.");
+        var run = replayOf is null
+            ? new RunInFlight(this, job, Run.NewId(), trigger, at)
+            : new RunInFlight(this, job, replayOf.RunId, replayOf.Trigger, replayOf.ScheduledAt, replayOf.Attempts, replayOf.Replays + 1);
+        if (_draining || !_inFlight.TryAdd(job.Id, run)) return (null, ClaimResult.Claimed);
+        ClaimResult result;
+        try
+        {
+            result = await claim(run, fenced: false);
+        }
+        catch
+        {
+            _inFlight.TryRemove(new KeyValuePair<Guid, RunInFlight>(job.Id, run));
+            throw;
+        }
+        if (result != ClaimResult.Claimed || _draining)
+        {
+            _inFlight.TryRemove(new KeyValuePair<Guid, RunInFlight>(job.Id, run));
+            return (null, result);
+        }
+        run.Claimed = true;
+        return (Start(run, urgent: true, inline: false, added: true), ClaimResult.Claimed);
+    }
+
+    (string RunId, Task Recorded)? Start(RunInFlight run, bool urgent, bool inline, bool added = false)
+    {
+        if (_draining && !added) return null;
         var job = run.Job;
-        if (!_inFlight.TryAdd(job.Id, run)) return null;
+        if (!added && !_inFlight.TryAdd(job.Id, run)) return null;
         var recorded = Task.CompletedTask;
         if (urgent)
         {
@@ -124,6 +158,7 @@ public sealed class Runner
 
     internal async Task RunAsync(RunInFlight run)
     {
+        if (Claim is { } claim && !run.Claimed && !await ClaimedAsync(claim, run)) return;
         AttemptOutcome last;
         try
         {
@@ -150,6 +185,36 @@ public sealed class Runner
             _inFlight.TryRemove(new KeyValuePair<Guid, RunInFlight>(run.Job.Id, run));
             run.Finish();
         }
+    }
+
+    /// <summary>
+    /// Cluster mode: a scheduled run claims its slot, fenced by the job's lease, before anything is
+    /// written or sent. A run that is not this node's ends here without a trace: another node fires
+    /// (or fired) that slot.
+    /// </summary>
+    async Task<bool> ClaimedAsync(ClaimRun claim, RunInFlight run)
+    {
+        ClaimResult result;
+        try
+        {
+            result = await claim(run, fenced: run.Trigger == RunTrigger.Schedule);
+        }
+        catch (Exception e)
+        {
+            _log.LogError(e, "Run {RunId} of job {JobId}: the claim failed unexpectedly", run.RunId, run.Job.Id);
+            result = ClaimResult.Unavailable;
+        }
+        if (result == ClaimResult.Claimed)
+        {
+            run.Claimed = true;
+            return true;
+        }
+        if (result == ClaimResult.Unavailable)
+            _log.LogWarning("Job {JobId}: slot {Slot} not fired: the database cannot be reached to claim it", run.Job.Id, run.ScheduledAt);
+        _inFlight.TryRemove(new KeyValuePair<Guid, RunInFlight>(run.Job.Id, run));
+        run.CloseSkips();
+        run.Finish();
+        return false;
     }
 
     async Task<AttemptOutcome> AttemptsAsync(RunInFlight run)

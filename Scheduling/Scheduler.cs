@@ -53,6 +53,13 @@ public sealed class Scheduler : BackgroundService
         table.Changed = OnChanged;
     }
 
+    /// <summary>
+    /// Cluster mode (SPEC §12): whether this node holds the lease of a job's partition. Every node
+    /// plans every job; only the holder fires it (and its claim, fenced by the lease, is the proof).
+    /// Null on a single box: every job is this node's.
+    /// </summary>
+    public Func<Guid, bool>? Owns { get; set; }
+
     /// <summary>Plans every job from now. Called once at start-up, before the loop runs.</summary>
     public void PlanAll(IEnumerable<JobEntry> entries)
     {
@@ -124,6 +131,11 @@ public sealed class Scheduler : BackgroundService
                 Plan(id, job, now);
                 continue;
             }
+            if (Owns is { } owns && !owns(id))
+            {
+                Plan(id, job, due > now ? due : now);
+                continue;
+            }
             try
             {
                 Fire(job, slot, now, inline: fired < InlineStartsPerTick);
@@ -162,6 +174,7 @@ public sealed class Scheduler : BackgroundService
     void CompleteIfEnded(Job job)
     {
         if (job is not { Spec.Enabled: true, Once: OnceOutcome.Pending, Spec.Schedule: { FiresOnce: false, Options.EndAt: not null } }) return;
+        if (Owns is { } owns && !owns(job.Id)) return;
         try
         {
             _ = _table.Update(job.Id, j => j.Version == job.Version ? j with { Once = OnceOutcome.Fired } : null);

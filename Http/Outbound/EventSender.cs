@@ -51,6 +51,12 @@ public sealed class EventSender : BackgroundService
     /// <summary>Adds the signature headers of SPEC §8 for (event id, unix seconds, body); null while signing is off.</summary>
     public Func<string, long, byte[], IEnumerable<KeyValuePair<string, string>>>? Sign { get; init; }
 
+    /// <summary>Cluster mode: only the node that holds a job delivers its events; null: every job is this node's.</summary>
+    public Func<Guid, bool>? Owns { get; set; }
+
+    /// <summary>Wakes the delivery of a job's outbox (cluster mode: a job this node has just taken over).</summary>
+    public void Wake(Guid jobId) => _wake.Writer.TryWrite(jobId);
+
     /// <summary>Events waiting in every outbox (a scan: for the metrics scrape, not a hot path).</summary>
     public long Pending => _table.Entries.Sum(e => (long)e.Outbox.Length);
 
@@ -58,7 +64,7 @@ public sealed class EventSender : BackgroundService
     {
         // What a crash left in the outboxes goes first.
         foreach (var entry in _table.Entries)
-            if (entry.Outbox.Length > 0) _wake.Writer.TryWrite(entry.Job.Id);
+            if (entry.Outbox.Length > 0 && Owns?.Invoke(entry.Job.Id) != false) _wake.Writer.TryWrite(entry.Job.Id);
         try
         {
             await foreach (var jobId in _wake.Reader.ReadAllAsync(stopping))
