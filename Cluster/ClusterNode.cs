@@ -9,7 +9,7 @@ namespace Ksana.Cluster;
 /*
  * One node of a cluster (SPEC §12): its leases, its claims, and its copy of the shared state.
  *
- * Ownership. Jobs fall into Schema.Partitions partitions by id. Every LEASE_TTL/4 the node, in one
+ * Ownership. Jobs fall into Schema.Partitions partitions by id. Every LEASE_TTL/8 the node, in one
  * transaction, beats its heartbeat, renews its leases to now() + LEASE_TTL (the database's clock:
  * node clocks never decide), gives back partitions above its fair share (ceil(partitions / live
  * nodes)) and takes free or expired ones up to it. A partition is given back only when no run of
@@ -160,7 +160,7 @@ public sealed class ClusterNode : BackgroundService
 
     async Task LeaseLoop(CancellationToken stopping)
     {
-        var period = _ttl / 4;
+        var period = _ttl / 8;
         while (!stopping.IsCancellationRequested)
         {
             var began = _time.GetTimestamp();
