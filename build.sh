@@ -184,10 +184,18 @@ check_test_tools() {
   command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
   command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || [ -n "${KSANA_CHROMIUM:-}" ] || missing+=(chromium)
   command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+  # Cluster mode's tests start their own PostgreSQL (initdb + pg_ctl, as an unprivileged user).
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null 2>&1 || missing+=(postgresql)
   if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
       say "installing ${missing[*]} for the tests"
+      # The packages' own services must not start: the tests run their own servers on private ports.
+      local policy_added=0
+      if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && policy_added=1
+      fi
       apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+      if [ "$policy_added" = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
     else
       say "the tests need: ${missing[*]}. Install them, e.g.: sudo apt-get install -y ${missing[*]} (the tests that need them fail otherwise)"
     fi
