@@ -319,8 +319,6 @@ public sealed class PgChangeLog : ChangeLog
 
             var n = feedKinds.Count;
             const string Base = "(SELECT seq FROM ksana_clock WHERE id = 1)";
-            // First: the clock's row lock orders this batch's commit among every node's.
-            Add(batch, "UPDATE ksana_clock SET seq = seq + $1 WHERE id = 1", P(n));
             if (jobIds.Count > 0)
                 Add(batch, """
                     INSERT INTO ksana_jobs (id, part, key, doc) SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[])
@@ -329,17 +327,19 @@ public sealed class PgChangeLog : ChangeLog
             if (runIds.Count > 0)
                 Add(batch, $"""
                     INSERT INTO ksana_runs (run_id, job_id, part, first_seq, doc)
-                    SELECT r, j, p, {Base} - $5 + o, d FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[]) WITH ORDINALITY AS u(r, j, p, d, o)
+                    SELECT r, j, p, nextval('ksana_order'), d FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[]) WITH ORDINALITY AS u(r, j, p, d, o)
+                    ORDER BY o
                     ON CONFLICT (run_id) DO UPDATE SET doc = EXCLUDED.doc
-                    """, P(runIds.ToArray()), P(runJobs.ToArray()), P(runParts.ToArray()), P(runDocs.ToArray()), P(n));
+                    """, P(runIds.ToArray()), P(runJobs.ToArray()), P(runParts.ToArray()), P(runDocs.ToArray()));
             if (ended.Count > 0)
                 Add(batch, "DELETE FROM ksana_active WHERE run_id = ANY($1)", P(ended.ToArray()));
             if (eventIds.Count > 0)
                 Add(batch, $"""
                     INSERT INTO ksana_events (id, job_id, first_seq, doc)
-                    SELECT e, j, {Base} - $4 + o, d FROM unnest($1::uuid[], $2::uuid[], $3::text[]) WITH ORDINALITY AS u(e, j, d, o)
+                    SELECT e, j, nextval('ksana_order'), d FROM unnest($1::uuid[], $2::uuid[], $3::text[]) WITH ORDINALITY AS u(e, j, d, o)
+                    ORDER BY o
                     ON CONFLICT (id) DO NOTHING
-                    """, P(eventIds.ToArray()), P(eventJobs.ToArray()), P(eventDocs.ToArray()), P(n));
+                    """, P(eventIds.ToArray()), P(eventJobs.ToArray()), P(eventDocs.ToArray()));
             if (delivered.Count > 0)
                 Add(batch, "DELETE FROM ksana_events WHERE id = ANY($1)", P(delivered.ToArray()));
             if (answerKeys.Count > 0)
@@ -355,6 +355,9 @@ public sealed class PgChangeLog : ChangeLog
                 Add(batch, "DELETE FROM ksana_events WHERE job_id = ANY($1)", P(ids));
                 Add(batch, "DELETE FROM ksana_active WHERE job_id = ANY($1)", P(ids));
             }
+            // Last: the clock's row lock orders this batch's commit among every node's, and is held
+            // only from here to the commit, so the nodes' batches overlap until this point.
+            Add(batch, "UPDATE ksana_clock SET seq = seq + $1 WHERE id = 1", P(n));
             Add(batch, $"""
                 INSERT INTO ksana_feed (seq, node, kind, job_id, item)
                 SELECT {Base} - $1 + o, $2, k, j, i FROM unnest($3::smallint[], $4::uuid[], $5::text[]) WITH ORDINALITY AS u(k, j, i, o)

@@ -9,7 +9,7 @@ namespace Ksana.Cluster;
  * refused rather than guessed at.
  *
  *   ksana_jobs     one row per job: its journal line ("doc", the same encoding as the journal)
- *   ksana_runs     one row per kept run (upsert by run id); first_seq orders a job's history
+ *   ksana_runs     one row per kept run (upsert by run id); first_seq (ksana_order) orders a job's history
  *   ksana_events   the outboxes for EVENTS_URL, one row per undelivered event
  *   ksana_answers  remembered answers for Idempotency-Key
  *   ksana_clock    one row: the last change number; every write batch takes its row lock, so
@@ -39,6 +39,7 @@ public static class Schema
         CREATE TABLE ksana_events (id uuid PRIMARY KEY, job_id uuid NOT NULL, first_seq bigint NOT NULL, doc text NOT NULL);
         CREATE INDEX ksana_events_job ON ksana_events (job_id);
         CREATE TABLE ksana_answers (key text PRIMARY KEY, doc text NOT NULL, expires_at timestamptz NOT NULL);
+        CREATE SEQUENCE ksana_order;
         CREATE TABLE ksana_clock (id int PRIMARY KEY, seq bigint NOT NULL);
         INSERT INTO ksana_clock VALUES (1, 0);
         CREATE TABLE ksana_feed (seq bigint PRIMARY KEY, node text NOT NULL, kind smallint NOT NULL,

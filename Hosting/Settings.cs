@@ -86,6 +86,7 @@ public sealed record Settings
             $"ksana {Version}: a self-hosted HTTP job scheduler",
             "",
             "usage: ksana [--flag value | --flag=value]... | --help | --version",
+            "       ksana migrate --from DATA_DIR --to DATABASE_URL   (copy a journal into an empty PostgreSQL)",
             "",
             "Each setting is an environment variable or the matching --kebab-case flag (the flag wins):",
         };
