@@ -101,6 +101,34 @@ public sealed class ClusterStorageTests
     }
 
     [Test]
+    public async Task Run_now_goes_through_the_claim_so_runs_of_a_job_never_overlap_across_nodes()
+    {
+        var url = await (await Postgres.Shared).CreateDatabaseAsync();
+        await using var callee = await Callee.StartAsync();
+        callee.Always("/slow", Reply.Slow(TimeSpan.FromSeconds(2)));
+        var keys = "claim-key\n";
+        Func<Settings, Settings> Node(string name) => s => s with { DatabaseUrl = url, NodeName = name, LeaseTtl = Duration.FromSeconds(2) };
+        await using var a = await KsanaServer.StartAsync(Node("a"), keysFileContent: keys);
+        await using var b = await KsanaServer.StartAsync(Node("b"), keysFileContent: keys);
+        using var apiA = new KsanaApi(a.Address, "claim-key");
+        using var apiB = new KsanaApi(b.Address, "claim-key");
+        var id = (await apiA.CreateJobAsync(JobDocs.Calling(callee.Url("/slow"), timeout: "5s")))["id"]!.GetValue<string>();
+        await Poll.Until(async () => (await apiB.Client.GetAsync($"/jobs/{id}")).StatusCode == HttpStatusCode.OK, TimeSpan.FromSeconds(3));
+
+        var first = await apiA.PostEmptyAsync($"/jobs/{id}/run-now");
+        await Assert.That(first.StatusCode).IsEqualTo(HttpStatusCode.Accepted);
+        var second = await apiB.PostEmptyAsync($"/jobs/{id}/run-now");
+        await Assert.That(second.StatusCode).IsEqualTo(HttpStatusCode.Conflict);
+        await Assert.That(await second.Content.ReadAsStringAsync()).Contains("in flight on another node");
+
+        // Once it has ended, the other node may run it.
+        await callee.WaitForAsync("/slow", 1, TimeSpan.FromSeconds(5));
+        await Poll.Until(async () => (await apiB.PostEmptyAsync($"/jobs/{id}/run-now")).StatusCode == HttpStatusCode.Accepted, TimeSpan.FromSeconds(6));
+        var claims = await Postgres.QueryAsync(url, $"SELECT node FROM ksana_claims WHERE job_id = '{id}' ORDER BY claimed_at");
+        await Assert.That(claims.Cast<string>().ToArray()).IsEquivalentTo(new[] { "a", "b" });
+    }
+
+    [Test]
     public async Task On_a_single_box_the_cluster_is_this_process()
     {
         await using var server = await KsanaServer.StartAsync(s => s with { NodeName = "solo" });
