@@ -142,6 +142,19 @@ harness_rc=$?
 set -e
 HARNESS_PID=""
 
+# ---- cluster mode (issue 13): 1 node against 3 on one PostgreSQL, appended to the report ----
+if [[ "${BENCH_CLUSTER:-1}" == 1 ]] && (( $(date +%s) < DEADLINE )); then
+    cluster_jobs=10000
+    [[ "$QUICK" == 1 ]] && cluster_jobs=1000
+    log "cluster mode: 1 node against 3 nodes on $cluster_jobs jobs (bench/cluster.py)"
+    if python3 "$HERE/cluster.py" --ksana "$RUN_DIR/ksana" --jobs "$cluster_jobs" --out "$RESULTS_TMP/cluster.md" \
+        >"$RUN_DIR/logs/cluster.out" 2>"$RUN_DIR/logs/cluster.err"; then
+        if [[ -f "$RESULTS_TMP/latest.md" ]]; then { echo; cat "$RESULTS_TMP/cluster.md"; } >>"$RESULTS_TMP/latest.md"; fi
+    else
+        log "the cluster scenario failed: $(tail -3 "$RUN_DIR/logs/cluster.err")"
+    fi
+fi
+
 mkdir -p "$HERE/results"
 for ext in md json; do
     [[ -f "$RESULTS_TMP/latest.$ext" ]] && cp "$RESULTS_TMP/latest.$ext" "$HERE/results/$RESULTS_NAME.$ext"
