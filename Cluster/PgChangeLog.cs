@@ -107,8 +107,9 @@ public sealed class PgChangeLog : ChangeLog
             }
             catch (OperationCanceledException)
             {
-                if (FlushPendingOnStop()) continue;
-                return;
+                // Stopping: what is still queued (the records of runs drained on SIGTERM) is written first.
+                lock (_gate)
+                    if (_pending.Count == 0) return;
             }
             bool collect;
             lock (_gate)
@@ -140,9 +141,10 @@ public sealed class PgChangeLog : ChangeLog
             }
             try
             {
+                var started = System.Diagnostics.Stopwatch.GetTimestamp();
                 await WriteAsync(batch, encoder);
                 Volatile.Write(ref _durableNumber, batch[^1].Number);
-                Observer.Synced(TimeSpan.Zero);
+                Observer.Synced(System.Diagnostics.Stopwatch.GetElapsedTime(started));
                 waiters.TrySetResult();
             }
             catch (Exception e) when (e is NpgsqlException or IOException or TimeoutException or InvalidOperationException or System.Net.Sockets.SocketException)
@@ -165,17 +167,6 @@ public sealed class PgChangeLog : ChangeLog
             }
             batch.Clear();
             _spare = batch;
-        }
-    }
-
-    bool FlushPendingOnStop()
-    {
-        lock (_gate)
-        {
-            if (_pending.Count == 0) return false;
-            _urgentPending = true;
-            _signalled = true;
-            return true;
         }
     }
 
