@@ -13,7 +13,9 @@ static class Resources
         foreach (var sys in order)
         {
             ResourceResult r;
-            if (!ctx.HasTime(sys, 60))
+            if (sys.DurablePeer)
+                r = new ResourceResult(sys.Key, "not run (durable peer)");
+            else if (!ctx.HasTime(sys, 60))
                 r = new ResourceResult(sys.Key, "skipped (time budget)");
             else
             {

@@ -90,9 +90,10 @@ function send(res, status, obj) {
 }
 
 const server = http.createServer((req, res) => {
-  if (req.method === 'GET' && req.url === '/health') return send(res, 200, { status: 'ok' });
-  if (req.method === 'GET' && req.url === '/capabilities') return send(res, 200, { spread: true });
-  if (req.method === 'POST' && req.url === '/jobs') {
+  const url = req.url.split('?')[0]; // GET /jobs?limit=… is answered in one page
+  if (req.method === 'GET' && url === '/health') return send(res, 200, { status: 'ok' });
+  if (req.method === 'GET' && url === '/capabilities') return send(res, 200, { spread: true });
+  if (req.method === 'POST' && url === '/jobs') {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', async () => {
@@ -106,13 +107,13 @@ const server = http.createServer((req, res) => {
     return;
   }
   // For the kill -9 check: every scheduler (one page), and one by id.
-  if (req.method === 'GET' && req.url === '/jobs') {
+  if (req.method === 'GET' && url === '/jobs') {
     queue.getJobSchedulers(0, -1).then(
       (list) => send(res, 200, { jobs: list.map((s) => ({ id: s.id ?? s.key })), next_cursor: null }),
       (e) => send(res, 503, { error: String(e) }));
     return;
   }
-  const one = req.method === 'GET' && /^\/jobs\/([^/?]+)$/.exec(req.url);
+  const one = req.method === 'GET' && /^\/jobs\/([^/]+)$/.exec(url);
   if (one) {
     queue.getJobScheduler(decodeURIComponent(one[1])).then(
       (s) => (s ? send(res, 200, { id: one[1] }) : send(res, 404, { error: 'not found' })),
