@@ -42,8 +42,12 @@ sealed class Ctx
     /// </summary>
     public Dictionary<string, int> CreateLimit { get; } = [];
 
-    /// <summary>Seconds a durable peer took to create the 10 000 jobs of a delivery case (it gets 50 000 only if that projects within <see cref="CreateTimeout"/>).</summary>
-    public Dictionary<string, double> Create10kSeconds { get; } = [];
+    /// <summary>
+    /// A durable peer's slowest create rate (jobs/s) in the delivery cases so far: it gets a larger
+    /// case only if that rate creates its jobs within <see cref="CreateTimeout"/> (a case it could
+    /// not create would only burn the time budget).
+    /// </summary>
+    public Dictionary<string, double> DurableCreateRate { get; } = [];
     public const int CreateConcurrency = 64;
 
     /// <summary>Peers yield first when time runs short, so that Ksana's own figures are always measured.</summary>

@@ -33,11 +33,11 @@ static class Delivery
                         r = Skip(sys, jobs, mode, "skipped (time budget)");
                     else if (ctx.CreateLimit.TryGetValue(sys.Key, out var limit) && jobs >= limit)
                         r = Skip(sys, jobs, mode, $"n/a (could not take {limit:#,0} jobs in {ctx.CreateTimeout.TotalSeconds:0} s)");
-                    else if (sys.DurablePeer && jobs > 10_000 && !(ctx.Create10kSeconds.TryGetValue(sys.Key, out var c10)
-                             && c10 * jobs / 10_000 <= ctx.CreateTimeout.TotalSeconds))
-                        r = Skip(sys, jobs, mode, ctx.Create10kSeconds.TryGetValue(sys.Key, out var c10b)
-                            ? $"not run (10,000 jobs took {c10b:0.0} s to create: {jobs:#,0} would not fit in {ctx.CreateTimeout.TotalSeconds:0} s)"
-                            : "not run (durable peer without a 10,000-job run)");
+                    else if (sys.DurablePeer && jobs > 1000 && !(ctx.DurableCreateRate.TryGetValue(sys.Key, out var rate)
+                             && jobs / rate <= ctx.CreateTimeout.TotalSeconds))
+                        r = Skip(sys, jobs, mode, ctx.DurableCreateRate.TryGetValue(sys.Key, out var rate2)
+                            ? $"n/a (creates {rate2:#,0} jobs/s: {jobs:#,0} would take over {ctx.CreateTimeout.TotalSeconds:0} s)"
+                            : "n/a (no smaller case created)");
                     else
                     {
                         try { r = await RunOne(ctx, sys, jobs, mode, rep); }
@@ -45,8 +45,8 @@ static class Delivery
                         catch (Exception e) { r = Skip(sys, jobs, mode, "failed: " + e.GetType().Name + ": " + e.Message); }
                     }
                     ctx.Log($"delivery {jobs} {mode} {sys.Key}: {Describe(r)}");
-                    if (sys.DurablePeer && jobs == 10_000 && r.CreateSeconds is { } cs)
-                        ctx.Create10kSeconds[sys.Key] = Math.Max(cs, ctx.Create10kSeconds.GetValueOrDefault(sys.Key));
+                    if (sys.DurablePeer && r.CreateSeconds is { } cs && cs > 0)
+                        ctx.DurableCreateRate[sys.Key] = Math.Min(jobs / cs, ctx.DurableCreateRate.GetValueOrDefault(sys.Key, double.MaxValue));
                     (runs.TryGetValue(sys.Key, out var l) ? l : runs[sys.Key] = []).Add(r);
                     // A spread-incapable peer gives n/a once; don't repeat it.
                     if (r.Status.StartsWith("n/a", StringComparison.Ordinal)) notApplicable.Add(sys.Key);

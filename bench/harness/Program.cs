@@ -54,12 +54,17 @@ static async Task<int> Suite(Dictionary<string, string> o)
         Describe(ctx, o);
         ctx.Log($"systems: {string.Join(", ", ctx.Systems.Select(s => s.Key))}; {(quick ? "quick" : "full")} mode; deadline {deadline:HH:mm:ss}Z");
         Report.Save(ctx);
-        Creates.RunAll(ctx);
-        await Durability.RunAll(ctx);
-        await Resources.RunAll(ctx);
-        await Delivery.RunAll(ctx);
-        await Delivery.RunSlowCallee(ctx);
-        await Durability.RunFiringKill(ctx);
+        // BENCH_SCENARIOS=creates,kill9,resources,delivery,slow,firing-kill runs only those (development).
+        var only = Environment.GetEnvironmentVariable("BENCH_SCENARIOS") is { Length: > 0 } sc
+            ? sc.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet() : null;
+        bool Run(string name) => only is null || only.Contains(name);
+        if (only is not null) ctx.Results.Notes.Add($"Only these scenarios were run (BENCH_SCENARIOS): {string.Join(", ", only)}.");
+        if (Run("creates")) Creates.RunAll(ctx);
+        if (Run("kill9")) await Durability.RunAll(ctx);
+        if (Run("resources")) await Resources.RunAll(ctx);
+        if (Run("delivery")) await Delivery.RunAll(ctx);
+        if (Run("slow")) await Delivery.RunSlowCallee(ctx);
+        if (Run("firing-kill")) await Durability.RunFiringKill(ctx);
     }
     catch (BenchException e)
     {
