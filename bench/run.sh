@@ -8,6 +8,7 @@
 #   BENCH_BUDGET_MIN   minutes after which nothing new starts (default 40; the suite must end within 45)
 #   BENCH_KEEP=1       keep the temporary run directory (logs of every process) for inspection
 #   BENCH_SKIP_PEER_BUILD=1  use the peers as already built (development only)
+#   BENCH_SCENARIOS    e.g. creates,kill9 (of creates, kill9, resources, delivery, slow, firing-kill): only those (development)
 # Installs nginx and wrk (and redis-server, PostgreSQL when a durable peer needs them) from Debian
 # packages if missing, builds the peers and the harness, starts the nginx callee and the durable
 # peers' PostgreSQL and Redis (private ports, loopback, in the run directory), runs every scenario, writes bench/results/latest.{md,json}, prints
