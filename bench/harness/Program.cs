@@ -196,6 +196,9 @@ static void Describe(Ctx ctx, Dictionary<string, string> o)
             what = $"publish folder {app / 1048576.0:0.0} MB + .NET shared runtimes, host and muxer {runtime / 1048576.0:0.0} MB";
         }
         else { bytes = 0; what = "unknown"; }
+        if (s.WorkDir is { } wd && File.Exists(Path.Combine(wd, "needs")))
+            what += " (not counting the " + string.Join(" and ", File.ReadAllLines(Path.Combine(wd, "needs")).Where(l => l.Trim().Length > 0)
+                .Select(l => l.Trim() switch { "postgres" => "PostgreSQL", "redis" => "Redis", var x => x })) + " server it needs)";
         ctx.Results.Systems.Add(new SystemInfo(s.Key, s.Label, s.Persists, bytes, what) { AckAfterFsync = s.Durable });
     }
 }
