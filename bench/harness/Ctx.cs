@@ -13,7 +13,7 @@ sealed class Ctx
     public required Callee Callee { get; init; }
     public required string Wrk { get; init; }
     public required DateTime StartedUtc { get; init; }
-    /// <summary>Past this instant nothing new starts (the suite must end within 30 minutes).</summary>
+    /// <summary>Past this instant nothing new starts (the suite must end within 45 minutes).</summary>
     public required DateTime DeadlineUtc { get; init; }
     public required List<SystemDef> Systems { get; init; }
     public string ApiKey { get; } = "bench-" + Guid.NewGuid().ToString("N");

@@ -25,7 +25,7 @@ static async Task<int> Suite(Dictionary<string, string> o)
     bool quick = o.ContainsKey("quick");
     var deadline = o.TryGetValue("deadline-unix", out var dl)
         ? DateTimeOffset.FromUnixTimeSeconds(long.Parse(dl, CultureInfo.InvariantCulture)).UtcDateTime
-        : started.AddMinutes(quick ? 15 : 27);
+        : started.AddMinutes(quick ? 15 : 40);
     var runDir = Path.GetFullPath(Req("run-dir"));
     Child.Init(runDir);
 
