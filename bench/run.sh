@@ -5,7 +5,7 @@
 #   KSANA_BIN          the ksana binary to measure (required)
 #   BENCH_QUICK=1      one short run per scenario, for development; writes results/quick.{md,json}
 #   BENCH_ONLY=ksana   Ksana alone, no peers
-#   BENCH_BUDGET_MIN   minutes after which nothing new starts (default 40; the suite must end within 45)
+#   BENCH_BUDGET_MIN   minutes after which nothing new starts (default 38, so that `./build.sh bench` ends within 45)
 #   BENCH_KEEP=1       keep the temporary run directory (logs of every process) for inspection
 #   BENCH_SKIP_PEER_BUILD=1  use the peers as already built (development only)
 #   BENCH_SCENARIOS    e.g. creates,kill9 (of creates, kill9, resources, delivery, slow, firing-kill): only those (development)
@@ -19,7 +19,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 : "${KSANA_BIN:?KSANA_BIN must name the ksana binary to measure}"
 QUICK="${BENCH_QUICK:-0}"
 ONLY="${BENCH_ONLY:-}"
-BUDGET_MIN="${BENCH_BUDGET_MIN:-40}"
+BUDGET_MIN="${BENCH_BUDGET_MIN:-38}"
 START_EPOCH=$(date +%s)
 DEADLINE=$((START_EPOCH + BUDGET_MIN * 60))
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1

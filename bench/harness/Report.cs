@@ -387,8 +387,8 @@ static class Report
             if (k?.Lateness is { } kl)
             {
                 double? ratio = q?.Lateness is { } ql ? kl.P99Ms / (double)Math.Max(1, ql.P99Ms) : null;
-                Row("10,000 jobs aligned: lateness p99", $"{kl.P99Ms} ms" + (Behind(kl) ? " †" : "")
-                    + (ratio is { } x ? $" ({F(x, 2)}× Quartz.NET's {q!.Lateness!.P99Ms} ms)" : " (Quartz.NET not measured)"),
+                Row("10,000 jobs aligned: lateness p99", $"{N0(kl.P99Ms)} ms" + (Behind(kl) ? " †" : "")
+                    + (ratio is { } x ? $" ({F(x, 2)}× Quartz.NET's {N0(q!.Lateness!.P99Ms)} ms)" : " (Quartz.NET not measured)"),
                     aim, kl.P99Ms > 150 || Behind(kl) ? false : ratio is { } x2 ? x2 <= 0.6 : null);
             }
             else Row("10,000 jobs aligned: lateness p99", NotMeasured(k), aim, Failed(k));
