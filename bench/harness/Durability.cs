@@ -26,7 +26,8 @@ static class Durability
             else
             {
                 try { r = await RunOne(ctx, sys); }
-                catch (Exception e) when (e is BenchException or IOException or HttpRequestException or InvalidOperationException)
+                catch (Exception e) when (e is BenchException or IOException or HttpRequestException or InvalidOperationException
+                                          or System.Net.Sockets.SocketException or TaskCanceledException or System.Text.Json.JsonException)
                 {
                     r = new DurabilityResult(sys.Key, "failed: " + e.Message, 0, 0, 0, 0, null, null, null);
                 }
