@@ -5,11 +5,13 @@
 #   KSANA_BIN          the ksana binary to measure (required)
 #   BENCH_QUICK=1      one short run per scenario, for development; writes results/quick.{md,json}
 #   BENCH_ONLY=ksana   Ksana alone, no peers
-#   BENCH_BUDGET_MIN   minutes after which nothing new starts (default 26; the suite must end within 30)
+#   BENCH_BUDGET_MIN   minutes after which nothing new starts (default 38, so that `./build.sh bench` ends within 45)
 #   BENCH_KEEP=1       keep the temporary run directory (logs of every process) for inspection
 #   BENCH_SKIP_PEER_BUILD=1  use the peers as already built (development only)
-# Installs nginx and wrk from Debian packages if missing, builds the peers and the harness,
-# starts the nginx callee, runs every scenario, writes bench/results/latest.{md,json}, prints
+#   BENCH_SCENARIOS    e.g. creates,kill9 (of creates, kill9, resources, delivery, slow, firing-kill): only those (development)
+# Installs nginx and wrk (and redis-server, PostgreSQL when a durable peer needs them) from Debian
+# packages if missing, builds the peers and the harness, starts the nginx callee and the durable
+# peers' PostgreSQL and Redis (private ports, loopback, in the run directory), runs every scenario, writes bench/results/latest.{md,json}, prints
 # the table, and ends every process it started.
 set -euo pipefail
 
@@ -17,7 +19,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 : "${KSANA_BIN:?KSANA_BIN must name the ksana binary to measure}"
 QUICK="${BENCH_QUICK:-0}"
 ONLY="${BENCH_ONLY:-}"
-BUDGET_MIN="${BENCH_BUDGET_MIN:-26}"
+BUDGET_MIN="${BENCH_BUDGET_MIN:-38}"
 START_EPOCH=$(date +%s)
 DEADLINE=$((START_EPOCH + BUDGET_MIN * 60))
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
@@ -28,6 +30,10 @@ RUN_DIR="$(mktemp -d /tmp/ksana-bench.XXXXXX)"
 mkdir -p "$RUN_DIR/logs" "$RUN_DIR/pids" "$RUN_DIR/callee/tmp" "$RUN_DIR/callee/logs"
 NGINX_PID=""
 HARNESS_PID=""
+REDIS_PID=""
+PG_DATA=""
+PG_USER_OS=ksana-bench
+PG_CTL=""
 
 cleanup() {
     local rc=$?
@@ -42,6 +48,17 @@ cleanup() {
         [[ -e "$f" ]] || continue
         kill -KILL "${f##*/}" 2>/dev/null || true
     done
+    # The durable peers' stores: PostgreSQL (pg_ctl, then its postmaster's PID) and Redis.
+    if [[ -n "$PG_DATA" && -f "$PG_DATA/postmaster.pid" ]]; then
+        pg_pid="$(head -1 "$PG_DATA/postmaster.pid" 2>/dev/null || true)"
+        runuser -u "$PG_USER_OS" -- "$PG_CTL" -D "$PG_DATA" -m immediate -w -t 20 stop >/dev/null 2>&1 || true
+        if [[ -n "$pg_pid" ]] && kill -0 "$pg_pid" 2>/dev/null; then kill -KILL "$pg_pid" 2>/dev/null || true; fi
+    fi
+    if [[ -n "$REDIS_PID" ]] && kill -0 "$REDIS_PID" 2>/dev/null; then
+        kill -TERM "$REDIS_PID" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 "$REDIS_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$REDIS_PID" 2>/dev/null || true
+    fi
     if [[ -n "$NGINX_PID" ]] && kill -0 "$NGINX_PID" 2>/dev/null; then
         kill -QUIT "$NGINX_PID" 2>/dev/null || true
         for _ in $(seq 50); do kill -0 "$NGINX_PID" 2>/dev/null || break; sleep 0.1; done
@@ -55,11 +72,32 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# ---- the peers to run, and the stores they need ------------------------------------------
+selected=()
+if [[ "$ONLY" != "ksana" ]]; then
+    for dir in "$HERE"/peers/*/; do
+        name="$(basename "$dir")"
+        [[ -f "$dir/build.sh" && -f "$dir/start.sh" ]] || continue
+        if [[ -n "$ONLY" && ",$ONLY," != *",$name,"* ]]; then continue; fi
+        selected+=("$name")
+    done
+fi
+# A peer's `needs` file names the stores it runs on (postgres, redis), one a line.
+needs() { [[ -f "$HERE/peers/$1/needs" ]] && grep -qx "$2" "$HERE/peers/$1/needs"; }
+need_pg=0; need_redis=0
+for name in "${selected[@]}"; do
+    needs "$name" postgres && need_pg=1
+    needs "$name" redis && need_redis=1
+done
+pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1; }
+
 # ---- tools --------------------------------------------------------------------------------
 have() { command -v "$1" >/dev/null 2>&1 || [[ -x "/usr/sbin/$1" ]]; }
 missing=()
 have nginx || missing+=(nginx)
 have wrk || missing+=(wrk)
+((need_redis)) && ! have redis-server && missing+=(redis-server)
+((need_pg)) && [[ -z "$(pg_bin)" ]] && missing+=(postgresql)
 if ((${#missing[@]})); then
     log "installing ${missing[*]} from Debian packages"
     export DEBIAN_FRONTEND=noninteractive
@@ -89,24 +127,84 @@ dotnet build "$HERE/harness/KsanaBench.csproj" -c Release -o "$RUN_DIR/harness" 
 
 peers=()
 failed_peers=()
-if [[ "$ONLY" != "ksana" ]]; then
-    for dir in "$HERE"/peers/*/; do
-        name="$(basename "$dir")"
-        [[ -f "$dir/build.sh" && -f "$dir/start.sh" ]] || continue
-        if [[ -n "$ONLY" && ",$ONLY," != *",$name,"* ]]; then continue; fi
-        if [[ "${BENCH_SKIP_PEER_BUILD:-0}" == 1 ]]; then peers+=("$name"); continue; fi
-        log "building peer $name"
-        if bash "$dir/build.sh" >"$RUN_DIR/logs/build-$name.log" 2>&1; then
-            peers+=("$name")
-        else
-            log "peer $name did not build (left out): $(tail -3 "$RUN_DIR/logs/build-$name.log" | tr '\n' ' ')"
-            failed_peers+=("$name")
-        fi
+left_out=()
+for name in "${selected[@]}"; do
+    dir="$HERE/peers/$name"
+    if [[ "${BENCH_SKIP_PEER_BUILD:-0}" == 1 ]]; then peers+=("$name"); continue; fi
+    log "building peer $name"
+    if bash "$dir/build.sh" >"$RUN_DIR/logs/build-$name.log" 2>&1; then
+        peers+=("$name")
+    else
+        log "peer $name did not build (left out): $(tail -3 "$RUN_DIR/logs/build-$name.log" | tr '\n' ' ')"
+        failed_peers+=("$name")
+    fi
+done
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+chmod 755 "$RUN_DIR"
+# Leaves out (with a note) every peer that needs a store that did not start.
+drop_peers_needing() {
+    local store="$1" why="$2" kept=() p
+    for p in "${peers[@]}"; do
+        if needs "$p" "$store"; then left_out+=("$p: $why"); log "peer $p left out: $why"; else kept+=("$p"); fi
     done
+    peers=("${kept[@]}")
+}
+peers_need() { local p; for p in "${peers[@]}"; do needs "$p" "$1" && return 0; done; return 1; }
+
+# ---- PostgreSQL for the durable peers -----------------------------------------------------
+# A private cluster in the run directory, owned by an unprivileged system user (PostgreSQL
+# refuses to run as root), on 127.0.0.1 and a private port, with fsync and synchronous_commit
+# on: a commit returns once the WAL is on disk.
+start_postgres() {
+    local bin; bin="$(pg_bin)"
+    [[ -n "$bin" ]] || { echo "no PostgreSQL binaries under /usr/lib/postgresql"; return 1; }
+    PG_CTL="$bin/pg_ctl"
+    id -u "$PG_USER_OS" >/dev/null 2>&1 || useradd -r -M -d /nonexistent -s /usr/sbin/nologin "$PG_USER_OS" || return 1
+    PG_PORT=25432
+    while port_in_use "$PG_PORT"; do PG_PORT=$((PG_PORT + 1)); done
+    mkdir -p "$RUN_DIR/pg" "$RUN_DIR/pg-run"
+    chown "$PG_USER_OS:" "$RUN_DIR/pg" "$RUN_DIR/pg-run"
+    runuser -u "$PG_USER_OS" -- "$bin/initdb" -D "$RUN_DIR/pg/data" -U bench --auth=trust -E UTF8 --no-instructions \
+        >"$RUN_DIR/logs/pg-initdb.log" 2>&1 || { tail -5 "$RUN_DIR/logs/pg-initdb.log"; return 1; }
+    PG_DATA="$RUN_DIR/pg/data"
+    runuser -u "$PG_USER_OS" -- "$PG_CTL" -D "$PG_DATA" -l "$RUN_DIR/pg-run/server.log" -w -t 60 \
+        -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -c unix_socket_directories=$RUN_DIR/pg-run -c fsync=on -c synchronous_commit=on -c full_page_writes=on -c max_connections=400 -c shared_buffers=128MB" \
+        start >"$RUN_DIR/logs/pg-start.log" 2>&1 || { tail -5 "$RUN_DIR/pg-run/server.log" 2>/dev/null; return 1; }
+    "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U bench -d postgres -v ON_ERROR_STOP=1 -qc "CREATE DATABASE bench" \
+        >>"$RUN_DIR/logs/pg-start.log" 2>&1 || { tail -5 "$RUN_DIR/logs/pg-start.log"; return 1; }
+    export BENCH_PG_HOST=127.0.0.1 BENCH_PG_PORT="$PG_PORT" BENCH_PG_USER=bench BENCH_PG_DB=bench
+    log "PostgreSQL $("$bin/postgres" -V | awk '{print $3}') on 127.0.0.1:$PG_PORT (data in the run directory, fsync and synchronous_commit on)"
+}
+if peers_need postgres; then
+    # Not in a $(...) subshell: the EXIT trap must know PG_DATA, and the peers BENCH_PG_*.
+    if start_postgres >"$RUN_DIR/logs/pg.log" 2>&1; then cat "$RUN_DIR/logs/pg.log" >&2
+    else drop_peers_needing postgres "PostgreSQL did not start ($(tail -2 "$RUN_DIR/logs/pg.log" | tr '\n' ' '))"; fi
+fi
+
+# ---- Redis for the durable peers ----------------------------------------------------------
+# appendonly yes + appendfsync always: Redis answers a write only after the AOF is fsync'd.
+start_redis() {
+    local rs; rs="$(command -v redis-server || echo /usr/bin/redis-server)"
+    [[ -x "$rs" ]] || { echo "redis-server is not installed"; return 1; }
+    REDIS_PORT=26379
+    while port_in_use "$REDIS_PORT"; do REDIS_PORT=$((REDIS_PORT + 1)); done
+    mkdir -p "$RUN_DIR/redis"
+    "$rs" --port "$REDIS_PORT" --bind 127.0.0.1 --protected-mode yes --dir "$RUN_DIR/redis" \
+        --appendonly yes --appendfsync always --save '' --daemonize no --logfile "$RUN_DIR/logs/redis.log" &
+    REDIS_PID=$!
+    for _ in $(seq 100); do port_in_use "$REDIS_PORT" && break; sleep 0.05; done
+    port_in_use "$REDIS_PORT" || { tail -5 "$RUN_DIR/logs/redis.log" 2>/dev/null; return 1; }
+    export BENCH_REDIS_PORT="$REDIS_PORT"
+    log "Redis $("$rs" -v | grep -o 'v=[^ ]*' | cut -c3-) on 127.0.0.1:$REDIS_PORT (pid $REDIS_PID, appendonly yes, appendfsync always)"
+}
+if peers_need redis; then
+    # Not in a $(...) subshell: the EXIT trap must know REDIS_PID.
+    if start_redis >"$RUN_DIR/logs/redis-start.log" 2>&1; then cat "$RUN_DIR/logs/redis-start.log" >&2
+    else drop_peers_needing redis "Redis did not start ($(tail -2 "$RUN_DIR/logs/redis-start.log" | tr '\n' ' '))"; fi
 fi
 
 # ---- the callee ---------------------------------------------------------------------------
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 CALLEE_PORT=18089
 while port_in_use "$CALLEE_PORT"; do CALLEE_PORT=$((CALLEE_PORT + 1)); done
 CALLEE_DIR="$RUN_DIR/callee"
@@ -131,6 +229,7 @@ args=(suite --ksana-bin "$RUN_DIR/ksana" --ksana-sha "$KSANA_SHA" --run-dir "$RU
       --callee-port "$CALLEE_PORT" --callee-log "$CALLEE_DIR/access.log" --nginx-pid "$NGINX_PID"
       --nginx-version "$("$NGINX" -v 2>&1 | sed 's/^nginx version: //')" --wrk "$WRK" --tools "$tools"
       --peers-dir "$HERE/peers" --peers "$(IFS=,; echo "${peers[*]}")" --failed-peers "$(IFS=,; echo "${failed_peers[*]}")"
+      --left-out "$(IFS=';'; echo "${left_out[*]}")"
       --deadline-unix "$DEADLINE")
 [[ "$QUICK" == 1 ]] && args+=(--quick)
 log "running the scenarios (systems: ksana ${peers[*]})"

@@ -132,7 +132,9 @@ sealed class Api : IDisposable
             using var doc = JsonDocument.Parse(bytes);
             return (true, doc.RootElement.GetProperty("id").ToString(), null);
         }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or JsonException or KeyNotFoundException)
+        // A server killed mid-request can also surface as a bare socket or I/O error (kill -9 checks).
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or JsonException or KeyNotFoundException
+                                  or SocketException or IOException or ObjectDisposedException)
         {
             return (false, null, e.GetType().Name + ": " + Truncate(e.Message));
         }

@@ -13,7 +13,7 @@ sealed class Ctx
     public required Callee Callee { get; init; }
     public required string Wrk { get; init; }
     public required DateTime StartedUtc { get; init; }
-    /// <summary>Past this instant nothing new starts (the suite must end within 30 minutes).</summary>
+    /// <summary>Past this instant nothing new starts (the suite must end within 45 minutes).</summary>
     public required DateTime DeadlineUtc { get; init; }
     public required List<SystemDef> Systems { get; init; }
     public string ApiKey { get; } = "bench-" + Guid.NewGuid().ToString("N");
@@ -41,6 +41,13 @@ sealed class Ctx
     /// not attempted for it (they would only burn the time budget).
     /// </summary>
     public Dictionary<string, int> CreateLimit { get; } = [];
+
+    /// <summary>
+    /// A durable peer's slowest create rate (jobs/s) in the delivery cases so far: it gets a larger
+    /// case only if that rate creates its jobs within <see cref="CreateTimeout"/> (a case it could
+    /// not create would only burn the time budget).
+    /// </summary>
+    public Dictionary<string, double> DurableCreateRate { get; } = [];
     public const int CreateConcurrency = 64;
 
     /// <summary>Peers yield first when time runs short, so that Ksana's own figures are always measured.</summary>
@@ -81,8 +88,11 @@ sealed class Ctx
         DateTimeOffset.FromUnixTimeMilliseconds(unixMs).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
 
     /// <summary>A job that fires every second on the grid origin + phase (the delivery scenarios).</summary>
-    public string FiringJob(int i, int phaseMs, long originMs) =>
-        $$"""{"name":"b{{i}}","type":"http","http":{"method":"GET","url":"{{Callee.HookUrl(i, phaseMs, 1000)}}"},"schedule":{"kind":"every","every":"1s","start_at":"{{Iso(originMs + phaseMs)}}"},"max_retries":0,"timeout":"10s"}""";
+    public string FiringJob(int i, int phaseMs, long originMs) => FiringJobTo(i, Callee.HookUrl(i, phaseMs, 1000), phaseMs, originMs);
+
+    /// <summary>The same, calling the given URL (the slow callee's).</summary>
+    public static string FiringJobTo(int i, string url, int phaseMs, long originMs) =>
+        $$"""{"name":"b{{i}}","type":"http","http":{"method":"GET","url":"{{url}}"},"schedule":{"kind":"every","every":"1s","start_at":"{{Iso(originMs + phaseMs)}}"},"max_retries":0,"timeout":"10s"}""";
 
     /// <summary>
     /// The period of the "quiet" jobs that load the API without loading the callee: 3600s (first

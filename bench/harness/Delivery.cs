@@ -33,6 +33,11 @@ static class Delivery
                         r = Skip(sys, jobs, mode, "skipped (time budget)");
                     else if (ctx.CreateLimit.TryGetValue(sys.Key, out var limit) && jobs >= limit)
                         r = Skip(sys, jobs, mode, $"n/a (could not take {limit:#,0} jobs in {ctx.CreateTimeout.TotalSeconds:0} s)");
+                    else if (sys.DurablePeer && jobs > 1000 && !(ctx.DurableCreateRate.TryGetValue(sys.Key, out var rate)
+                             && jobs / rate <= ctx.CreateTimeout.TotalSeconds))
+                        r = Skip(sys, jobs, mode, ctx.DurableCreateRate.TryGetValue(sys.Key, out var rate2)
+                            ? $"n/a (creates {rate2:#,0} jobs/s: {jobs:#,0} would take over {ctx.CreateTimeout.TotalSeconds:0} s)"
+                            : "n/a (no smaller case created)");
                     else
                     {
                         try { r = await RunOne(ctx, sys, jobs, mode, rep); }
@@ -40,6 +45,8 @@ static class Delivery
                         catch (Exception e) { r = Skip(sys, jobs, mode, "failed: " + e.GetType().Name + ": " + e.Message); }
                     }
                     ctx.Log($"delivery {jobs} {mode} {sys.Key}: {Describe(r)}");
+                    if (sys.DurablePeer && r.CreateSeconds is { } cs && cs > 0)
+                        ctx.DurableCreateRate[sys.Key] = Math.Min(jobs / cs, ctx.DurableCreateRate.GetValueOrDefault(sys.Key, double.MaxValue));
                     (runs.TryGetValue(sys.Key, out var l) ? l : runs[sys.Key] = []).Add(r);
                     // A spread-incapable peer gives n/a once; don't repeat it.
                     if (r.Status.StartsWith("n/a", StringComparison.Ordinal)) notApplicable.Add(sys.Key);
@@ -60,9 +67,40 @@ static class Delivery
     static DeliveryResult Skip(SystemDef s, int jobs, string mode, string why) =>
         new(s.Key, jobs, mode, why, 0, null, null, null, null, null, null, null, null, null);
 
-    static async Task<DeliveryResult> RunOne(Ctx ctx, SystemDef sys, int jobs, string mode, int rep)
+    /// <summary>The slow-callee case: jobs, and one in how many calls the slow callee (the rest call nginx).</summary>
+    public const int SlowJobs = 1000, SlowOneIn = 20;
+    public const string SlowMode = "spread, 5 % slow";
+
+    /// <summary>
+    /// 1 000 jobs every 1 s spread, 50 of them (every 20th) calling a callee that answers after
+    /// 2 s; lateness, losses and CPU are those of the 950 healthy jobs (see bench/README.md for
+    /// why this case). Systems that cannot keep a sub-second phase are n/a, as in the spread cases.
+    /// </summary>
+    public static async Task RunSlowCallee(Ctx ctx)
     {
-        string tag = $"deliv-{jobs}-{mode}-{rep}";
+        using var slow = new SlowCallee();
+        var order = ctx.DeliverySystems.Where(s => s.Key != "hangfire-1s").ToList();
+        foreach (var sys in order)
+        {
+            DeliveryResult r;
+            if (!ctx.HasTime(sys, ctx.WarmupSeconds + ctx.WindowSeconds + 12))
+                r = Skip(sys, SlowJobs, SlowMode, "skipped (time budget)");
+            else
+            {
+                try { r = await RunOne(ctx, sys, SlowJobs, "spread", 0, slow); }
+                catch (BenchException e) { r = Skip(sys, SlowJobs, SlowMode, "failed: " + e.Message); }
+                catch (Exception e) { r = Skip(sys, SlowJobs, SlowMode, "failed: " + e.GetType().Name + ": " + e.Message); }
+            }
+            r = r with { Mode = SlowMode };
+            ctx.Log($"slow callee {sys.Key}: {Describe(r)}" + (r.SlowCalls is { } sc ? $", slow calls {sc} (max {r.SlowMaxInFlight} at once)" : ""));
+            ctx.Results.SlowCallee.Add(r);
+            Report.Save(ctx);
+        }
+    }
+
+    static async Task<DeliveryResult> RunOne(Ctx ctx, SystemDef sys, int jobs, string mode, int rep, SlowCallee? slow = null)
+    {
+        string tag = $"deliv-{jobs}-{mode}-{rep}" + (slow is null ? "" : "-slow");
         using var rs = RunningSystem.Start(ctx, sys, ctx.NewDataDir($"{sys.Key}-{tag}"), tag);
         if (mode == "spread" && !sys.IsKsana)
         {
@@ -81,11 +119,26 @@ static class Delivery
         long logStart = Ctx.NowMs();
 
         long originMs = Ctx.NowMs() / 1000 * 1000;
-        var phases = new int[jobs];
-        for (int i = 0; i < jobs; i++) phases[i] = mode == "spread" ? (int)((long)i * 1000 / jobs) : 0;
-        var sentAt = new long[jobs];
-        var created = await rs.Api.CreateMany(jobs, i => ctx.FiringJob(i, phases[i], originMs),
-            Ctx.CreateConcurrency, DateTime.UtcNow + ctx.CreateTimeout, sentAtMs: sentAt);
+        var allPhases = new int[jobs];
+        for (int i = 0; i < jobs; i++) allPhases[i] = mode == "spread" ? (int)((long)i * 1000 / jobs) : 0;
+        // With a slow callee, every SlowOneIn-th job calls it; the others are numbered 0.. in the
+        // hook URLs, so that the callee log (and the analysis) hold the healthy jobs only.
+        var hookIndex = new int[jobs];
+        var healthyPhases = new List<int>(jobs);
+        for (int i = 0; i < jobs; i++)
+        {
+            if (slow is not null && i % SlowOneIn == SlowOneIn / 2) { hookIndex[i] = -1; continue; }
+            hookIndex[i] = healthyPhases.Count;
+            healthyPhases.Add(allPhases[i]);
+        }
+        var phases = healthyPhases.ToArray();
+        var sentAtAll = new long[jobs];
+        var created = await rs.Api.CreateMany(jobs, i => hookIndex[i] < 0
+                ? Ctx.FiringJobTo(i, slow!.Url(i), allPhases[i], originMs)
+                : ctx.FiringJob(hookIndex[i], allPhases[i], originMs),
+            Ctx.CreateConcurrency, DateTime.UtcNow + ctx.CreateTimeout, sentAtMs: sentAtAll);
+        var sentAt = new long[phases.Length];
+        for (int i = 0; i < jobs; i++) if (hookIndex[i] >= 0) sentAt[hookIndex[i]] = sentAtAll[i];
         if (created.Created < jobs)
         {
             var exited = rs.Child.HasExited ? $" (the process had exited, code {rs.Child.Process.ExitCode})" : "";
@@ -100,6 +153,7 @@ static class Delivery
         int pid = rs.Pid;
 
         Ctx.SleepUntilMs(w0);
+        slow?.ResetCounts();
         double cpu0 = ProcFs.CpuSeconds(pid);
         long rssMax = 0;
         while (Ctx.NowMs() < w1 - 1000)
@@ -109,6 +163,8 @@ static class Delivery
         }
         Ctx.SleepUntilMs(w1);
         double cpu1 = ProcFs.CpuSeconds(pid);
+        long? slowCalls = slow?.Requests;
+        int? slowMax = slow?.MaxInFlight;
         var (rss, hwm) = ProcFs.Memory(pid);
         rssMax = Math.Max(rssMax, rss);
 
@@ -122,9 +178,9 @@ static class Delivery
         if (Environment.GetEnvironmentVariable("BENCH_KEEP") != "1") File.Delete(logPath);
         double cpu = cpu1 - cpu0;
         return new DeliveryResult(sys.Key, jobs, mode, "ok", 1, lat,
-            lat.CallsInWindow > 0 ? cpu * 1e6 / lat.CallsInWindow : null,
+            lat.CallsInWindow > 0 ? cpu * 1e6 / (lat.CallsInWindow + (slowCalls ?? 0)) : null,
             100 * cpu / ((w1 - w0) / 1000.0), rssMax, hwm, created.Seconds,
-            stop.ExitCode, stop.Graceful, stop.Seconds) { WindowMs = [w0, w1, logStart] };
+            stop.ExitCode, stop.Graceful, stop.Seconds) { WindowMs = [w0, w1, logStart], SlowCalls = slowCalls, SlowMaxInFlight = slowMax };
     }
 
     /// <summary>The median of each figure over repetitions; losses and duplicates are summed so none hides.</summary>

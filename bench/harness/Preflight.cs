@@ -39,7 +39,9 @@ static class Preflight
             ctx.Log($"preflight {sys.Key}: {problem}");
             if (sys.IsKsana) throw new BenchException("Ksana failed its preflight: " + problem);
             ctx.Results.Notes.Add($"{sys.Label} left out: {problem}");
-            ctx.Systems.RemoveAll(s => s.Family == sys.Family);
+            // Its run variants go with it (Hangfire's 1 s polling), not the other systems of its
+            // folder (Quartz.NET on SQLite does not depend on PostgreSQL).
+            ctx.Systems.RemoveAll(s => s.Key == sys.Key || (sys.Key == "hangfire" && s.Key == "hangfire-1s"));
         }
         foreach (var s in ctx.Systems)
             if (!ctx.QuietEvery.ContainsKey(s.Key))

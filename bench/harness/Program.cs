@@ -25,7 +25,7 @@ static async Task<int> Suite(Dictionary<string, string> o)
     bool quick = o.ContainsKey("quick");
     var deadline = o.TryGetValue("deadline-unix", out var dl)
         ? DateTimeOffset.FromUnixTimeSeconds(long.Parse(dl, CultureInfo.InvariantCulture)).UtcDateTime
-        : started.AddMinutes(quick ? 15 : 27);
+        : started.AddMinutes(quick ? 15 : 40);
     var runDir = Path.GetFullPath(Req("run-dir"));
     Child.Init(runDir);
 
@@ -54,10 +54,17 @@ static async Task<int> Suite(Dictionary<string, string> o)
         Describe(ctx, o);
         ctx.Log($"systems: {string.Join(", ", ctx.Systems.Select(s => s.Key))}; {(quick ? "quick" : "full")} mode; deadline {deadline:HH:mm:ss}Z");
         Report.Save(ctx);
-        Creates.RunAll(ctx);
-        await Durability.RunAll(ctx);
-        await Resources.RunAll(ctx);
-        await Delivery.RunAll(ctx);
+        // BENCH_SCENARIOS=creates,kill9,resources,delivery,slow,firing-kill runs only those (development).
+        var only = Environment.GetEnvironmentVariable("BENCH_SCENARIOS") is { Length: > 0 } sc
+            ? sc.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet() : null;
+        bool Run(string name) => only is null || only.Contains(name);
+        if (only is not null) ctx.Results.Notes.Add($"Only these scenarios were run (BENCH_SCENARIOS): {string.Join(", ", only)}.");
+        if (Run("creates")) Creates.RunAll(ctx);
+        if (Run("kill9")) await Durability.RunAll(ctx);
+        if (Run("resources")) await Resources.RunAll(ctx);
+        if (Run("delivery")) await Delivery.RunAll(ctx);
+        if (Run("slow")) await Delivery.RunSlowCallee(ctx);
+        if (Run("firing-kill")) await Durability.RunFiringKill(ctx);
     }
     catch (BenchException e)
     {
@@ -79,10 +86,10 @@ static List<SystemDef> BuildSystems(string ksanaBin, string peersDir, string[] p
 {
     var list = new List<SystemDef>
     {
-        new("ksana", "Ksana", "ksana", true, ksanaBin, [], [], null),
+        new("ksana", "Ksana", "ksana", true, ksanaBin, [], [], null) { Durable = true },
     };
-    // The order of the issue: Quartz.NET, Hangfire, croner, then anything else.
-    string[] preferred = ["quartz", "hangfire", "croner"];
+    // The order of the issues: Quartz.NET, Hangfire, croner, then the durable peers, then anything else.
+    string[] preferred = ["quartz", "hangfire", "croner", "quartz-ado", "hangfire-pg", "bullmq"];
     foreach (var p in peers.OrderBy(p => Array.IndexOf(preferred, p) is var i && i >= 0 ? i : preferred.Length).ThenBy(p => p, StringComparer.Ordinal))
     {
         var dir = Path.Combine(peersDir, p);
@@ -103,6 +110,19 @@ static List<SystemDef> BuildSystems(string ksanaBin, string peersDir, string[] p
             case "croner":
                 list.Add(new("croner", $"croner {version} (Node.js)".Replace("  ", " "), p, false, "/bin/bash", [start], [], dir));
                 break;
+            case "quartz-ado":
+                list.Add(new("quartz-pg", $"Quartz.NET {version} AdoJobStore, PostgreSQL".Replace("  ", " "), p, false, "/bin/bash", [start],
+                    new() { ["QUARTZ_STORE"] = "postgres" }, dir) { Durable = true });
+                list.Add(new("quartz-sqlite", $"Quartz.NET {version} AdoJobStore, SQLite (synchronous=FULL)".Replace("  ", " "), p, false, "/bin/bash", [start],
+                    new() { ["QUARTZ_STORE"] = "sqlite" }, dir) { Durable = true });
+                break;
+            case "hangfire-pg":
+                list.Add(new("hangfire-pg", $"Hangfire.PostgreSql {version} (1 s polling)".Replace("  ", " "), p, false, "/bin/bash", [start],
+                    new() { ["HANGFIRE_POLL_MS"] = "1000" }, dir) { Durable = true });
+                break;
+            case "bullmq":
+                list.Add(new("bullmq", $"BullMQ {version} (Redis, appendfsync always)".Replace("  ", " "), p, false, "/bin/bash", [start], [], dir) { Durable = true });
+                break;
             default:
                 list.Add(new(p, p, p, false, "/bin/bash", [start], [], dir));
                 break;
@@ -116,7 +136,7 @@ static string PeerVersion(string dir, string peer)
 {
     try
     {
-        var pkg = peer switch { "quartz" => "Quartz", "hangfire" => "Hangfire.Core", _ => null };
+        var pkg = peer switch { "quartz" or "quartz-ado" => "Quartz", "hangfire" => "Hangfire.Core", "hangfire-pg" => "Hangfire.PostgreSql", _ => null };
         if (pkg is not null)
             foreach (var csproj in Directory.EnumerateFiles(dir, "*.csproj"))
             {
@@ -151,6 +171,9 @@ static void Describe(Ctx ctx, Dictionary<string, string> o)
     if (o.TryGetValue("tools", out var tools)) m["tools"] = tools;
     if (o.TryGetValue("failed-peers", out var fp) && fp.Length > 0)
         ctx.Results.Notes.Add($"Peers left out because their build.sh failed: {fp}.");
+    if (o.TryGetValue("left-out", out var lo) && lo.Length > 0)
+        foreach (var why in lo.Split(';', StringSplitOptions.RemoveEmptyEntries))
+            ctx.Results.Notes.Add($"Peer left out: {why.Trim()}.");
 
     var dotnetRoot = Path.GetDirectoryName(ResolveLink("/usr/bin/dotnet")) ?? "/usr/share/dotnet";
     long runtime = ProcFs.DiskBytes(Path.Combine(dotnetRoot, "shared")) + ProcFs.DiskBytes(Path.Combine(dotnetRoot, "host"))
@@ -173,7 +196,10 @@ static void Describe(Ctx ctx, Dictionary<string, string> o)
             what = $"publish folder {app / 1048576.0:0.0} MB + .NET shared runtimes, host and muxer {runtime / 1048576.0:0.0} MB";
         }
         else { bytes = 0; what = "unknown"; }
-        ctx.Results.Systems.Add(new SystemInfo(s.Key, s.Label, s.Persists, bytes, what));
+        if (s.WorkDir is { } wd && File.Exists(Path.Combine(wd, "needs")))
+            what += " (not counting the " + string.Join(" and ", File.ReadAllLines(Path.Combine(wd, "needs")).Where(l => l.Trim().Length > 0)
+                .Select(l => l.Trim() switch { "postgres" => "PostgreSQL", "redis" => "Redis", var x => x })) + " server it needs)";
+        ctx.Results.Systems.Add(new SystemInfo(s.Key, s.Label, s.Persists, bytes, what) { AckAfterFsync = s.Durable });
     }
 }
 

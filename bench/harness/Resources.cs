@@ -13,7 +13,9 @@ static class Resources
         foreach (var sys in order)
         {
             ResourceResult r;
-            if (!ctx.HasTime(sys, 60))
+            if (sys.DurablePeer)
+                r = new ResourceResult(sys.Key, "not run (durable peer)");
+            else if (!ctx.HasTime(sys, 60))
                 r = new ResourceResult(sys.Key, "skipped (time budget)");
             else
             {
@@ -23,8 +25,8 @@ static class Resources
                     r = new ResourceResult(sys.Key, "failed: " + e.Message);
                 }
             }
-            ctx.Log($"resources {sys.Key}: {r.Status}; start-up " + string.Join(", ", r.Startup.Select(s => $"{s.Jobs} jobs {s.ReadyMs:0.0} ms {s.RssAfter1sKb / 1024} MB"))
-                + $"; idle {r.IdleCpuPercent:0.00} % {r.IdleRssKb / 1024} MB; 100k {r.Rss100kKb / 1024} MB");
+            ctx.Log($"resources {sys.Key}: {r.Status}" + (r.Startup.Count == 0 ? "" : "; start-up " + string.Join(", ", r.Startup.Select(s => $"{s.Jobs} jobs {s.ReadyMs:0.0} ms {s.RssAfter1sKb / 1024} MB"))
+                + $"; idle {r.IdleCpuPercent:0.00} % {r.IdleRssKb / 1024} MB; 100k {r.Rss100kKb / 1024} MB"));
             ctx.Results.Resources.Add(r);
             Report.Save(ctx);
         }

@@ -9,10 +9,18 @@ sealed class Results
     public List<CreateResult> Creates { get; } = [];
     public List<DurabilityResult> Durability { get; } = [];
     public List<ResourceResult> Resources { get; } = [];
+    /// <summary>1 000 jobs spread, 5 % of them calling a callee that answers after 2 s; lateness of the others.</summary>
+    public List<DeliveryResult> SlowCallee { get; } = [];
+    /// <summary>kill -9 while 1 000 jobs fire (Ksana): the runs that had started, after the restart.</summary>
+    public List<FiringKillResult> FiringKill { get; } = [];
     public List<string> Notes { get; } = [];
 }
 
-sealed record SystemInfo(string Key, string Label, bool Persists, long DeployBytes, string DeployWhat);
+sealed record SystemInfo(string Key, string Label, bool Persists, long DeployBytes, string DeployWhat)
+{
+    /// <summary>Acknowledges a create only once it is fsync'd.</summary>
+    public bool AckAfterFsync { get; init; }
+}
 
 /// <summary>One system on one delivery scenario (median over repetitions where there were several).</summary>
 sealed record DeliveryResult(
@@ -20,6 +28,9 @@ sealed record DeliveryResult(
     Lateness? Lateness, double? CpuUsPerCallback, double? CpuPercent, long? RssKb, long? HwmKb,
     double? CreateSeconds, int? ExitCode, bool? Graceful, double? StopSeconds)
 {
+    /// <summary>Slow-callee case: requests the slow callee received in the window, and the most it held at once.</summary>
+    public long? SlowCalls { get; init; }
+    public int? SlowMaxInFlight { get; init; }
     /// <summary>The window [w0, w1) and the start of the callee log, Unix ms (to re-run the analysis).</summary>
     public long[]? WindowMs { get; init; }
 }
@@ -58,3 +69,11 @@ sealed record ResourceResult(string System, string Status)
 
 /// <summary>Restart with N jobs persisted: time from exec to the first 200 on /health, and memory.</summary>
 sealed record StartupPoint(int Jobs, double ReadyMs, double[] SamplesMs, long RssAtReadyKb, long RssAfter1sKb);
+
+/// <summary>
+/// kill -9 while jobs fire, then a restart: every run scheduled before the kill must have ended
+/// (succeeded, or failed as interrupted), and every call the callee saw must have a run record.
+/// </summary>
+sealed record FiringKillResult(
+    string System, string Status, int Jobs, int RunsBeforeKill, int Succeeded, int Failed, int Interrupted,
+    int Skipped, int LeftRunning, int CalleeCallsBeforeKill, int CallsWithoutRun, double? RestartSeconds, List<string>? Sample);
