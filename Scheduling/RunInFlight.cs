@@ -49,6 +49,9 @@ public sealed class RunInFlight : IThreadPoolWorkItem
     /// <summary>The run's "running" record has been written.</summary>
     internal bool Recorded { get; set; }
 
+    /// <summary>The run has had its first worker (or given up waiting): see Runner's room count.</summary>
+    internal bool Seated { get; set; }
+
     /// <summary>Between a failed attempt and the next one: reported to the observer as a retry waiting.</summary>
     internal bool WaitingForRetry { get; set; }
     internal CancellationTokenSource Cancellation { get; } = new();
