@@ -28,7 +28,9 @@ public sealed class CallbackSender(HttpMessageInvoker client, TimeProvider time)
         {
             using var request = Message(attempt);
             using var response = await client.SendAsync(request, timeout.Token);
-            var excerpt = await Read(response, timeout.Token);
+            // A 204 (or an answer to HEAD) has no body by definition (RFC 9110): nothing to read or keep.
+            var excerpt = response.StatusCode == System.Net.HttpStatusCode.NoContent || request.Method == HttpMethod.Head
+                ? null : await Read(response, timeout.Token);
             var status = (int)response.StatusCode;
             var outcome = status is >= 200 and < 300 ? new AttemptOutcome(AttemptResult.Succeeded, status, null)
                 : RetryPolicy.IsRetryable(status) ? new AttemptOutcome(AttemptResult.Retryable, status, null, RetryAfter(response, time.GetUtcNow()))
