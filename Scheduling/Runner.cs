@@ -200,7 +200,7 @@ public sealed class Runner
         try
         {
             var outcome = await _retry.ExecuteOutcomeAsync(
-                static (ctx, state) => state.Runner.AttemptAsync(state.Run, ctx.CancellationToken),
+                static async (ctx, state) => Outcome.FromResult(await state.Runner.AttemptAsync(state.Run, ctx.CancellationToken)),
                 context, (Runner: this, Run: run));
             // Stopped while waiting for a retry: the run ends with what its last attempt said.
             if (outcome.Exception is OperationCanceledException) return new AttemptOutcome(AttemptResult.Cancelled, null, null);
@@ -214,12 +214,10 @@ public sealed class Runner
         }
     }
 
-    // Pooled: the state machine of an attempt is reused rather than allocated per callback.
-    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
-    async ValueTask<Outcome<AttemptOutcome>> AttemptAsync(RunInFlight run, CancellationToken cancel)
+    async Task<AttemptOutcome> AttemptAsync(RunInFlight run, CancellationToken cancel)
     {
         DoneWaiting(run);
-        if (_draining) return Outcome.FromResult(new AttemptOutcome(AttemptResult.Cancelled, null, null));
+        if (_draining) return new AttemptOutcome(AttemptResult.Cancelled, null, null);
         HostSlots.Lease? host = null;
         try
         {
@@ -238,11 +236,11 @@ public sealed class Runner
         {
             Seated(run);
             host?.Dispose();
-            return Outcome.FromResult(new AttemptOutcome(AttemptResult.Cancelled, null, null));
+            return new AttemptOutcome(AttemptResult.Cancelled, null, null);
         }
         try
         {
-            if (_draining) return Outcome.FromResult(new AttemptOutcome(AttemptResult.Cancelled, null, null));
+            if (_draining) return new AttemptOutcome(AttemptResult.Cancelled, null, null);
             var number = run.AttemptCount + 1;
             var now = _time.GetUtcNow();
             var started = Clock.Millis(now);
@@ -263,7 +261,7 @@ public sealed class Runner
             }
             var elapsed = (long)_time.GetElapsedTime(clock).TotalMilliseconds;
             run.EndAttempt(new Attempt(number, started, elapsed, outcome.StatusCode, RetryPolicy.AttemptError(outcome, run.StopReason), outcome.Response));
-            return Outcome.FromResult(outcome);
+            return outcome;
         }
         finally
         {
