@@ -28,7 +28,7 @@ public static class AttemptRequests
         foreach (var header in http.Headers)
             if (!signed || !WebhookHeaders.IsOwn(header.Key))
                 headers.Add(header);
-        return new AttemptRequest(http.Method, http.Url, headers, body, run.Job.Spec.Timeout.ToTimeSpan());
+        return new AttemptRequest(http.Method, http.Url, headers, body, run.Job.Spec.Timeout.ToTimeSpan()) { Address = http.Address };
     }
 
     /// <summary>Replaces the placeholders of SPEC §2; any other text is sent unchanged.</summary>

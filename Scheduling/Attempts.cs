@@ -37,7 +37,11 @@ public sealed record AttemptRequest(
     string Url,
     IReadOnlyList<KeyValuePair<string, string>> Headers,
     byte[]? Body,
-    TimeSpan Timeout);
+    TimeSpan Timeout)
+{
+    /// <summary><see cref="Url"/> already parsed (the job's, shared by its attempts); null: parse it.</summary>
+    public Uri? Address { get; init; }
+}
 
 /// <summary>The outbound side: sends one attempt and says how it ended. It never throws for an expected failure.</summary>
 public delegate Task<AttemptOutcome> SendAttempt(AttemptRequest request, CancellationToken cancel);

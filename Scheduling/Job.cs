@@ -14,6 +14,22 @@ public sealed record HttpTarget(string Method, string Url, IReadOnlyList<KeyValu
         && Headers.SequenceEqual(other.Headers);
 
     public override int GetHashCode() => HashCode.Combine(Method, Url, Body, Headers.Count);
+
+    Uri? _address;
+
+    /// <summary>
+    /// <see cref="Url"/> parsed once per target rather than once per attempt. A copy made with
+    /// <c>with</c> shares the field, so the cached value counts only while it was parsed from this very string.
+    /// </summary>
+    public Uri Address
+    {
+        get
+        {
+            var address = _address;
+            if (address is null || !ReferenceEquals(address.OriginalString, Url)) _address = address = new Uri(Url);
+            return address;
+        }
+    }
 }
 
 /// <summary>Everything the client writes, with server defaults already filled in.</summary>

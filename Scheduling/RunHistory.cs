@@ -19,19 +19,22 @@ public static class RunHistory
             copy[i] = run;
             return copy;
         }
-        var all = new Run[runs.Length + 1];
-        all[0] = run;
-        runs.CopyTo(all, 1);
-        if (all.Length <= cap) return all;
-        var kept = new List<Run>(all.Length);
+        // One array per write, sized first: the new run, then each older run that is still kept.
+        var count = 1;
         var olderFailed = 0;
-        for (var i = 0; i < all.Length; i++)
-        {
-            if (i < cap) kept.Add(all[i]);
-            else if (all[i].Status == RunStatus.Failed && olderFailed++ < cap) kept.Add(all[i]);
-        }
-        return kept.Count == all.Length ? all : kept.ToArray();
+        for (var i = 0; i < runs.Length; i++)
+            if (Kept(runs[i], i + 1, cap, ref olderFailed)) count++;
+        var kept = new Run[count];
+        kept[0] = run;
+        olderFailed = 0;
+        for (int i = 0, k = 1; i < runs.Length; i++)
+            if (Kept(runs[i], i + 1, cap, ref olderFailed)) kept[k++] = runs[i];
+        return kept;
     }
+
+    /// <summary>Whether the run at <paramref name="position"/> (0 is the newest) stays: among the newest, or among the newest failed of the rest.</summary>
+    static bool Kept(Run run, int position, int cap, ref int olderFailed) =>
+        position < cap || (run.Status == RunStatus.Failed && olderFailed++ < cap);
 
     /// <summary>True when the history already holds run <paramref name="runId"/> with a final status.</summary>
     public static bool EndedBefore(Run[] runs, Guid runId)

@@ -57,6 +57,9 @@ public sealed class RunInFlight : IThreadPoolWorkItem
         ? ScheduledAt.ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture)
         : $"run:{RunId}:{Replays}";
 
+    /// <summary>The run has had its first worker (or given up waiting): see Runner's room count.</summary>
+    internal bool Seated { get; set; }
+
     /// <summary>Between a failed attempt and the next one: reported to the observer as a retry waiting.</summary>
     internal bool WaitingForRetry { get; set; }
     internal CancellationTokenSource Cancellation { get; } = new();

@@ -24,6 +24,14 @@ public sealed class Runner
     readonly string _userAgent;
     readonly ResiliencePipeline<AttemptOutcome> _retry;
     readonly ConcurrentDictionary<Guid, RunInFlight> _inFlight = new();
+    // Runs started while every worker was busy. They wait here as plain entries, and a worker that
+    // comes free hands one to the thread pool: a burst of 10 000 due slots then neither wakes every
+    // pool thread at once nor parks 10 000 async chains on the worker semaphore (which would live
+    // long enough to be promoted by the garbage collector).
+    readonly ConcurrentQueue<RunInFlight> _ready = new();
+    // Runs handed to the thread pool (or started inline) that have not yet got their first worker:
+    // until they do, the semaphore's count alone would overstate the room.
+    int _unseated;
     volatile bool _draining;
 
     /// <summary>Whether runs queue events for EVENTS_URL (SPEC §9).</summary>
@@ -124,9 +132,41 @@ public sealed class Runner
                 throw;
             }
         }
-        if (inline) _ = RunAsync(run);
-        else ThreadPool.UnsafeQueueUserWorkItem(run, preferLocal: false);
+        if (inline)
+        {
+            Interlocked.Increment(ref _unseated);
+            _ = RunAsync(run);
+        }
+        else if (_workers.CurrentCount - Volatile.Read(ref _unseated) > 0) Launch(run);
+        else
+        {
+            _ready.Enqueue(run);
+            // A worker freed between the look and the enqueue would not have seen this run.
+            DispatchReady();
+        }
         return (run.RunId, recorded);
+    }
+
+    /// <summary>Hands waiting runs to the thread pool, as many as there are free workers (all of them when draining).</summary>
+    void DispatchReady()
+    {
+        if (_ready.IsEmpty) return;
+        var free = _draining ? int.MaxValue : _workers.CurrentCount - Volatile.Read(ref _unseated);
+        while (free-- > 0 && _ready.TryDequeue(out var next)) Launch(next);
+    }
+
+    void Launch(RunInFlight run)
+    {
+        Interlocked.Increment(ref _unseated);
+        ThreadPool.UnsafeQueueUserWorkItem(run, preferLocal: false);
+    }
+
+    /// <summary>The run got its first worker, or will not get one: it no longer counts against the room.</summary>
+    void Seated(RunInFlight run)
+    {
+        if (run.Seated) return;
+        run.Seated = true;
+        Interlocked.Decrement(ref _unseated);
     }
 
     /// <summary>
@@ -183,7 +223,9 @@ public sealed class Runner
         finally
         {
             _inFlight.TryRemove(new KeyValuePair<Guid, RunInFlight>(run.Job.Id, run));
+            Seated(run);
             run.Finish();
+            DispatchReady();
         }
     }
 
@@ -213,7 +255,9 @@ public sealed class Runner
             _log.LogWarning("Job {JobId}: slot {Slot} not fired: the database cannot be reached to claim it", run.Job.Id, run.ScheduledAt);
         _inFlight.TryRemove(new KeyValuePair<Guid, RunInFlight>(run.Job.Id, run));
         run.CloseSkips();
+        Seated(run);
         run.Finish();
+        DispatchReady();
         return false;
     }
 
@@ -245,12 +289,19 @@ public sealed class Runner
         try
         {
             // The host's slot comes first, so an attempt held back by its host holds no worker.
-            if (Hosts is { } hosts) host = await hosts.AcquireAsync(HostSlots.KeyOf(run.Job.Spec.Http.Url), cancel);
+            if (Hosts is { } hosts)
+            {
+                // A run held back by its host must not hold back the runs of other hosts waiting behind it.
+                Seated(run);
+                host = await hosts.AcquireAsync(HostSlots.KeyOf(run.Job.Spec.Http.Url), cancel);
+            }
             // Queueing for a worker is not part of the attempt: its timeout starts once it has one.
             await _workers.WaitAsync(cancel);
+            Seated(run);
         }
         catch (OperationCanceledException)
         {
+            Seated(run);
             host?.Dispose();
             return new AttemptOutcome(AttemptResult.Cancelled, null, null);
         }
@@ -283,6 +334,7 @@ public sealed class Runner
         {
             _workers.Release();
             host?.Dispose();
+            DispatchReady();
         }
     }
 
@@ -350,6 +402,8 @@ public sealed class Runner
     public async Task DrainAsync(CancellationToken cancellationToken)
     {
         _draining = true;
+        // Runs still waiting for a worker end now, recorded as not started.
+        DispatchReady();
         while (!_inFlight.IsEmpty)
         {
             foreach (var run in _inFlight.Values)

@@ -20,9 +20,13 @@ namespace Ksana.Storage;
  * middle of an append leaves, so it is set aside in journal.jsonl.torn-<unix-ms> and cut off; a bad
  * line anywhere else is damage, and start-up stops naming the file and line, changing nothing.
  *
- * Durability. Appends are serialized into a memory buffer under the table's lock; one writer
- * thread takes the whole buffer, writes it, and fdatasyncs it, then completes every waiter of that
- * batch at once (group commit: one fsync serves all concurrent writers). An API change answers 2xx
+ * Durability. Appends are queued in order under the table's lock; one writer thread takes the
+ * whole queue, encodes it (off the table's lock), writes it, and fdatasyncs it, then completes
+ * every waiter of that batch at once (group commit: one fsync serves all concurrent writers).
+ * A run line that a later line of the same run replaces before the batch is taken is dropped:
+ * runs are upserts by run_id, so only the newest state of a run within one batch window reaches
+ * the file (a scheduled run that ends within the window costs one line, not two; see the README,
+ * "Storage", for what a crash can then leave). An API change answers 2xx
  * only after its batch task completes. If a write or sync fails, every change not yet durable is
  * handed back to the table (which undoes it in memory), the file is cut back to its last durable
  * length, and the callers get <see cref="ChangeLogUnavailableException"/> (HTTP 503).
@@ -46,6 +50,7 @@ public sealed class Journal : ChangeLog
     readonly ILogger _log;
     readonly long _compactionSlackBytes;
     readonly LineEncoder _encoder = new();
+    readonly ArrayBufferWriter<byte> _bytes = new(1 << 16);
     readonly Thread _writer;
     readonly SemaphoreSlim _signal = new(0);
 
@@ -59,9 +64,10 @@ public sealed class Journal : ChangeLog
     long _snapshotLength;
     long _nextSeq;
     long _durableNumber;
-    ArrayBufferWriter<byte> _pending = new(1 << 16);
-    ArrayBufferWriter<byte> _spare = new(1 << 16);
-    long _pendingFirstSeq;
+    // The lines not yet taken by the writer, in order; a run's newest line there is found by its id.
+    List<Line> _pending = new(256);
+    List<Line> _spare = new(256);
+    readonly Dictionary<Guid, int> _pendingRuns = [];
     long _pendingFirstNumber;
     long _pendingLastNumber;
     TaskCompletionSource _batch = NewBatch();
@@ -117,13 +123,16 @@ public sealed class Journal : ChangeLog
     {
         if (!_gate.IsHeldByCurrentThread) throw new InvalidOperationException("Journal.Append needs the table's lock.");
         if (_poisoned is not null) throw _poisoned;
-        if (_pending.WrittenCount == 0)
-        {
-            _pendingFirstSeq = _nextSeq;
-            _pendingFirstNumber = number;
-        }
+        if (_pending.Count == 0) _pendingFirstNumber = number;
         _pendingLastNumber = number;
-        _encoder.Write(_pending, _nextSeq++, change);
+        if (change.Kind == ChangeKind.RunWritten)
+        {
+            // Only the newest state of a run matters (upsert by run_id): the line it replaces goes.
+            ref var at = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_pendingRuns, change.Run!.RunId, out var had);
+            if (had) System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_pending)[at].Dropped = true;
+            at = _pending.Count;
+        }
+        _pending.Add(new Line(change));
         if (urgent)
         {
             _urgentPending = true;
@@ -140,7 +149,7 @@ public sealed class Journal : ChangeLog
 
     public override Task FlushAsync()
     {
-        lock (_gate) return _pending.WrittenCount == 0 ? Task.CompletedTask : _batch.Task;
+        lock (_gate) return _pending.Count == 0 ? Task.CompletedTask : _batch.Task;
     }
 
     /// <summary>Asks the writer to compact at its next batch (start-up does this after replay).</summary>
@@ -174,9 +183,10 @@ public sealed class Journal : ChangeLog
             // Only lines nobody waits for so far: collect for a moment. An urgent append (or a stop)
             // releases the semaphore again and ends the wait early.
             if (collect) _signal.Wait(LazyFlush);
-            ArrayBufferWriter<byte> batch;
+            List<Line> batch;
             TaskCompletionSource waiters;
             long firstSeq, firstNumber, lastNumber;
+            var lines = 0;
             IEnumerable<Change>? snapshot = null;
             long snapshotFirstSeq = 0;
             lock (_gate)
@@ -186,9 +196,13 @@ public sealed class Journal : ChangeLog
                 _urgentPending = false;
                 batch = _pending;
                 _pending = _spare;
+                _pendingRuns.Clear();
                 waiters = _batch;
                 _batch = NewBatch();
-                firstSeq = _pendingFirstSeq;
+                foreach (ref var line in System.Runtime.InteropServices.CollectionsMarshal.AsSpan(batch))
+                    if (!line.Dropped) lines++;
+                firstSeq = _nextSeq;
+                _nextSeq += lines;
                 firstNumber = _pendingFirstNumber;
                 lastNumber = _pendingLastNumber;
                 var due = _compactionRequested || _fileLength > 2 * _snapshotLength + _compactionSlackBytes;
@@ -203,19 +217,38 @@ public sealed class Journal : ChangeLog
                 }
             }
 
-            var written = batch.WrittenCount == 0 || WriteBatch(batch, firstSeq, firstNumber, lastNumber, waiters);
-            if (batch.WrittenCount == 0) waiters.TrySetResult();
-            _spare = batch.Capacity > (4 << 20) ? new ArrayBufferWriter<byte>(1 << 16) : batch;
-            _spare.ResetWrittenCount();
+            var written = batch.Count == 0 || WriteBatch(Encode(batch, firstSeq), firstSeq, firstNumber, lastNumber, waiters);
+            if (batch.Count == 0) waiters.TrySetResult();
+            batch.Clear();
+            _spare = batch.Capacity > (1 << 16) ? new List<Line>(256) : batch;
 
             if (snapshot is not null && written)
                 _compaction = new Compaction(_path, snapshot, snapshotFirstSeq, _fileLength, () => { lock (_gate) Wake(); });
             if (_compaction is { IsWritten: true } done) FinishCompaction(done);
 
             bool stop;
-            lock (_gate) stop = _stopping && _pending.WrittenCount == 0;
+            lock (_gate) stop = _stopping && _pending.Count == 0;
             if (stop) return;
         }
+    }
+
+    /// <summary>Encodes a batch's lines that are still wanted, numbered from <paramref name="firstSeq"/>; off the table's lock.</summary>
+    ArrayBufferWriter<byte> Encode(List<Line> batch, long firstSeq)
+    {
+        if (_bytes.Capacity > (4 << 20)) _bytes.Clear();
+        _bytes.ResetWrittenCount();
+        var seq = firstSeq;
+        foreach (ref var line in System.Runtime.InteropServices.CollectionsMarshal.AsSpan(batch))
+            if (!line.Dropped)
+                _encoder.Write(_bytes, seq++, line.Change);
+        return _bytes;
+    }
+
+    /// <summary>A queued change; dropped when a later line of the same run replaces it.</summary>
+    struct Line(Change change)
+    {
+        public readonly Change Change = change;
+        public bool Dropped;
     }
 
     bool WriteBatch(ArrayBufferWriter<byte> batch, long firstSeq, long firstNumber, long lastNumber, TaskCompletionSource waiters)
@@ -250,7 +283,8 @@ public sealed class Journal : ChangeLog
                 // Everything after the last durable line is undone, including what queued meanwhile.
                 _lost?.Invoke(firstNumber);
                 _nextSeq = firstSeq;
-                _pending.ResetWrittenCount();
+                _pending.Clear();
+                _pendingRuns.Clear();
                 var queued = _batch;
                 _batch = NewBatch();
                 waiters.TrySetException(failure);

@@ -20,13 +20,17 @@ public sealed class CallbackSender(HttpMessageInvoker client, TimeProvider time)
 
     public async Task<AttemptOutcome> SendAsync(AttemptRequest attempt, CancellationToken cancel)
     {
+        // One source per attempt: the timeout's, which a stop of the run also cancels (a linked
+        // source would be a second object and a second registration for the same effect).
         using var timeout = new CancellationTokenSource(attempt.Timeout, time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancel, timeout.Token);
+        using var stop = cancel.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), timeout);
         try
         {
             using var request = Message(attempt);
-            using var response = await client.SendAsync(request, linked.Token);
-            var excerpt = await Read(response, linked.Token);
+            using var response = await client.SendAsync(request, timeout.Token);
+            // A 204 (or an answer to HEAD) has no body by definition (RFC 9110): nothing to read or keep.
+            var excerpt = response.StatusCode == System.Net.HttpStatusCode.NoContent || request.Method == HttpMethod.Head
+                ? null : await Read(response, timeout.Token);
             var status = (int)response.StatusCode;
             var outcome = status is >= 200 and < 300 ? new AttemptOutcome(AttemptResult.Succeeded, status, null)
                 : RetryPolicy.IsRetryable(status) ? new AttemptOutcome(AttemptResult.Retryable, status, null, RetryAfter(response, time.GetUtcNow()))
@@ -53,11 +57,12 @@ public sealed class CallbackSender(HttpMessageInvoker client, TimeProvider time)
     {
         // User information in the URL (SPEC §5) is sent as Basic credentials, never as part of the
         // URL called, unless the job sets Authorization itself.
-        var url = new Uri(attempt.Url);
+        var url = attempt.Address ?? new Uri(attempt.Url);
         string? basic = null;
         if (url.UserInfo.Length > 0)
             (url, basic) = Secrets.WithoutUserInfo(url, attempt.Headers.Any(h => h.Key.Equals("Authorization", StringComparison.OrdinalIgnoreCase)));
-        var request = new HttpRequestMessage(new HttpMethod(attempt.Method), url);
+        // Parse hands out the shared instances of the standard methods: no HttpMethod per attempt.
+        var request = new HttpRequestMessage(HttpMethod.Parse(attempt.Method), url);
         if (basic is not null) request.Headers.TryAddWithoutValidation("Authorization", basic);
         var content = attempt.Body is null ? null : new ByteArrayContent(attempt.Body);
         foreach (var (name, value) in attempt.Headers)
