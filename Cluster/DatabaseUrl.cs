@@ -38,6 +38,9 @@ public static class DatabaseUrl
             ApplicationName = "ksana",
             // Every statement Ksana sends is written for it; no extra round trip to reset a session.
             NoResetOnClose = true,
+            // The same few statements run all the time (claims, batches, lease rounds): prepare them.
+            MaxAutoPrepare = 32,
+            AutoPrepareMinUsages = 3,
         };
         var host = uri.Host;
         if (uri.UserInfo.Length > 0)

@@ -175,11 +175,10 @@ public sealed class PgChangeLog : ChangeLog
         var w = new BatchWriter(encoder);
         foreach (var (change, _) in changes) w.Add(change);
         await using var conn = await _db.OpenConnectionAsync();
-        await using var tx = await conn.BeginTransactionAsync();
+        // One round trip: a batch outside an explicit transaction runs as one implicit transaction
+        // (one Sync at its end), so it commits whole or not at all.
         await using var batch = w.Commands(conn, _node);
-        batch.Transaction = tx;
         await batch.ExecuteNonQueryAsync();
-        await tx.CommitAsync();
     }
 
     public override void Dispose()

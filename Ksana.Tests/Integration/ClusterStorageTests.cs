@@ -27,6 +27,23 @@ public sealed class ClusterStorageTests
     }
 
     [Test]
+    public async Task A_write_batch_commits_whole_or_not_at_all()
+    {
+        // PgChangeLog sends each batch as one NpgsqlBatch without BEGIN: it relies on the batch
+        // being one implicit transaction, so a failing statement undoes the ones before it.
+        var url = await (await Postgres.Shared).CreateDatabaseAsync();
+        await using var db = ClusterStore.Connect(url);
+        await Schema.MigrateAsync(db);
+        await using var batch = db.CreateBatch();
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("INSERT INTO ksana_jobs (id, part, doc) VALUES (gen_random_uuid(), 0, 'x')"));
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("UPDATE ksana_clock SET seq = seq + 1 WHERE id = 1"));
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("INSERT INTO ksana_leases (part, expires_at) VALUES (0, now())")); // duplicate key
+        await Assert.That(async () => await batch.ExecuteNonQueryAsync()).Throws<PostgresException>();
+        await Assert.That(Convert.ToInt64((await Postgres.QueryAsync(url, "SELECT count(*) FROM ksana_jobs"))[0])).IsEqualTo(0);
+        await Assert.That(Convert.ToInt64((await Postgres.QueryAsync(url, "SELECT seq FROM ksana_clock"))[0])).IsEqualTo(0);
+    }
+
+    [Test]
     public async Task A_slot_is_claimed_once_a_busy_job_is_refused_and_only_the_lease_holder_claims_fenced_runs()
     {
         var url = await (await Postgres.Shared).CreateDatabaseAsync();
