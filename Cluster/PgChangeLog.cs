@@ -178,6 +178,8 @@ public sealed class PgChangeLog : ChangeLog
         // One round trip: a batch outside an explicit transaction runs as one implicit transaction
         // (one Sync at its end), so it commits whole or not at all.
         await using var batch = w.Commands(conn, _node);
+        // A backlog of run records can make one batch large; it must not time out for that alone.
+        batch.Timeout = 120;
         await batch.ExecuteNonQueryAsync();
     }
 

@@ -80,6 +80,18 @@ public static class Schema
             END IF;
             RETURN 0;
         END $$;
+
+        -- Many claims in one statement and one commit, answered in the order given; callers sort by job.
+        CREATE FUNCTION ksana_claim_many(p_jobs uuid[], p_slots text[], p_runs uuid[], p_node text, p_parts int[],
+                                         p_fenced bool[], p_triggers text[], p_scheduled bigint[]) RETURNS int[] LANGUAGE plpgsql AS $$
+        DECLARE
+            codes int[] := ARRAY[]::int[];
+        BEGIN
+            FOR i IN 1 .. coalesce(array_length(p_jobs, 1), 0) LOOP
+                codes := codes || ksana_claim(p_jobs[i], p_slots[i], p_runs[i], p_node, p_parts[i], p_fenced[i], p_triggers[i], p_scheduled[i]);
+            END LOOP;
+            RETURN codes;
+        END $$;
         """,
     ];
 
