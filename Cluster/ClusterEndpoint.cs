@@ -26,7 +26,7 @@ public static class ClusterEndpoint
                     foreach (var row in await node.NodesAsync(context.RequestAborted))
                         view.Nodes.Add(new NodeView { Name = row.Name, LastSeenAt = Rfc3339.Format(Clock.Millis(row.LastSeenAt)), Jobs = row.Jobs });
                 }
-                catch (Exception e) when (e is Npgsql.NpgsqlException or IOException or TimeoutException or InvalidOperationException)
+                catch (Exception e) when (ClusterStore.IsDatabaseError(e))
                 {
                     return Problems.Status(StatusCodes.Status503ServiceUnavailable, $"PostgreSQL cannot be reached ({e.Message})");
                 }

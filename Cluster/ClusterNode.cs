@@ -74,16 +74,6 @@ public sealed class ClusterNode : BackgroundService
     /// <summary>Events of jobs just taken over may be waiting in their outbox: wake the sender.</summary>
     public Action<Guid>? OutboxTaken { get; set; }
 
-    public int PartitionsHeld
-    {
-        get
-        {
-            var n = 0;
-            for (var p = 0; p < _owned.Length; p++) n += Volatile.Read(ref _owned[p]);
-            return n;
-        }
-    }
-
     /// <summary>Whether this node may fire the job now (see the header).</summary>
     public bool Owns(Guid jobId) =>
         Volatile.Read(ref _owned[Schema.PartOf(jobId)]) == 1 && _time.GetTimestamp() < Volatile.Read(ref _validUntil);
@@ -146,7 +136,7 @@ public sealed class ClusterNode : BackgroundService
                             _ => ClaimResult.Busy,
                         });
                 }
-                catch (Exception e) when (IsDatabaseError(e) || e is OperationCanceledException)
+                catch (Exception e) when (ClusterStore.IsDatabaseError(e) || e is OperationCanceledException)
                 {
                     foreach (var claim in batch) claim.Done.TrySetResult(ClaimResult.Unavailable);
                 }
@@ -189,9 +179,6 @@ public sealed class ClusterNode : BackgroundService
         return codes;
     }
 
-    static bool IsDatabaseError(Exception e) =>
-        e is NpgsqlException or IOException or TimeoutException or System.Net.Sockets.SocketException or InvalidOperationException;
-
     public readonly record struct NodeRow(string Name, DateTimeOffset LastSeenAt, long Jobs);
 
     /// <summary>GET /cluster: the nodes seen in the last hour, by name.</summary>
@@ -222,7 +209,7 @@ public sealed class ClusterNode : BackgroundService
             batch.BatchCommands.Add(Command("DELETE FROM ksana_nodes WHERE name = $1", Name));
             await batch.ExecuteNonQueryAsync(cancellationToken);
         }
-        catch (Exception e) when (IsDatabaseError(e) || e is OperationCanceledException)
+        catch (Exception e) when (ClusterStore.IsDatabaseError(e) || e is OperationCanceledException)
         {
             _logger.LogWarning("Cluster: leases not given back on shutdown ({Error}); they expire within {Ttl}", e.Message, _ttl);
         }
@@ -240,7 +227,7 @@ public sealed class ClusterNode : BackgroundService
             {
                 await RoundAsync(began, stopping);
             }
-            catch (Exception e) when (IsDatabaseError(e))
+            catch (Exception e) when (ClusterStore.IsDatabaseError(e))
             {
                 _log.Unreachable(e.Message);
                 _logger.LogWarning("Cluster: PostgreSQL cannot be reached ({Error}); writes are refused, and firing stops when the leases run out", e.Message);
@@ -464,7 +451,7 @@ public sealed class ClusterNode : BackgroundService
             {
                 return;
             }
-            catch (Exception e) when (IsDatabaseError(e))
+            catch (Exception e) when (ClusterStore.IsDatabaseError(e))
             {
                 try { await Task.Delay(FeedPoll, _time, stopping); }
                 catch (OperationCanceledException) { return; }
@@ -486,7 +473,7 @@ public sealed class ClusterNode : BackgroundService
             {
                 return;
             }
-            catch (Exception e) when (IsDatabaseError(e))
+            catch (Exception e) when (ClusterStore.IsDatabaseError(e))
             {
                 // The lease loop reports the outage; the feed picks up where it stopped.
             }

@@ -26,6 +26,10 @@ public sealed class ClusterStore : IDisposable
         FeedSeq = feedSeq;
     }
 
+    /// <summary>What a lost or refused database connection throws (as opposed to a bug): answered 503, retried, or reported.</summary>
+    public static bool IsDatabaseError(Exception e) =>
+        e is NpgsqlException or IOException or TimeoutException or System.Net.Sockets.SocketException or InvalidOperationException;
+
     public static NpgsqlDataSource Connect(string url)
     {
         var builder = new NpgsqlSlimDataSourceBuilder(DatabaseUrl.ConnectionString(url));
@@ -48,7 +52,7 @@ public sealed class ClusterStore : IDisposable
             log.LogInformation("Cluster: node {Node} joined {Database}: {Jobs} jobs loaded", node, DatabaseUrl.Redacted(url), table.Count);
             return new ClusterStore(db, changeLog, table, loaded.Seq);
         }
-        catch (Exception e) when (e is NpgsqlException or IOException or TimeoutException or System.Net.Sockets.SocketException)
+        catch (Exception e) when (IsDatabaseError(e))
         {
             db.Dispose();
             throw new StartupException($"DATABASE_URL: cannot use the database ({e.Message})");

@@ -100,7 +100,7 @@ public static class Migration
             error.WriteLine($"ksana migrate: {e.Message}");
             return 1;
         }
-        catch (Exception e) when (e is NpgsqlException or IOException or TimeoutException or System.Net.Sockets.SocketException)
+        catch (Exception e) when (ClusterStore.IsDatabaseError(e))
         {
             error.WriteLine($"ksana migrate: {e.Message}; nothing was copied");
             return 1;

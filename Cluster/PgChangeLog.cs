@@ -58,9 +58,6 @@ public sealed class PgChangeLog : ChangeLog
 
     public override long DurableNumber => Volatile.Read(ref _durableNumber);
 
-    /// <summary>True while the last write failed and the database has not been reached since.</summary>
-    public bool Down => _down is not null;
-
     /// <summary>The node reached the database again: writes are taken again.</summary>
     public void Reachable() => _down = null;
 
@@ -147,7 +144,7 @@ public sealed class PgChangeLog : ChangeLog
                 Observer.Synced(System.Diagnostics.Stopwatch.GetElapsedTime(started));
                 waiters.TrySetResult();
             }
-            catch (Exception e) when (e is NpgsqlException or IOException or TimeoutException or InvalidOperationException or System.Net.Sockets.SocketException)
+            catch (Exception e) when (ClusterStore.IsDatabaseError(e))
             {
                 Observer.WriteFailed();
                 var failure = new ChangeLogUnavailableException($"PostgreSQL cannot be written ({e.Message}); nothing was changed", e);
