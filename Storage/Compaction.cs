@@ -29,7 +29,8 @@ internal sealed class Compaction
         _path = path;
         _tmp = Path.Combine(Path.GetDirectoryName(path)!, Journal.CompactFileName);
         _sourceEndOffset = sourceEndOffset;
-        _written = Task.Run(() =>
+        // A thread of its own: a busy thread pool must not hold the journal's file growing meanwhile.
+        _written = Task.Factory.StartNew(() =>
         {
             try
             {
@@ -39,10 +40,13 @@ internal sealed class Compaction
             {
                 done();
             }
-        });
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     }
 
     public bool IsWritten => _written.IsCompleted;
+
+    /// <summary>Blocks until the snapshot is on disk (or failed to be): the writer's brake when appends outrun it.</summary>
+    public void WaitWritten() => ((IAsyncResult)_written).AsyncWaitHandle.WaitOne();
 
     /// <summary>The snapshot's own size, without the tail: what the next compaction is measured against.</summary>
     public long SnapshotLength => _length;

@@ -36,7 +36,8 @@ namespace Ksana.Storage;
  * the lock) and hands it to a <see cref="Compaction"/>, which writes it beside the journal while
  * lines appended meanwhile go on into the old file, then swaps the files. Snapshot lines take a
  * block of fresh sequence numbers reserved at capture time, so the new file's sequence still rises
- * strictly.
+ * strictly. Should appends outrun a compaction until the file has grown by a second such allowance,
+ * the writer waits for the snapshot before it writes on, so the file's size stays bounded.
  */
 public sealed class Journal : ChangeLog
 {
@@ -224,6 +225,10 @@ public sealed class Journal : ChangeLog
 
             if (snapshot is not null && written)
                 _compaction = new Compaction(_path, snapshot, snapshotFirstSeq, _fileLength, () => { lock (_gate) Wake(); });
+            // Appends outrunning a compaction (a slow disk, a starved machine) wait for it once the
+            // file has grown by a second allowance: the file stays bounded whatever the write rate.
+            if (_compaction is { IsWritten: false } running && _fileLength > 2 * (2 * _snapshotLength + _compactionSlackBytes))
+                running.WaitWritten();
             if (_compaction is { IsWritten: true } done) FinishCompaction(done);
 
             bool stop;
