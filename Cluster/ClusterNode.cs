@@ -378,7 +378,7 @@ public sealed class ClusterNode : BackgroundService
         var error = $"interrupted: node {orphan.Node} stopped while this run was in flight";
         var entry = _table.Get(orphan.Job);
         if (entry is null) return;
-        var known = Array.Find(entry.Runs, r => r.RunId == orphan.Run);
+        var known = entry.Runs.Find(orphan.Run);
         if (known is { IsFinished: true }) return;
         var run = known is not null
             ? known with { Status = RunStatus.Failed, FinishedAt = now, Error = error }

@@ -26,7 +26,7 @@ public static class JobsApi
         jobs.MapPut("/by-key/{key}", PutByKey);
     }
 
-    static JobView View(Jobs jobs, Job job, Run[] runs) => new(new JobEntry(job, runs), jobs.NextRunAt(job));
+    static JobView View(Jobs jobs, Job job, RunHistory runs) => new(new JobEntry(job, runs), jobs.NextRunAt(job));
 
     static JobView View(Jobs jobs, Job job) => View(jobs, job, jobs.Get(job.Id)?.Runs ?? []);
 

@@ -6,7 +6,7 @@ namespace Ksana.Scheduling;
 /// A job with its most recent runs, newest first, and its outbox: the events for EVENTS_URL not yet
 /// delivered, oldest first. Immutable: replaced whole on every change.
 /// </summary>
-public sealed record JobEntry(Job Job, Run[] Runs)
+public sealed record JobEntry(Job Job, RunHistory Runs)
 {
     public Event[] Outbox { get; init; } = [];
 
@@ -15,7 +15,7 @@ public sealed record JobEntry(Job Job, Run[] Runs)
     /// (SPEC §2: "a once job whose run ended"), so it shows as scheduled until that run ends.
     /// </summary>
     public JobState State =>
-        Job.State == JobState.Completed && Runs is [{ IsFinished: false, Trigger: RunTrigger.Schedule }, ..]
+        Job.State == JobState.Completed && Runs.NewestIsUnfinishedSchedule
             ? JobState.Scheduled
             : Job.State;
 }

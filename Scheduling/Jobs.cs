@@ -163,7 +163,7 @@ public sealed class Jobs(JobTable table, Runner runner, TimeProvider time)
     /// Ksana knows of the slots it served, so they, not a clock reading, tell a missed slot from a
     /// served one. A slot whose jittered fire time is still ahead is left to the scheduler.
     /// </summary>
-    static DateTimeOffset? CatchUpSlot(Job before, Job after, Run[] runs, DateTimeOffset now, DateTimeOffset since)
+    static DateTimeOffset? CatchUpSlot(Job before, Job after, RunHistory runs, DateTimeOffset now, DateTimeOffset since)
     {
         var schedule = after.Spec.Schedule;
         if (schedule.Options.CatchUp is not { } catchUp || !after.Spec.Enabled) return null;

@@ -17,15 +17,20 @@ public static class RunQueries
         // A min-heap of the best Limit + 1 runs: its root is the oldest kept, the first to give way.
         var heap = new PriorityQueue<Run, (long, Guid)>(query.Limit + 1);
         foreach (var entry in entries)
-            foreach (var run in entry.Runs)
+        {
+            // Rows are filtered as they are kept; only a run that enters the page is made whole.
+            var runs = entry.Runs;
+            for (var i = 0; i < runs.Length; i++)
             {
-                if (query.Status is { } status && run.Status != status) continue;
-                if (query.Since is { } since && run.ScheduledAt < since) continue;
-                var key = (run.ScheduledAt.UtcTicks, run.RunId);
+                var (runId, runStatus, ticks) = runs.Key(i);
+                if (query.Status is { } status && runStatus != status) continue;
+                if (query.Since is { } since && ticks < since.UtcTicks) continue;
+                var key = (ticks, runId);
                 if (query.After is { } after && Compare(key, after) >= 0) continue;
-                if (heap.Count <= query.Limit) heap.Enqueue(run, key);
-                else if (heap.TryPeek(out _, out var oldest) && Compare(key, oldest) > 0) heap.EnqueueDequeue(run, key);
+                if (heap.Count <= query.Limit) heap.Enqueue(runs[i], key);
+                else if (heap.TryPeek(out _, out var oldest) && Compare(key, oldest) > 0) heap.EnqueueDequeue(runs[i], key);
             }
+        }
         var more = heap.Count > query.Limit;
         if (more) heap.Dequeue();
         var page = new List<Run>(heap.Count);
@@ -38,8 +43,8 @@ public static class RunQueries
     public static (JobEntry Entry, Run Run)? Find(JobTable table, Guid runId)
     {
         foreach (var entry in table.Entries)
-            foreach (var run in entry.Runs)
-                if (run.RunId == runId) return (entry, run);
+            if (entry.Runs.Find(runId) is { } run)
+                return (entry, run);
         return null;
     }
 

@@ -76,7 +76,7 @@ public sealed class Rig : IDisposable
             .Select(c => c.Run.ScheduledAt).ToList();
     }
 
-    public Run[] Runs(Guid jobId) => Data.Table.Get(jobId)?.Runs ?? [];
+    public Run[] Runs(Guid jobId) => Data.Table.Get(jobId)?.Runs.ToArray() ?? [];
 
     public void Dispose() => Data.Dispose();
 }

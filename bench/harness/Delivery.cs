@@ -8,8 +8,14 @@ namespace KsanaBench;
 /// </summary>
 static class Delivery
 {
-    public static readonly (int Jobs, string Mode)[] Cases =
+    static readonly (int Jobs, string Mode)[] AllCases =
         [(1000, "spread"), (1000, "aligned"), (10_000, "spread"), (10_000, "aligned"), (50_000, "spread"), (50_000, "aligned")];
+
+    /// <summary>Every case, or (development) those named in BENCH_CASES, e.g. <c>10000:spread,50000:aligned</c>.</summary>
+    public static readonly (int Jobs, string Mode)[] Cases =
+        Environment.GetEnvironmentVariable("BENCH_CASES") is { Length: > 0 } named
+            ? AllCases.Where(c => named.Split(',').Contains($"{c.Jobs}:{c.Mode}")).ToArray()
+            : AllCases;
 
     public static async Task RunAll(Ctx ctx)
     {
