@@ -29,6 +29,8 @@ public sealed class KsanaProcess : IAsyncDisposable
     public string DataDir { get; }
     public Uri BaseAddress => new($"http://127.0.0.1:{Port}");
     public DateTimeOffset LaunchedAt { get; }
+    /// <summary>When <see cref="StartAsync"/> saw the first healthy answer; null for a process only launched.</summary>
+    public DateTimeOffset? ReadyAt { get; private set; }
     public int Pid => _process.Id;
     public bool HasExited => _process.HasExited;
     public DateTimeOffset ExitTime => new(_process.ExitTime.ToUniversalTime(), TimeSpan.Zero);
@@ -99,6 +101,7 @@ public sealed class KsanaProcess : IAsyncDisposable
         try
         {
             await ksana.WaitHealthyAsync(TimeSpan.FromSeconds(20));
+            ksana.ReadyAt = DateTimeOffset.UtcNow;
             return ksana;
         }
         catch
