@@ -22,6 +22,16 @@ public sealed record Run(
     /// <summary>How many times the run was delivered again by replay (SPEC §4).</summary>
     public int Replays { get; init; }
 
+    /// <summary>
+    /// For a record of skipped slots made by <see cref="Skipped"/>: what its <see cref="Error"/> says,
+    /// as values, so that a job's history can keep the record without the text. Null otherwise.
+    /// </summary>
+    public SkipSeries? Skips { get; init; }
+
+    /// <summary>The record of <paramref name="skips"/>: slots of one job skipped behind its run in flight (SPEC §2).</summary>
+    public static Run Skipped(Guid recordId, Guid jobId, SkipSeries skips, DateTimeOffset finishedAt) =>
+        new(recordId, jobId, RunTrigger.Schedule, RunStatus.Skipped, skips.First, finishedAt, [], skips.Text()) { Skips = skips };
+
     public bool IsFinished => Status is not (RunStatus.Running or RunStatus.Retrying);
 
     public static Guid NewId() => Guid.NewGuid();
@@ -31,4 +41,17 @@ public sealed record Run(
 
     /// <summary>Reads a run id as Ksana writes it: 32 hex characters.</summary>
     public static bool TryParseId(string text, out Guid runId) => Guid.TryParseExact(text, "N", out runId);
+}
+
+/// <summary><paramref name="Count"/> slots from <paramref name="First"/> to <paramref name="Last"/> skipped while run <paramref name="Blocker"/> was in flight.</summary>
+public readonly record struct SkipSeries(int Count, DateTimeOffset First, DateTimeOffset Last, Guid Blocker)
+{
+    /// <summary>The record's error text (the blocking run is unnamed when it had ended before it could be named).</summary>
+    public string Text()
+    {
+        var blocker = Blocker == Guid.Empty ? "the previous run" : $"the previous run {Run.Text(Blocker)}";
+        return Count == 1
+            ? $"skipped: {blocker} was still in flight"
+            : $"{Count} slots skipped, {Rfc3339.Format(First)} to {Rfc3339.Format(Last)}: {blocker} was still in flight";
+    }
 }

@@ -1,4 +1,5 @@
 using System.Collections;
+using System.Runtime.InteropServices;
 using System.Runtime.CompilerServices;
 using Ksana.Wire;
 
@@ -7,9 +8,10 @@ namespace Ksana.Scheduling;
 /// <summary>
 /// A job's kept runs, newest first (SPEC §5), as one array of compact rows: no object per run.
 /// A plain run (at most one attempt with a status code, no error, no response body, never replayed,
-/// times in UTC) lives in its row alone, so a job firing every second keeps one object for its whole
-/// history, and a run that falls out of it leaves nothing for the collector to trace. Any other run
-/// keeps its <see cref="Run"/> by reference in its row. Immutable: a write makes a new history, so a
+/// times in UTC) and a record of skipped slots live in their rows alone, so a job firing every
+/// second keeps one object for its whole history, even under overload, and a run that falls out of
+/// it leaves nothing for the collector to trace. Any other run keeps its <see cref="Run"/> by
+/// reference in its row. Immutable: a write makes a new history, so a
 /// reader, an undo or a compaction snapshot holding the old one sees it unchanged.
 /// </summary>
 [CollectionBuilder(typeof(RunHistory), nameof(Of))]
@@ -123,65 +125,100 @@ public readonly struct RunHistory : IReadOnlyList<Run>
     }
 
     /// <summary>
-    /// One kept run. <see cref="Full"/> is null for a plain run, whose every field is here; otherwise
-    /// it is the run itself, and only <see cref="RunId"/> and <see cref="Status"/> are read from the row.
+    /// One kept run, 64 bytes. <see cref="_full"/> is null for a run the row can say whole; otherwise
+    /// it is the run itself, and only <see cref="RunId"/>, <see cref="Status"/> and
+    /// <see cref="ScheduledTicks"/> are read from the row. Two shapes fit a row alone:
+    /// a plain run (at most one attempt, with a status code, no error, no response body, never
+    /// replayed) and a record of skipped slots (<see cref="SkipSeries"/>), whose text is made again
+    /// when it is read. Times are UTC.
     /// </summary>
     readonly struct Row
     {
         public readonly Guid RunId;
         readonly long _scheduledTicks;
         readonly long _finishedTicks; // 0: not finished
-        readonly long _startedTicks;  // the one attempt's start; 0: no attempt
-        readonly int _durationMs;
-        readonly short _statusCode;
-        readonly byte _status, _trigger;
+        readonly long _p;             // plain: the one attempt's start (0: no attempt); skip: the blocking run, first half
+        readonly long _q;             // plain: duration ms << 16 | status code; skip: the blocking run, second half
+        readonly int _kind;           // status | trigger << 8 | skipped count << 16 (0 for a plain run)
+        readonly int _lastOffsetMs;   // skip: the last slot skipped, in ms after the first
         readonly Run? _full;
 
-        public RunStatus Status => (RunStatus)_status;
+        public RunStatus Status => (RunStatus)(byte)_kind;
+        public RunTrigger Trigger => (RunTrigger)(byte)(_kind >> 8);
+        int SkipCount => _kind >>> 16;
         public long ScheduledTicks => _full?.ScheduledAt.UtcTicks ?? _scheduledTicks;
-        public RunTrigger Trigger => (RunTrigger)_trigger;
 
-        Row(Run run, Run? full)
+        Row(Run run, Run? full, int skipCount)
         {
             RunId = run.RunId;
-            _status = (byte)run.Status;
-            _trigger = (byte)run.Trigger;
+            _kind = (byte)run.Status | (byte)run.Trigger << 8 | skipCount << 16;
             _full = full;
             if (full is not null) return;
             _scheduledTicks = run.ScheduledAt.UtcTicks;
             _finishedTicks = run.FinishedAt?.UtcTicks ?? 0;
-            if (run.Attempts is [var attempt])
+            if (run.Skips is { } skips && skipCount > 0)
             {
-                _startedTicks = attempt.StartedAt.UtcTicks;
-                _durationMs = (int)attempt.DurationMs;
-                _statusCode = (short)attempt.StatusCode!.Value;
+                var id = skips.Blocker;
+                var blocker = MemoryMarshal.Cast<Guid, long>(new ReadOnlySpan<Guid>(in id));
+                (_p, _q) = (blocker[0], blocker[1]);
+                _lastOffsetMs = (int)((skips.Last.UtcTicks - skips.First.UtcTicks) / TimeSpan.TicksPerMillisecond);
+            }
+            else if (run.Attempts is [var attempt])
+            {
+                _p = attempt.StartedAt.UtcTicks;
+                _q = attempt.DurationMs << 16 | (ushort)attempt.StatusCode!.Value;
             }
         }
 
-        public static Row Of(Run run) => new(run, Plain(run) ? null : run);
+        public static Row Of(Run run) =>
+            SkipShape(run) is var count and > 0 ? new(run, null, count)
+            : PlainShape(run) ? new(run, null, 0)
+            : new(run, run, 0);
+
+        static bool UtcTimes(Run run) =>
+            run.ScheduledAt.Offset == TimeSpan.Zero
+            && (run.FinishedAt is not { } finished || (finished.Offset == TimeSpan.Zero && finished.UtcTicks != 0));
 
         /// <summary>Whether a row alone can say everything about the run.</summary>
-        static bool Plain(Run run)
+        static bool PlainShape(Run run)
         {
-            if (run.Replays != 0 || run.Error is not null || run.ScheduledAt.Offset != TimeSpan.Zero) return false;
-            if (run.FinishedAt is { } finished && (finished.Offset != TimeSpan.Zero || finished.UtcTicks == 0)) return false;
+            if (run.Replays != 0 || run.Error is not null || run.Skips is not null || !UtcTimes(run)) return false;
             return run.Attempts switch
             {
                 [] => true,
-                [var a] => a is { Number: 1, Error: null, Response: null, StatusCode: >= 0 and <= short.MaxValue, DurationMs: >= 0 and <= int.MaxValue }
+                [var a] => a is { Number: 1, Error: null, Response: null, StatusCode: >= 0 and <= ushort.MaxValue, DurationMs: >= 0 and < 1L << 47 }
                            && a.StartedAt.Offset == TimeSpan.Zero && a.StartedAt.UtcTicks != 0,
                 _ => false,
             };
         }
 
+        /// <summary>The count of skipped slots when the run is a record of them that a row can hold alone; 0 otherwise.</summary>
+        static int SkipShape(Run run)
+        {
+            if (run.Skips is not { } skips || run.Status != RunStatus.Skipped || run.Trigger != RunTrigger.Schedule
+                || run.Replays != 0 || run.Attempts.Length != 0 || !UtcTimes(run)) return 0;
+            var span = skips.Last.UtcTicks - skips.First.UtcTicks;
+            return skips.Count is > 0 and <= ushort.MaxValue && skips.First == run.ScheduledAt && skips.First.Offset == TimeSpan.Zero
+                && span >= 0 && span % TimeSpan.TicksPerMillisecond == 0 && span / TimeSpan.TicksPerMillisecond <= int.MaxValue
+                ? skips.Count : 0;
+        }
+
         public Run ToRun(Guid jobId)
         {
             if (_full is not null) return _full;
-            Attempt[] attempts = _startedTicks == 0
+            var scheduled = new DateTimeOffset(_scheduledTicks, TimeSpan.Zero);
+            DateTimeOffset? finished = _finishedTicks == 0 ? null : new DateTimeOffset(_finishedTicks, TimeSpan.Zero);
+            if (SkipCount > 0)
+            {
+                Span<long> halves = [_p, _q];
+                var blocker = MemoryMarshal.Cast<long, Guid>(halves)[0];
+                var skips = new SkipSeries(SkipCount, scheduled, scheduled.AddMilliseconds(_lastOffsetMs), blocker);
+                return Run.Skipped(RunId, jobId, skips, finished ?? scheduled);
+            }
+            Attempt[] attempts = _p == 0
                 ? []
-                : [new Attempt(1, new DateTimeOffset(_startedTicks, TimeSpan.Zero), _durationMs, _statusCode, null)];
-            return new Run(RunId, jobId, Trigger, Status, new DateTimeOffset(_scheduledTicks, TimeSpan.Zero),
-                _finishedTicks == 0 ? null : new DateTimeOffset(_finishedTicks, TimeSpan.Zero), attempts, null);
+                : [new Attempt(1, new DateTimeOffset(_p, TimeSpan.Zero), _q >> 16, (ushort)_q, null)];
+            return new Run(RunId, jobId, Trigger, Status, scheduled, finished, attempts, null);
         }
     }
 }

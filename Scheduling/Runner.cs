@@ -179,19 +179,16 @@ public sealed class Runner
         var running = _inFlight.GetValueOrDefault(job.Id);
         if (running is not null && running.NoteSkipped(slot, out var skips, out var first))
         {
-            if (first) _ = _table.PutRun(SkipRecord(job.Id, skips, running.RunId, now));
+            if (first) _ = _table.PutRun(SkipRecord(job.Id, skips, running.Id, now));
         }
         else
         {
-            _ = _table.PutRun(SkipRecord(job.Id, new RunInFlight.Skips(Run.NewId(), 1, slot, slot), running?.RunId, now));
+            _ = _table.PutRun(SkipRecord(job.Id, new RunInFlight.Skips(Run.NewId(), 1, slot, slot), running?.Id ?? Guid.Empty, now));
         }
     }
 
-    static Run SkipRecord(Guid jobId, RunInFlight.Skips skips, string? blocker, DateTimeOffset now) =>
-        new(skips.RecordId, jobId, RunTrigger.Schedule, RunStatus.Skipped, skips.First, Clock.Millis(now), [],
-            skips.Count == 1
-                ? $"skipped: the previous run {blocker} was still in flight"
-                : $"{skips.Count} slots skipped, {Rfc3339.Format(skips.First)} to {Rfc3339.Format(skips.Last)}: the previous run {blocker} was still in flight");
+    static Run SkipRecord(Guid jobId, RunInFlight.Skips skips, Guid blocker, DateTimeOffset now) =>
+        Run.Skipped(skips.RecordId, jobId, new SkipSeries(skips.Count, skips.First, skips.Last, blocker), Clock.Millis(now));
 
     static Run Running(RunInFlight run) =>
         new(run.Id, run.Job.Id, run.Trigger, RunStatus.Running, run.ScheduledAt, null, run.Attempts, null) { Replays = run.Replays };
@@ -372,7 +369,7 @@ public sealed class Runner
         var skipped = run.CloseSkips();
         if (run.StopReason == StopReason.JobDeleted) return;
         var now = _time.GetUtcNow();
-        if (skipped.Count > 1) _ = _table.PutRun(SkipRecord(run.Job.Id, skipped, run.RunId, now));
+        if (skipped.Count > 1) _ = _table.PutRun(SkipRecord(run.Job.Id, skipped, run.Id, now));
         var status = last.Result == AttemptResult.Succeeded ? RunStatus.Succeeded : RunStatus.Failed;
         var error = RetryPolicy.RunError(last, run, _draining);
         var finished = new Run(run.Id, run.Job.Id, run.Trigger, status, run.ScheduledAt, Clock.Millis(now), run.Attempts, error) { Replays = run.Replays };

@@ -45,13 +45,21 @@ public class RunHistoryTests
             Plain(8) with { ScheduledAt = new DateTimeOffset(2026, 3, 1, 13, 0, 8, TimeSpan.FromHours(1)) },
             new Run(Guid.NewGuid(), JobId, RunTrigger.Schedule, RunStatus.Failed, T0.AddSeconds(9), T0.AddSeconds(40),
                 [new Attempt(1, T0.AddSeconds(9), 30_000, null, "timeout after 30 s")], "timeout after 30 s"),
+            Run.Skipped(Guid.NewGuid(), JobId, new SkipSeries(1, T0.AddSeconds(10), T0.AddSeconds(10), Guid.NewGuid()), T0.AddSeconds(10.5)),
+            Run.Skipped(Guid.NewGuid(), JobId, new SkipSeries(7, T0.AddSeconds(11), T0.AddSeconds(17), Guid.NewGuid()), T0.AddSeconds(18)),
+            Run.Skipped(Guid.NewGuid(), JobId, new SkipSeries(1, T0.AddSeconds(19), T0.AddSeconds(19), Guid.Empty), T0.AddSeconds(19)),
+            Run.Skipped(Guid.NewGuid(), JobId, new SkipSeries(100_000, T0.AddSeconds(20), T0.AddDays(2), Guid.NewGuid()), T0.AddDays(2)),
         };
+        // Plain runs and skip records are rows alone (a read makes a new Run); the others keep theirs.
+        bool[] alone = [true, false, true, true, false, false, false, false, false, true, true, true, false];
+        await Assert.That(runs.Length).IsEqualTo(alone.Length);
         var history = RunHistory.Empty;
         foreach (var run in runs) history = RunHistory.Upsert(history, run, 20);
         await Assert.That(history.Length).IsEqualTo(runs.Length);
         for (var i = 0; i < runs.Length; i++)
         {
             await ReadsBackAs(history[runs.Length - 1 - i], runs[i]);
+            await Assert.That(ReferenceEquals(history[runs.Length - 1 - i], runs[i])).IsEqualTo(!alone[i]).Because($"run {i}");
             await Assert.That(history.Find(runs[i].RunId)!.RunId).IsEqualTo(runs[i].RunId);
             var key = history.Key(runs.Length - 1 - i);
             await Assert.That(key).IsEqualTo((runs[i].RunId, runs[i].Status, runs[i].ScheduledAt.UtcTicks));
