@@ -68,10 +68,12 @@ public sealed class RestartTests
         using var dir = new TempDir();
         var keys = dir.WriteKeys(Key);
         await using var callee = await Callee.StartAsync();
-        var runAt = JobDocs.WholeSecondAfter(TimeSpan.FromSeconds(1.5));
+        DateTimeOffset runAt;
         string jobId;
         await using (var ksana = await KsanaProcess.StartAsync(KsanaProcess.FreePort(), dir.Data, keys))
         {
+            // Chosen once the server is up, with room for a create and a stop on a busy machine.
+            runAt = JobDocs.WholeSecondAfter(TimeSpan.FromSeconds(3));
             using var api = ksana.Api(Key);
             jobId = (await api.CreateJobAsync(JobDocs.Once("missed", callee.Url("/missed"), runAt)))!["id"]?.GetValue<string>()!;
             await Assert.That(await ksana.StopAsync()).IsEqualTo(0).Because(ksana.Output);
@@ -106,11 +108,12 @@ public sealed class RestartTests
         var keys = dir.WriteKeys(Key);
         await using var callee = await Callee.StartAsync();
         callee.Always("/slow", Reply.Slow(TimeSpan.FromMilliseconds(1500)));
-        var runAt = JobDocs.WholeSecondAfter(TimeSpan.FromSeconds(1));
+        DateTimeOffset runAt;
         string jobId;
         Recorded call;
         await using (var ksana = await KsanaProcess.StartAsync(KsanaProcess.FreePort(), dir.Data, keys))
         {
+            runAt = JobDocs.WholeSecondAfter(TimeSpan.FromSeconds(1)); // once the server is up: a slow start must not pass it
             using var api = ksana.Api(Key);
             jobId = (await api.CreateJobAsync(JobDocs.Once("drain", callee.Url("/slow"), runAt, timeout: "10s")))!["id"]?.GetValue<string>()!;
             call = (await callee.WaitForAsync("/slow", 1, runAt - DateTimeOffset.UtcNow + TimeSpan.FromSeconds(4)))[0];
