@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.InteropServices;
 using Ksana.Scheduling;
 using Microsoft.Win32.SafeHandles;
 
@@ -51,7 +52,7 @@ public sealed class Journal : ChangeLog
     readonly ILogger _log;
     readonly long _compactionSlackBytes;
     readonly LineEncoder _encoder = new();
-    readonly ArrayBufferWriter<byte> _bytes = new(1 << 16);
+    ArrayBufferWriter<byte> _bytes = new(1 << 16);
     readonly Thread _writer;
     readonly SemaphoreSlim _signal = new(0);
 
@@ -129,8 +130,8 @@ public sealed class Journal : ChangeLog
         if (change.Kind == ChangeKind.RunWritten)
         {
             // Only the newest state of a run matters (upsert by run_id): the line it replaces goes.
-            ref var at = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_pendingRuns, change.Run!.RunId, out var had);
-            if (had) System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_pending)[at].Dropped = true;
+            ref var at = ref CollectionsMarshal.GetValueRefOrAddDefault(_pendingRuns, change.Run!.RunId, out var had);
+            if (had) CollectionsMarshal.AsSpan(_pending)[at].Dropped = true;
             at = _pending.Count;
         }
         _pending.Add(new Line(change));
@@ -200,7 +201,7 @@ public sealed class Journal : ChangeLog
                 _pendingRuns.Clear();
                 waiters = _batch;
                 _batch = NewBatch();
-                foreach (ref var line in System.Runtime.InteropServices.CollectionsMarshal.AsSpan(batch))
+                foreach (ref var line in CollectionsMarshal.AsSpan(batch))
                     if (!line.Dropped) lines++;
                 firstSeq = _nextSeq;
                 _nextSeq += lines;
@@ -240,10 +241,11 @@ public sealed class Journal : ChangeLog
     /// <summary>Encodes a batch's lines that are still wanted, numbered from <paramref name="firstSeq"/>; off the table's lock.</summary>
     ArrayBufferWriter<byte> Encode(List<Line> batch, long firstSeq)
     {
-        if (_bytes.Capacity > (4 << 20)) _bytes.Clear();
+        // A batch once huge (a burst) does not keep its buffer: Clear would only zero it, not shrink it.
+        if (_bytes.Capacity > (4 << 20)) _bytes = new ArrayBufferWriter<byte>(1 << 16);
         _bytes.ResetWrittenCount();
         var seq = firstSeq;
-        foreach (ref var line in System.Runtime.InteropServices.CollectionsMarshal.AsSpan(batch))
+        foreach (ref var line in CollectionsMarshal.AsSpan(batch))
             if (!line.Dropped)
                 _encoder.Write(_bytes, seq++, line.Change);
         return _bytes;
