@@ -230,6 +230,9 @@ public sealed partial class JobTable
         }
     }
 
+    /// <summary>Completes once every change made so far is durable (at once when nothing waits to be written).</summary>
+    public Task FlushAsync() => Log.FlushAsync();
+
     /// <summary>Every entry as it is now, without the lock (for scans: run queries, the outbox at start-up).</summary>
     public IEnumerable<JobEntry> Entries => _jobs.Values;
 

@@ -85,6 +85,9 @@ public sealed class EventSender : BackgroundService
         {
             while (!stopping.IsCancellationRequested && _table.Get(jobId) is { Outbox: [var next, ..] })
             {
+                // An event goes out only once its line is on disk (it rides the run records' batch,
+                // at most a few ms): one a crash could take back is never sent.
+                await _table.FlushAsync().WaitAsync(stopping);
                 await DeliverAsync(next, stopping);
                 _table.Delivered(jobId, next.Id);
             }

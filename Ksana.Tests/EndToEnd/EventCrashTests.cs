@@ -35,9 +35,10 @@ public sealed class EventCrashTests
 
         callee.Always("/events", Reply.Ok);
         var before = callee.RequestsTo("/events").Count;
-        await using (await KsanaProcess.StartAsync(KsanaProcess.FreePort(), dir.Data, keys, env))
+        await using (var restarted = await KsanaProcess.StartAsync(KsanaProcess.FreePort(), dir.Data, keys, env))
         {
-            await Assert.That(await Poll.Until(() => callee.RequestsTo("/events").Count > before, TimeSpan.FromSeconds(10))).IsTrue();
+            await Assert.That(await Poll.Until(() => callee.RequestsTo("/events").Count > before, TimeSpan.FromSeconds(10))).IsTrue()
+                .Because($"{before} calls before the restart\n{restarted.Output}");
             var delivered = JsonNode.Parse(callee.RequestsTo("/events")[before].Body)!;
             await Assert.That(delivered["type"]!.GetValue<string>()).IsEqualTo("run.failed");
             await Assert.That(delivered["run"]!["run_id"]!.GetValue<string>()).IsEqualTo(runId);
