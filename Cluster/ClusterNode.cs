@@ -65,6 +65,9 @@ public sealed class ClusterNode : BackgroundService
     /// <summary>Repairs the jobs of partitions just taken (catch_up, missed once jobs): Jobs.TakeOverAsync.</summary>
     public Func<IReadOnlyList<JobEntry>, Task>? TakeOver { get; set; }
 
+    /// <summary>Whether EVENTS_URL is set: a dead node's interrupted runs send run.failed.</summary>
+    public bool EventsOn { get; set; }
+
     /// <summary>Whether a run of the job is in flight on this node.</summary>
     public Func<Guid, bool>? RunningHere { get; set; }
 
@@ -386,7 +389,8 @@ public sealed class ClusterNode : BackgroundService
                 DateTimeOffset.FromUnixTimeMilliseconds(orphan.ScheduledAt), now, [], error);
         try
         {
-            _ = _table.PutRun(run, urgent: true);
+            // It ended failed like any other run (SPEC §9): the streak, the pause, run.failed.
+            _ = _table.FinishRun(run, job => RunConsequences.Of(job, run, EventsOn, now));
             _logger.LogWarning("Cluster: run {RunId} of job {JobId} was in flight on {Node}, which is gone: recorded as interrupted",
                 Scheduling.Run.Text(orphan.Run), orphan.Job, orphan.Node);
         }

@@ -131,6 +131,7 @@ public static class KsanaHost
             scheduler.Owns = node.Owns;
             node.TakeOver = jobs.TakeOverAsync;
             node.RunningHere = id => runner.InFlight(id) is not null;
+            node.EventsOn = runner.EventsOn;
             node.Deleted = runner.Forget;
             if (app.Services.GetService<EventSender>() is { } events)
             {

@@ -308,25 +308,37 @@ public sealed class Jobs(JobTable table, Runner runner, TimeProvider time)
     /// </summary>
     public Task TakeOverAsync(IReadOnlyList<JobEntry> entries) => RepairAsync(entries, interrupted: false);
 
+    /// <summary>
+    /// A run that a crash interrupted ended failed, like any other (SPEC §9): it counts toward the
+    /// job's failure streak and pause_after_failures, and sends run.failed when EVENTS_URL is set.
+    /// </summary>
+    Task Interrupted(Run failed, DateTimeOffset now) =>
+        table.FinishRun(failed, job => RunConsequences.Of(job, failed, runner.EventsOn, now));
+
     async Task<bool> RepairAsync(IReadOnlyList<JobEntry> entries, bool interrupted)
     {
         var now = Now();
         var writes = new List<Task>();
         var catchUps = new List<(Guid Id, DateTimeOffset Slot)>();
-        foreach (var entry in entries)
+        foreach (var found in entries)
         {
-            // A run interrupted by the crash served its slot: it is failed below, not made up.
-            if (entry.Job.Spec.Enabled && CatchUpSlot(entry.Job, MissIfPassed(entry.Job, now), entry.Runs, now, DateTimeOffset.MinValue) is { } slot)
-                catchUps.Add((entry.Job.Id, slot));
+            var entry = found;
             if (interrupted)
-                foreach (var run in entry.Runs)
+                foreach (var run in found.Runs)
                     if (!run.IsFinished)
-                        writes.Add(table.PutRun(run with
+                    {
+                        writes.Add(Interrupted(run with
                         {
                             Status = RunStatus.Failed,
                             FinishedAt = now,
                             Error = "interrupted: Ksana stopped while this run was in flight",
-                        }));
+                        }, now));
+                        // The failure may have paused the job (pause_after_failures): what follows reads it as it is now.
+                        entry = table.Get(found.Job.Id) ?? entry;
+                    }
+            // A run interrupted by the crash served its slot: it is failed above, not made up.
+            if (entry.Job.Spec.Enabled && CatchUpSlot(entry.Job, MissIfPassed(entry.Job, now), entry.Runs, now, DateTimeOffset.MinValue) is { } slot)
+                catchUps.Add((entry.Job.Id, slot));
             var job = entry.Job;
             if (job.Spec.Enabled && MissIfPassed(job, now) is var repaired && !ReferenceEquals(repaired, job))
             {
@@ -336,7 +348,7 @@ public sealed class Jobs(JobTable table, Runner runner, TimeProvider time)
         }
         await Task.WhenAll(writes);
         foreach (var (id, slot) in catchUps)
-            if (table.Get(id)?.Job is { } job) StartCatchUp(job, slot, now);
+            if (table.Get(id)?.Job is { Spec.Enabled: true } job) StartCatchUp(job, slot, now);
         return writes.Count > 0 || catchUps.Count > 0;
     }
 }

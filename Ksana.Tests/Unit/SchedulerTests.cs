@@ -199,6 +199,46 @@ public class SchedulerTests
     }
 
     [Test]
+    public async Task A_run_interrupted_by_a_crash_counts_as_a_failure_sends_run_failed_and_can_pause_its_job()
+    {
+        using var dir = new TempDir();
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(T0);
+        Guid id;
+        using (var rig = new Rig(dir.Data, time, eventsOn: true))
+        {
+            rig.Send = _ => new TaskCompletionSource<AttemptOutcome>().Task; // never answers
+            id = (await rig.CreateAsync(Rig.Every(S(1)) with { PauseAfterFailures = 1 })).Id;
+            rig.Scheduler.Tick();
+            rig.Time.Advance(S(1));
+            rig.Scheduler.Tick();
+            await Task.Delay(50);
+            await rig.Data.Journal.FlushAsync();
+        }
+        using (var rig = new Rig(dir.Data, time, eventsOn: true))
+        {
+            var entry = rig.Jobs.Get(id)!;
+            var run = entry.Runs.Single();
+            await Assert.That(run.Status).IsEqualTo(RunStatus.Failed);
+            await Assert.That(entry.Job.FailureStreak).IsEqualTo(1);
+            await Assert.That(entry.Job.State).IsEqualTo(JobState.Paused);
+            await Assert.That(entry.Job.PausedReason!).Contains("interrupted");
+            await Assert.That(entry.Outbox.Select(e => e.Type)).IsEquivalentTo(new[] { Event.RunFailed, Event.JobPaused });
+            await Assert.That(entry.Outbox[0].Run.RunId).IsEqualTo(run.RunId);
+            // Paused by the failure: the clock moving on fires nothing.
+            await rig.AdvanceAsync(S(3));
+            await Assert.That(rig.Calls.Count).IsEqualTo(0);
+        }
+        using (var rig = new Rig(dir.Data, time, eventsOn: true))
+        {
+            // The repair was durable: a second restart finds the same, and adds nothing.
+            var entry = rig.Jobs.Get(id)!;
+            await Assert.That(entry.Runs.Count).IsEqualTo(1);
+            await Assert.That(entry.Job.State).IsEqualTo(JobState.Paused);
+            await Assert.That(entry.Outbox.Length).IsEqualTo(2);
+        }
+    }
+
+    [Test]
     public async Task Deleted_jobs_stop_firing()
     {
         using var dir = new TempDir();
