@@ -32,7 +32,7 @@ public sealed class Jobs(JobTable table, Runner runner, TimeProvider time)
         var owner = Guid.Empty;
         var result = await Durably(() =>
         {
-            var created = table.Create(new Job(Guid.NewGuid(), spec, now, now, now, OnceOutcome.Pending, 0), out owner);
+            var created = table.Create(new Job(Ids.New(), spec, now, now, now, OnceOutcome.Pending, 0), out owner);
             return created is { } c ? c : (null, null);
         }, $"the job limit is reached ({table.MaxJobs} jobs, set by MAX_JOBS)");
         return owner != Guid.Empty ? JobResult<Job>.Refused(Refusal.Conflict, KeyTaken(spec.Key!, owner)) : result;
@@ -59,7 +59,7 @@ public sealed class Jobs(JobTable table, Runner runner, TimeProvider time)
             var now = Now();
             try
             {
-                var created = table.Create(new Job(Guid.NewGuid(), wanted.Spec with { Key = key }, now, now, now, OnceOutcome.Pending, 0), out var owner);
+                var created = table.Create(new Job(Ids.New(), wanted.Spec with { Key = key }, now, now, now, OnceOutcome.Pending, 0), out var owner);
                 if (created is { } c)
                 {
                     await c.Durable;

@@ -34,7 +34,7 @@ public sealed record Run(
 
     public bool IsFinished => Status is not (RunStatus.Running or RunStatus.Retrying);
 
-    public static Guid NewId() => Guid.NewGuid();
+    public static Guid NewId() => Ids.New();
 
     /// <summary>32 lower-case hex characters: a callee's idempotency key.</summary>
     public static string Text(Guid runId) => runId.ToString("N");

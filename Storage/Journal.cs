@@ -54,7 +54,10 @@ public sealed class Journal : ChangeLog
     readonly LineEncoder _encoder = new();
     ArrayBufferWriter<byte> _bytes = new(1 << 16);
     readonly Thread _writer;
-    readonly SemaphoreSlim _signal = new(0);
+    // Set under the lock by Wake, reset under the lock by the writer: it mirrors _signalled. It does
+    // not spin before it blocks (a SemaphoreSlim yields the CPU in a loop first, which cost 4 % of
+    // the process's CPU at 10 000 callbacks/s while the writer collected its 5 ms batches).
+    readonly ManualResetEventSlim _signal = new(false, spinCount: 0);
 
     // Guards everything below; it is the table's lock, so lines reach the file in the order the state changed.
     Lock _gate = new();
@@ -168,7 +171,7 @@ public sealed class Journal : ChangeLog
     {
         if (_signalled) return;
         _signalled = true;
-        _signal.Release();
+        _signal.Set();
     }
 
     void WriterLoop()
@@ -180,10 +183,11 @@ public sealed class Journal : ChangeLog
             lock (_gate)
             {
                 _signalled = false;
+                _signal.Reset();
                 collect = !_urgentPending && !_stopping && !_compactionRequested;
             }
             // Only lines nobody waits for so far: collect for a moment. An urgent append (or a stop)
-            // releases the semaphore again and ends the wait early.
+            // sets the signal again and ends the wait early.
             if (collect) _signal.Wait(LazyFlush);
             List<Line> batch;
             TaskCompletionSource waiters;
@@ -194,6 +198,7 @@ public sealed class Journal : ChangeLog
             lock (_gate)
             {
                 _signalled = false;
+                _signal.Reset();
                 _lazyPending = false;
                 _urgentPending = false;
                 batch = _pending;
@@ -338,7 +343,7 @@ public sealed class Journal : ChangeLog
             if (_stopping) return;
             _stopping = true;
             _signalled = true;
-            _signal.Release();
+            _signal.Set();
         }
         _writer.Join();
         _compaction?.Abandon();

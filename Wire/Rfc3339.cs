@@ -109,12 +109,24 @@ public static class Rfc3339
         return true;
     }
 
+    /// <summary>The longest text <see cref="Format(DateTimeOffset)"/> makes.</summary>
+    public const int MaxLength = PrefixLength + 1 + TickDigits + 1;
+
     public static string Format(DateTimeOffset t)
+    {
+        Span<char> buf = stackalloc char[MaxLength];
+        return new string(buf[..Format(t, buf)]);
+    }
+
+    /// <summary>
+    /// Writes what <see cref="Format(DateTimeOffset)"/> returns into <paramref name="buf"/> (at least
+    /// <see cref="MaxLength"/> long) and answers its length: a record written to the journal needs no string.
+    /// </summary>
+    public static int Format(DateTimeOffset t, Span<char> buf)
     {
         var ticks = t.UtcTicks;
         var d = new DateTime(ticks, DateTimeKind.Utc);
         var fraction = (int)(ticks % TimeSpan.TicksPerSecond);
-        Span<char> buf = stackalloc char[PrefixLength + 1 + TickDigits + 1];
         Write(buf, 0, 4, d.Year);
         buf[4] = '-';
         Write(buf, 5, 2, d.Month);
@@ -140,7 +152,7 @@ public static class Rfc3339
             len += digits;
         }
         buf[len++] = 'Z';
-        return new string(buf[..len]);
+        return len;
     }
 
     /// <summary>
