@@ -6,23 +6,53 @@ using Ksana.Wire;
 namespace Ksana.Scheduling;
 
 /// <summary>
-/// A job's kept runs, newest first (SPEC §5), as one array of compact rows: no object per run.
-/// A plain run (at most one attempt with a status code, no error, no response body, never replayed,
-/// times in UTC) and a record of skipped slots live in their rows alone, so a job firing every
-/// second keeps one object for its whole history, even under overload, and a run that falls out of
-/// it leaves nothing for the collector to trace. Any other run keeps its <see cref="Run"/> by
-/// reference in its row. Immutable: a write makes a new history, so a
-/// reader, an undo or a compaction snapshot holding the old one sees it unchanged.
+/// A job's kept runs, newest first (SPEC §5), as compact rows: no object per run. A plain run (at
+/// most one attempt with a status code, no error, no response body, never replayed, times in UTC)
+/// and a record of skipped slots live in their rows alone; any other run keeps its <see cref="Run"/>
+/// by reference in its row.
+///
+/// Three parts, newest first: the run in flight (<see cref="_open"/>, at most one, kept as it is
+/// until it ends), the recent rows (the newest RUNS_KEPT, oldest first in a shared buffer), and the
+/// older failed runs kept besides (newest first, SPEC §5: a failure is not pushed out by the
+/// successes after it). A run that starts takes the open place; when it ends its row is appended
+/// to the buffer in place, past the end of every history that shares it, and the oldest recent row
+/// leaves by moving the start. So a job firing every second writes its rows into one buffer and
+/// copies it once every <see cref="Slack"/> runs, rather than making a new array twice per run:
+/// those arrays lived a second, long enough to reach the oldest generation, and died there.
+///
+/// Immutable as seen by a reader: a history never shows a row written after it was made, so a
+/// reader, an undo or a compaction snapshot holding an old history sees it unchanged. Writes are
+/// made under the table's lock (or by the single replay thread). A history writes in place only
+/// when it ends where the buffer's written rows end; any other (an older history, after an undo)
+/// copies.
 /// </summary>
 [CollectionBuilder(typeof(RunHistory), nameof(Of))]
 public readonly struct RunHistory : IReadOnlyList<Run>
 {
-    readonly Row[]? _rows;
+    /// <summary>Most free rows a buffer gets beyond the recent rows when it is (re)made: runs appended between copies.</summary>
+    public const int Slack = 8;
+
+    readonly Buffer? _recent;   // rows [_start, _end) of its array, oldest first
+    readonly int _start;
+    readonly int _end;
+    readonly Row[]? _failed;    // older failed runs kept besides, newest first
+    readonly Run? _open;        // the newest run, still in flight
     readonly Guid _jobId;
 
-    RunHistory(Row[] rows, Guid jobId)
+    /// <summary>Rows shared by the histories of one job; <see cref="Used"/> counts the rows ever written.</summary>
+    sealed class Buffer(Row[] rows, int used)
     {
-        _rows = rows;
+        public readonly Row[] Rows = rows;
+        public int Used = used;
+    }
+
+    RunHistory(Buffer? recent, int start, int end, Row[]? failed, Run? open, Guid jobId)
+    {
+        _recent = recent;
+        _start = start;
+        _end = end;
+        _failed = failed;
+        _open = open;
         _jobId = jobId;
     }
 
@@ -33,33 +63,60 @@ public readonly struct RunHistory : IReadOnlyList<Run>
     {
         if (runs.IsEmpty) return default;
         var rows = new Row[runs.Length];
-        for (var i = 0; i < rows.Length; i++) rows[i] = Row.Of(runs[i]);
-        return new RunHistory(rows, runs[0].JobId);
+        for (var i = 0; i < rows.Length; i++) rows[rows.Length - 1 - i] = Row.Of(runs[i]);
+        return new RunHistory(new Buffer(rows, rows.Length), 0, rows.Length, null, null, runs[0].JobId);
     }
 
-    ReadOnlySpan<Row> Rows => _rows;
+    /// <summary>The recent rows, oldest first.</summary>
+    ReadOnlySpan<Row> Recent => _recent is null ? default : _recent.Rows.AsSpan(_start, _end - _start);
 
-    public int Length => _rows?.Length ?? 0;
+    ReadOnlySpan<Row> Failed => _failed;
+
+    int OpenCount => _open is null ? 0 : 1;
+
+    public int Length => OpenCount + (_end - _start) + (_failed?.Length ?? 0);
     public int Count => Length;
 
     /// <summary>The run at <paramref name="index"/> (0 is the newest), made whole from its row.</summary>
-    public Run this[int index] => Rows[index].ToRun(_jobId);
+    public Run this[int index]
+    {
+        get
+        {
+            if (_open is not null && index == 0) return _open;
+            return RowAt(index).ToRun(_jobId);
+        }
+    }
+
+    /// <summary>The row at <paramref name="index"/> (0 is the newest), not the open run.</summary>
+    ref readonly Row RowAt(int index)
+    {
+        var i = index - OpenCount;
+        var recent = Recent;
+        if ((uint)i < (uint)recent.Length) return ref recent[recent.Length - 1 - i];
+        return ref Failed[i - recent.Length];
+    }
 
     /// <summary>Run <paramref name="index"/>'s id, status and scheduled_at (UTC ticks), read without making a <see cref="Run"/> (scans).</summary>
     public (Guid RunId, RunStatus Status, long ScheduledTicks) Key(int index)
     {
-        ref readonly var row = ref Rows[index];
+        if (_open is not null && index == 0) return (_open.RunId, _open.Status, _open.ScheduledAt.UtcTicks);
+        ref readonly var row = ref RowAt(index);
         return (row.RunId, row.Status, row.ScheduledTicks);
     }
 
     /// <summary>Whether the newest run is a scheduled one still in flight (without making a <see cref="Run"/>).</summary>
     public bool NewestIsUnfinishedSchedule =>
-        Rows is [var newest, ..] && !Finished(newest.Status) && newest.Trigger == RunTrigger.Schedule;
+        _open is not null ? _open.Trigger == RunTrigger.Schedule
+        : Length > 0 && RowAt(0) is var newest && !Finished(newest.Status) && newest.Trigger == RunTrigger.Schedule;
 
     /// <summary>The kept run <paramref name="runId"/>, or null.</summary>
     public Run? Find(Guid runId)
     {
-        foreach (ref readonly var row in Rows)
+        if (_open?.RunId == runId) return _open;
+        foreach (ref readonly var row in Recent)
+            if (row.RunId == runId)
+                return row.ToRun(_jobId);
+        foreach (ref readonly var row in Failed)
             if (row.RunId == runId)
                 return row.ToRun(_jobId);
         return null;
@@ -72,36 +129,95 @@ public readonly struct RunHistory : IReadOnlyList<Run>
     /// </summary>
     public static RunHistory Upsert(RunHistory history, Run run, int cap)
     {
-        var rows = history.Rows;
-        var row = Row.Of(run);
-        for (var i = 0; i < rows.Length; i++)
+        cap = Math.Max(cap, 1);
+        var h = history;
+        if (h._open is { } open)
         {
-            if (rows[i].RunId != run.RunId) continue;
-            var copy = rows.ToArray();
-            copy[i] = row;
-            return new RunHistory(copy, run.JobId);
+            if (open.RunId == run.RunId)
+            {
+                // The run in flight changed (retrying) or ended: its row goes where the open place was.
+                var closed = new RunHistory(h._recent, h._start, h._end, h._failed, null, run.JobId);
+                return run.IsFinished ? closed.Append(Row.Of(run), run.JobId) : closed.WithOpen(run);
+            }
+            if (h.Holds(run.RunId)) return h.Replaced(run);
+            // Another run, newer than the one in flight (a record of skipped slots): the run in flight
+            // becomes a row like any other, below the new one.
+            h = new RunHistory(h._recent, h._start, h._end, h._failed, null, h._jobId).Append(Row.Of(open), open.JobId);
         }
-        // One array per write, sized first: the new run, then each older run that is still kept.
-        var count = 1;
-        var olderFailed = 0;
-        for (var i = 0; i < rows.Length; i++)
-            if (Kept(rows[i].Status, i + 1, cap, ref olderFailed)) count++;
-        var kept = new Row[count];
-        kept[0] = row;
-        olderFailed = 0;
-        for (int i = 0, k = 1; i < rows.Length; i++)
-            if (Kept(rows[i].Status, i + 1, cap, ref olderFailed)) kept[k++] = rows[i];
-        return new RunHistory(kept, run.JobId);
+        else if (h.Holds(run.RunId)) return h.Replaced(run);
+        // A new run: the recent rows make room for it, the oldest leaving (or, failed, joining the older failed).
+        while (h._end - h._start >= cap) h = h.EvictOldest(cap);
+        return run.IsFinished ? h.Append(Row.Of(run), run.JobId) : h.WithOpen(run);
     }
 
-    /// <summary>Whether the run at <paramref name="position"/> (0 is the newest) stays: among the newest, or among the newest failed of the rest.</summary>
-    static bool Kept(RunStatus status, int position, int cap, ref int olderFailed) =>
-        position < cap || (status == RunStatus.Failed && olderFailed++ < cap);
+    bool Holds(Guid runId)
+    {
+        foreach (ref readonly var row in Recent)
+            if (row.RunId == runId) return true;
+        foreach (ref readonly var row in Failed)
+            if (row.RunId == runId) return true;
+        return false;
+    }
 
+    RunHistory WithOpen(Run run) => new(_recent, _start, _end, _failed, run, run.JobId);
+
+    /// <summary>A kept run written again (a record of skipped slots grown, a replay): its part is copied with the new row in its place.</summary>
+    RunHistory Replaced(Run run)
+    {
+        var row = Row.Of(run);
+        var recent = Recent;
+        for (var i = 0; i < recent.Length; i++)
+        {
+            if (recent[i].RunId != run.RunId) continue;
+            var rows = new Row[recent.Length + Math.Min(Slack, recent.Length)];
+            recent.CopyTo(rows);
+            rows[i] = row;
+            return new RunHistory(new Buffer(rows, recent.Length), 0, recent.Length, _failed, _open, run.JobId);
+        }
+        var failed = _failed!.AsSpan().ToArray();
+        failed[Array.FindIndex(failed, r => r.RunId == run.RunId)] = row;
+        return new RunHistory(_recent, _start, _end, failed, _open, run.JobId);
+    }
+
+    /// <summary>Adds <paramref name="row"/> as the newest recent row: in place when this history ends where the buffer's rows end.</summary>
+    RunHistory Append(in Row row, Guid jobId)
+    {
+        if (_recent is { } buffer && _end == buffer.Used && buffer.Used < buffer.Rows.Length)
+        {
+            buffer.Rows[buffer.Used++] = row;
+            return new RunHistory(buffer, _start, _end + 1, _failed, _open, jobId);
+        }
+        var recent = Recent;
+        // Room to grow: as much again as the rows, up to Slack (a job with one run keeps two rows, not nine).
+        var rows = new Row[recent.Length + 1 + Math.Min(Slack, recent.Length + 1)];
+        recent.CopyTo(rows);
+        rows[recent.Length] = row;
+        return new RunHistory(new Buffer(rows, recent.Length + 1), 0, recent.Length + 1, _failed, _open, jobId);
+    }
+
+    /// <summary>The oldest recent row leaves; a failed one joins the older failed runs, of which the newest <paramref name="cap"/> stay.</summary>
+    RunHistory EvictOldest(int cap)
+    {
+        ref readonly var oldest = ref _recent!.Rows[_start];
+        var failed = _failed;
+        if (oldest.Status == RunStatus.Failed)
+        {
+            var kept = Math.Min(Failed.Length, cap - 1);
+            var grown = new Row[kept + 1];
+            grown[0] = oldest;
+            Failed[..kept].CopyTo(grown.AsSpan(1));
+            failed = grown;
+        }
+        return new RunHistory(_recent, _start + 1, _end, failed, _open, _jobId);
+    }
     /// <summary>True when the history already holds run <paramref name="runId"/> with a final status.</summary>
     public static bool EndedBefore(RunHistory history, Guid runId)
     {
-        foreach (ref readonly var row in history.Rows)
+        if (history._open?.RunId == runId) return false;
+        foreach (ref readonly var row in history.Recent)
+            if (row.RunId == runId)
+                return Finished(row.Status);
+        foreach (ref readonly var row in history.Failed)
             if (row.RunId == runId)
                 return Finished(row.Status);
         return false;

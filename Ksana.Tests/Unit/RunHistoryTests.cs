@@ -103,4 +103,99 @@ public class RunHistoryTests
         await Assert.That(string.Join(",", history.Select(r => r.ScheduledAt.Second))).IsEqualTo("9,8,7,6,4,2");
         await Assert.That(history.Count(r => r.Status == RunStatus.Failed)).IsEqualTo(4);
     }
+
+    /// <summary>The history as it was, a list newest first, written by copying (the model the rows must match).</summary>
+    static List<Run> ModelUpsert(List<Run> runs, Run run, int cap)
+    {
+        var at = runs.FindIndex(r => r.RunId == run.RunId);
+        if (at >= 0)
+        {
+            var copy = new List<Run>(runs) { [at] = run };
+            return copy;
+        }
+        var kept = new List<Run> { run };
+        var olderFailed = 0;
+        for (var i = 0; i < runs.Count; i++)
+            if (i + 1 < cap || (runs[i].Status == RunStatus.Failed && olderFailed++ < cap)) kept.Add(runs[i]);
+        return kept;
+    }
+
+    static string Show(IEnumerable<Run> runs) => string.Join(" ", runs.Select(r => $"{r.RunId.ToString()[..4]}:{r.Status}:{r.Skips?.Count}"));
+
+    [Test]
+    [Arguments(1)]
+    [Arguments(2)]
+    [Arguments(3)]
+    [Arguments(5)]
+    [Arguments(20)]
+    public async Task Rows_written_in_place_read_as_the_copying_history_did_and_old_histories_never_change(int cap)
+    {
+        var random = new Random(cap * 7919);
+        for (var round = 0; round < 40; round++)
+        {
+            var history = RunHistory.Empty;
+            var model = new List<Run>();
+            var kept = new List<(RunHistory History, string Seen)>();
+            Run? open = null;
+            Run? skips = null;
+            var second = 0;
+            for (var step = 0; step < 300; step++)
+            {
+                second++;
+                Run run;
+                var roll = random.Next(100);
+                if (open is not null && roll < 15)
+                {
+                    // Slots skipped behind the run in flight: one record, written again as it grows.
+                    run = skips is { } s && random.Next(2) == 0
+                        ? Run.Skipped(s.RunId, JobId, new SkipSeries(s.Skips!.Value.Count + 1, s.Skips.Value.First, T0.AddSeconds(second), open.RunId), T0.AddSeconds(second))
+                        : Run.Skipped(Guid.NewGuid(), JobId, new SkipSeries(1, T0.AddSeconds(second), T0.AddSeconds(second), open.RunId), T0.AddSeconds(second));
+                    skips = run;
+                }
+                else if (open is not null && roll < 30)
+                    run = open = open with { Status = RunStatus.Retrying };
+                else if (open is not null)
+                {
+                    run = random.Next(3) == 0
+                        ? open with { Status = RunStatus.Failed, FinishedAt = T0.AddSeconds(second), Error = "HTTP 500" }
+                        : Plain(second) with { RunId = open.RunId, ScheduledAt = open.ScheduledAt };
+                    open = null;
+                    skips = null;
+                }
+                else if (roll < 10 && model.Take(cap).FirstOrDefault(r => r.Status == RunStatus.Failed) is { } failed)
+                    // A failed run among the newest, delivered again: it is in flight in its old place.
+                    run = open = failed with { Status = RunStatus.Running, Replays = failed.Replays + 1 };
+                else if (roll < 20)
+                    run = random.Next(2) == 0 ? Plain(second) : Plain(second, RunStatus.Failed, 500);
+                else
+                    run = open = new Run(Guid.NewGuid(), JobId, RunTrigger.Schedule, RunStatus.Running, T0.AddSeconds(second), null, [], null);
+
+                history = RunHistory.Upsert(history, run, cap);
+                model = ModelUpsert(model, run, cap);
+                await Assert.That(Show(history)).IsEqualTo(Show(model)).Because($"cap {cap}, round {round}, step {step}");
+                await Assert.That(history.Length).IsEqualTo(model.Count);
+                for (var i = 0; i < model.Count; i++)
+                {
+                    await Assert.That(history.Key(i)).IsEqualTo((model[i].RunId, model[i].Status, model[i].ScheduledAt.UtcTicks));
+                    await Assert.That(RunHistory.EndedBefore(history, model[i].RunId)).IsEqualTo(model[i].IsFinished);
+                }
+                await Assert.That(history.NewestIsUnfinishedSchedule)
+                    .IsEqualTo(model.Count > 0 && !model[0].IsFinished && model[0].Trigger == RunTrigger.Schedule);
+                if (random.Next(10) == 0) kept.Add((history, Show(history)));
+                if (random.Next(25) == 0 && kept.Count > 0 && open is null)
+                {
+                    // An undo: writing goes on from an older history, which must not disturb the newer ones kept.
+                    var (older, seen) = kept[random.Next(kept.Count)];
+                    if (!older.Any(r => !r.IsFinished))
+                    {
+                        history = older;
+                        model = [.. older];
+                        await Assert.That(Show(history)).IsEqualTo(seen);
+                    }
+                }
+            }
+            foreach (var (older, seen) in kept)
+                await Assert.That(Show(older)).IsEqualTo(seen).Because("a history is never changed by a later write");
+        }
+    }
 }
