@@ -13,8 +13,8 @@ namespace Ksana.Scheduling;
 public sealed partial class JobTable
 {
     readonly Lock _lock = new();
-    readonly ConcurrentDictionary<Guid, JobEntry> _jobs = new();
-    readonly List<(long Ticks, Guid Id)> _order = []; // by created_at, then id: the listing order
+    readonly ConcurrentDictionary<Guid, JobEntry> _jobs;
+    readonly List<(long Ticks, Guid Id)> _order; // by created_at, then id: the listing order
     readonly List<(long Number, Guid Id, JobEntry? Previous)> _undo = [];
     // Kept with every change under the lock, so a key's uniqueness is checked where it is written and
     // a scrape counts jobs by state without walking up to MAX_JOBS entries.
@@ -24,10 +24,18 @@ public sealed partial class JobTable
     long _lastNumber;
     ChangeLog? _log;
 
-    public JobTable(int runsKept, int maxJobs, TimeProvider? time = null)
+    /// <param name="expectedJobs">
+    /// How many jobs replay will likely bring (an estimate): the table is made that large at once,
+    /// rather than growing by doubling and copying its entries each time, which at 100 000 jobs was
+    /// garbage the size of the table itself.
+    /// </param>
+    public JobTable(int runsKept, int maxJobs, TimeProvider? time = null, int expectedJobs = 0)
     {
         RunsKept = runsKept;
         MaxJobs = maxJobs;
+        expectedJobs = Math.Clamp(expectedJobs, 0, maxJobs);
+        _jobs = new ConcurrentDictionary<Guid, JobEntry>(Environment.ProcessorCount, Math.Max(expectedJobs, 31));
+        _order = new List<(long Ticks, Guid Id)>(expectedJobs);
         Answers = new RememberedAnswers(time ?? TimeProvider.System);
     }
 
@@ -79,6 +87,9 @@ public sealed partial class JobTable
                 break;
         }
     }
+
+    /// <summary>After replay: the listing order gives back what the guess of the table's size overshot.</summary>
+    public void ReplayDone() => _order.TrimExcess();
 
     /// <summary>Connects the replayed state to the log that will carry every later change.</summary>
     public void Attach(ChangeLog log)

@@ -64,6 +64,12 @@ public sealed class Scheduler : BackgroundService
     public void PlanAll(IEnumerable<JobEntry> entries)
     {
         var now = _time.GetUtcNow();
+        if (entries.TryGetNonEnumeratedCount(out var count))
+        {
+            // Sized once: 100 000 jobs would otherwise grow both by doubling, copying each time.
+            _planned.EnsureCapacity(count);
+            _queue.EnsureCapacity(count);
+        }
         foreach (var entry in entries) Plan(entry.Job.Id, entry.Job, now);
     }
 

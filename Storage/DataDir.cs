@@ -22,6 +22,16 @@ public sealed class DataDir : IDisposable
         Table = table;
     }
 
+    /// <summary>
+    /// A guess at the jobs a journal holds, from its size: a job's line is about 500 bytes. Run lines
+    /// make it guess high (bounded by the file: a few bytes per line of the journal, given back after replay).
+    /// </summary>
+    static int ExpectedJobs(string journal)
+    {
+        var info = new FileInfo(journal);
+        return info.Exists ? (int)Math.Min(info.Length / 512, int.MaxValue) : 0;
+    }
+
     public static DataDir Open(string path, int runsKept, int maxJobs, ILogger log, long compactionSlackBytes = 8 << 20, TimeProvider? time = null)
     {
         try
@@ -37,8 +47,9 @@ public sealed class DataDir : IDisposable
         {
             // A compaction that a crash interrupted left only its temporary file; the journal is intact.
             File.Delete(Path.Combine(path, Journal.CompactFileName));
-            var table = new JobTable(runsKept, maxJobs, time);
+            var table = new JobTable(runsKept, maxJobs, time, ExpectedJobs(Path.Combine(path, Journal.FileName)));
             var replay = JournalReader.Replay(path, table.ApplyReplayed, log);
+            table.ReplayDone();
             var journal = new Journal(path, replay.LastSeq, log, compactionSlackBytes);
             table.Attach(journal);
             log.LogInformation("Journal replayed: {Lines} lines, {Jobs} jobs", replay.Lines, table.Count);
