@@ -16,7 +16,7 @@ public static class EventCodec
         w.WriteStartObject();
         w.WriteString("id"u8, e.IdText);
         w.WriteString("type"u8, e.Type);
-        w.WriteString("at"u8, Rfc3339.Format(e.At));
+        Rfc3339.Write(w, "at"u8, e.At);
         w.WriteStartObject("job"u8);
         w.WriteString("id"u8, e.JobId);
         if (e.JobKey is { } key) w.WriteString("key"u8, key);

@@ -43,9 +43,9 @@ public static class JobCodec
         w.WriteStartObject();
         w.WriteString("id"u8, job.Id);
         WriteClientFields(w, job.Spec);
-        w.WriteString("created_at"u8, Rfc3339.Format(job.CreatedAt));
-        w.WriteString("updated_at"u8, Rfc3339.Format(job.UpdatedAt));
-        w.WriteString("grid_origin"u8, Rfc3339.Format(job.GridOrigin));
+        Rfc3339.Write(w, "created_at"u8, job.CreatedAt);
+        Rfc3339.Write(w, "updated_at"u8, job.UpdatedAt);
+        Rfc3339.Write(w, "grid_origin"u8, job.GridOrigin);
         w.WriteString("once"u8, job.Once switch { OnceOutcome.Fired => "fired", OnceOutcome.Missed => "missed", _ => "pending" });
         if (job.PausedReason is { } reason) w.WriteString("paused_reason"u8, reason);
         if (job.FailureStreak > 0) w.WriteNumber("failure_streak"u8, job.FailureStreak);

@@ -15,14 +15,13 @@ public static class RunCodec
     {
         w.WriteStartObject();
         Span<char> id = stackalloc char[32];
-        Span<char> time = stackalloc char[Rfc3339.MaxLength];
         run.RunId.TryFormat(id, out _, "N");
         w.WriteString("run_id"u8, id);
         w.WriteString("job_id"u8, run.JobId);
         w.WriteString("trigger"u8, Names.Of(run.Trigger));
         w.WriteString("status"u8, Names.Of(run.Status));
-        w.WriteString("scheduled_at"u8, time[..Rfc3339.Format(run.ScheduledAt, time)]);
-        if (run.FinishedAt is { } finished) w.WriteString("finished_at"u8, time[..Rfc3339.Format(finished, time)]);
+        Rfc3339.Write(w, "scheduled_at"u8, run.ScheduledAt);
+        if (run.FinishedAt is { } finished) Rfc3339.Write(w, "finished_at"u8, finished);
         else if (withNulls) w.WriteNull("finished_at"u8);
         if (run.Error is { } error) w.WriteString("error"u8, error);
         else if (withNulls) w.WriteNull("error"u8);
@@ -32,7 +31,7 @@ public static class RunCodec
         {
             w.WriteStartObject();
             w.WriteNumber("attempt"u8, a.Number);
-            w.WriteString("started_at"u8, time[..Rfc3339.Format(a.StartedAt, time)]);
+            Rfc3339.Write(w, "started_at"u8, a.StartedAt);
             w.WriteNumber("duration_ms"u8, a.DurationMs);
             if (a.StatusCode is { } code) w.WriteNumber("status_code"u8, code);
             else if (withNulls) w.WriteNull("status_code"u8);

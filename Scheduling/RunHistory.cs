@@ -113,13 +113,20 @@ public readonly struct RunHistory : IReadOnlyList<Run>
     public Run? Find(Guid runId)
     {
         if (_open?.RunId == runId) return _open;
-        foreach (ref readonly var row in Recent)
-            if (row.RunId == runId)
-                return row.ToRun(_jobId);
-        foreach (ref readonly var row in Failed)
-            if (row.RunId == runId)
-                return row.ToRun(_jobId);
-        return null;
+        var (failed, at) = Locate(runId);
+        return at < 0 ? null : (failed ? Failed : Recent)[at].ToRun(_jobId);
+    }
+
+    /// <summary>Where row <paramref name="runId"/> is: among the older failed runs or the recent ones, and at which index; -1 when neither (the open run is not looked at).</summary>
+    (bool Failed, int Index) Locate(Guid runId)
+    {
+        var recent = Recent;
+        for (var i = 0; i < recent.Length; i++)
+            if (recent[i].RunId == runId) return (false, i);
+        var failed = Failed;
+        for (var i = 0; i < failed.Length; i++)
+            if (failed[i].RunId == runId) return (true, i);
+        return (false, -1);
     }
 
     /// <summary>
@@ -131,52 +138,35 @@ public readonly struct RunHistory : IReadOnlyList<Run>
     {
         cap = Math.Max(cap, 1);
         var h = history;
-        if (h._open is { } open)
-        {
-            if (open.RunId == run.RunId)
-            {
-                // The run in flight changed (retrying) or ended: its row goes where the open place was.
-                var closed = new RunHistory(h._recent, h._start, h._end, h._failed, null, run.JobId);
-                return run.IsFinished ? closed.Append(Row.Of(run), run.JobId) : closed.WithOpen(run);
-            }
-            if (h.Holds(run.RunId)) return h.Replaced(run);
-            // Another run, newer than the one in flight (a record of skipped slots): the run in flight
-            // becomes a row like any other, below the new one.
-            h = new RunHistory(h._recent, h._start, h._end, h._failed, null, h._jobId).Append(Row.Of(open), open.JobId);
-        }
-        else if (h.Holds(run.RunId)) return h.Replaced(run);
+        // The run in flight changed (retrying) or ended: its row goes where the open place was.
+        if (h._open?.RunId == run.RunId) return run.IsFinished ? h.WithoutOpen().Append(Row.Of(run), run.JobId) : h.WithOpen(run);
+        if (h.Locate(run.RunId) is (var inFailed, >= 0 and var at)) return h.Replaced(run, inFailed, at);
+        // Another run, newer than the one in flight (a record of skipped slots): the run in flight
+        // becomes a row like any other, below the new one.
+        if (h._open is { } older) h = h.WithoutOpen().Append(Row.Of(older), older.JobId);
         // A new run: the recent rows make room for it, the oldest leaving (or, failed, joining the older failed).
         while (h._end - h._start >= cap) h = h.EvictOldest(cap);
         return run.IsFinished ? h.Append(Row.Of(run), run.JobId) : h.WithOpen(run);
     }
 
-    bool Holds(Guid runId)
-    {
-        foreach (ref readonly var row in Recent)
-            if (row.RunId == runId) return true;
-        foreach (ref readonly var row in Failed)
-            if (row.RunId == runId) return true;
-        return false;
-    }
-
     RunHistory WithOpen(Run run) => new(_recent, _start, _end, _failed, run, run.JobId);
 
-    /// <summary>A kept run written again (a record of skipped slots grown, a replay): its part is copied with the new row in its place.</summary>
-    RunHistory Replaced(Run run)
+    RunHistory WithoutOpen() => new(_recent, _start, _end, _failed, null, _jobId);
+
+    /// <summary>A kept run written again (a record of skipped slots grown, a replay): its part is copied with the new row at <paramref name="at"/>.</summary>
+    RunHistory Replaced(Run run, bool inFailed, int at)
     {
-        var row = Row.Of(run);
-        var recent = Recent;
-        for (var i = 0; i < recent.Length; i++)
+        if (inFailed)
         {
-            if (recent[i].RunId != run.RunId) continue;
-            var rows = new Row[recent.Length + Math.Min(Slack, recent.Length)];
-            recent.CopyTo(rows);
-            rows[i] = row;
-            return new RunHistory(new Buffer(rows, recent.Length), 0, recent.Length, _failed, _open, run.JobId);
+            var failed = Failed.ToArray();
+            failed[at] = Row.Of(run);
+            return new RunHistory(_recent, _start, _end, failed, _open, run.JobId);
         }
-        var failed = _failed!.AsSpan().ToArray();
-        failed[Array.FindIndex(failed, r => r.RunId == run.RunId)] = row;
-        return new RunHistory(_recent, _start, _end, failed, _open, run.JobId);
+        var recent = Recent;
+        var rows = new Row[recent.Length + Math.Min(Slack, recent.Length)];
+        recent.CopyTo(rows);
+        rows[at] = Row.Of(run);
+        return new RunHistory(new Buffer(rows, recent.Length), 0, recent.Length, _failed, _open, run.JobId);
     }
 
     /// <summary>Adds <paramref name="row"/> as the newest recent row: in place when this history ends where the buffer's rows end.</summary>
@@ -210,17 +200,13 @@ public readonly struct RunHistory : IReadOnlyList<Run>
         }
         return new RunHistory(_recent, _start + 1, _end, failed, _open, _jobId);
     }
+
     /// <summary>True when the history already holds run <paramref name="runId"/> with a final status.</summary>
     public static bool EndedBefore(RunHistory history, Guid runId)
     {
         if (history._open?.RunId == runId) return false;
-        foreach (ref readonly var row in history.Recent)
-            if (row.RunId == runId)
-                return Finished(row.Status);
-        foreach (ref readonly var row in history.Failed)
-            if (row.RunId == runId)
-                return Finished(row.Status);
-        return false;
+        var (failed, at) = history.Locate(runId);
+        return at >= 0 && Finished((failed ? history.Failed : history.Recent)[at].Status);
     }
 
     static bool Finished(RunStatus status) => status is not (RunStatus.Running or RunStatus.Retrying);

@@ -110,7 +110,7 @@ public static class Rfc3339
     }
 
     /// <summary>The longest text <see cref="Format(DateTimeOffset)"/> makes.</summary>
-    public const int MaxLength = PrefixLength + 1 + TickDigits + 1;
+    const int MaxLength = PrefixLength + 1 + TickDigits + 1;
 
     public static string Format(DateTimeOffset t)
     {
@@ -118,11 +118,15 @@ public static class Rfc3339
         return new string(buf[..Format(t, buf)]);
     }
 
-    /// <summary>
-    /// Writes what <see cref="Format(DateTimeOffset)"/> returns into <paramref name="buf"/> (at least
-    /// <see cref="MaxLength"/> long) and answers its length: a record written to the journal needs no string.
-    /// </summary>
-    public static int Format(DateTimeOffset t, Span<char> buf)
+    /// <summary>Writes the member <paramref name="name"/> as <see cref="Format(DateTimeOffset)"/> would, without a string (every record codec).</summary>
+    public static void Write(System.Text.Json.Utf8JsonWriter w, ReadOnlySpan<byte> name, DateTimeOffset t)
+    {
+        Span<char> buf = stackalloc char[MaxLength];
+        w.WriteString(name, buf[..Format(t, buf)]);
+    }
+
+    /// <summary>Writes the text into <paramref name="buf"/> (at least <see cref="MaxLength"/> long) and answers its length.</summary>
+    static int Format(DateTimeOffset t, Span<char> buf)
     {
         var ticks = t.UtcTicks;
         var d = new DateTime(ticks, DateTimeKind.Utc);

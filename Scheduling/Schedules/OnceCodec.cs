@@ -21,5 +21,5 @@ public sealed class OnceCodec : ScheduleCodec
     }
 
     protected override void WriteKind(Utf8JsonWriter w, Schedule schedule) =>
-        w.WriteString("run_at"u8, Rfc3339.Format(((OnceSchedule)schedule).RunAt));
+        Rfc3339.Write(w, "run_at"u8, ((OnceSchedule)schedule).RunAt);
 }

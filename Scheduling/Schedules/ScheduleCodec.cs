@@ -81,8 +81,8 @@ public abstract class ScheduleCodec
         w.WriteString("kind"u8, schedule.Kind);
         codec.WriteKind(w, schedule);
         var o = schedule.Options;
-        if (o.StartAt is { } start) w.WriteString("start_at"u8, Rfc3339.Format(start));
-        if (o.EndAt is { } end) w.WriteString("end_at"u8, Rfc3339.Format(end));
+        if (o.StartAt is { } start) Rfc3339.Write(w, "start_at"u8, start);
+        if (o.EndAt is { } end) Rfc3339.Write(w, "end_at"u8, end);
         if (o.Jitter != Wire.Duration.Zero) w.WriteString("jitter"u8, o.Jitter.ToString());
         if (o.CatchUp is { } catchUp) w.WriteString("catch_up"u8, catchUp.ToString());
         w.WriteEndObject();
