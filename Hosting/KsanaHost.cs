@@ -16,7 +16,10 @@ public static class KsanaHost
 {
     public static WebApplication Build(Settings settings, TimeProvider? time = null, Func<HttpMessageHandler>? callbackHandler = null)
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        // Ksana is configured by its environment (Settings). The host's default watch on appsettings*.json
+        // is a recursive inotify watch of the working directory, which holds ./data by default: every
+        // journal write would wake the watcher thread. No watch.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = ["--hostBuilder:reloadConfigOnChange=false"] });
         builder.Logging.AddKsanaLogging(settings);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
