@@ -71,7 +71,7 @@ public static class JobCodec
         var once = OnceOutcome.Pending;
         string? key = null, pausedReason = null;
         int pauseAfter = 0, streak = 0, streakAtResume = 0;
-        var schedule = new ScheduleFields(default, checkPast: false, errors: null);
+        var schedule = ScheduleFields.ForRecord();
         while (Next(ref reader) == JsonTokenType.PropertyName)
         {
             if (reader.ValueTextEquals("id"u8)) id = JsonRead.Guid(ref reader, "id");
@@ -82,7 +82,7 @@ public static class JobCodec
             else if (reader.ValueTextEquals("failure_streak"u8)) { Next(ref reader); streak = reader.GetInt32(); }
             else if (reader.ValueTextEquals("streak_at_resume"u8)) { Next(ref reader); streakAtResume = reader.GetInt32(); }
             else if (reader.ValueTextEquals("enabled"u8)) { Next(ref reader); enabled = reader.GetBoolean(); }
-            else if (reader.ValueTextEquals("type"u8)) { if (String(ref reader, "type") != "http") throw new FormatException("type: unknown job type"); }
+            else if (reader.ValueTextEquals("type"u8)) { if (!StringIs(ref reader, "type", "http"u8)) throw new FormatException("type: unknown job type"); }
             else if (reader.ValueTextEquals("http"u8))
             {
                 Expect(ref reader, JsonTokenType.StartObject);
@@ -114,13 +114,10 @@ public static class JobCodec
             else if (reader.ValueTextEquals("updated_at"u8)) updated = Time(ref reader, "updated_at");
             else if (reader.ValueTextEquals("grid_origin"u8)) origin = Time(ref reader, "grid_origin");
             else if (reader.ValueTextEquals("once"u8))
-                once = String(ref reader, "once") switch
-                {
-                    "pending" => OnceOutcome.Pending,
-                    "fired" => OnceOutcome.Fired,
-                    "missed" => OnceOutcome.Missed,
-                    _ => throw new FormatException("once: unknown value"),
-                };
+                once = StringIs(ref reader, "once", "pending"u8) ? OnceOutcome.Pending
+                    : reader.ValueTextEquals("fired"u8) ? OnceOutcome.Fired
+                    : reader.ValueTextEquals("missed"u8) ? OnceOutcome.Missed
+                    : throw new FormatException("once: unknown value");
             else throw Unknown(ref reader);
         }
         var kind = ScheduleCodec.Read(schedule);

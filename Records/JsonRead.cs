@@ -28,6 +28,13 @@ public static class JsonRead
         return reader.TokenType == JsonTokenType.String ? reader.GetString()! : throw new FormatException($"{field}: not a string");
     }
 
+    /// <summary>Reads a string value and tells whether it is <paramref name="expected"/>, without making a string of it.</summary>
+    public static bool StringIs(ref Utf8JsonReader reader, string field, ReadOnlySpan<byte> expected)
+    {
+        Next(ref reader);
+        return reader.TokenType == JsonTokenType.String ? reader.ValueTextEquals(expected) : throw new FormatException($"{field}: not a string");
+    }
+
     public static Guid Guid(ref Utf8JsonReader reader, string field, char format = 'D')
     {
         Next(ref reader);

@@ -1,11 +1,12 @@
-using Ksana.Scheduling;
+using System.Collections.Concurrent;
 using System.Text.Json;
+using Ksana.Scheduling;
 
 namespace Ksana.Storage;
 
 /// <summary>
 /// Replays journal.jsonl (format: see <see cref="Journal"/>) straight from UTF-8 bytes, in chunks,
-/// without a string per line. Tells a torn tail (set aside and cut off, with a warning) from damage
+/// without a string per line, decoding on one thread while applying on another. Tells a torn tail (set aside and cut off, with a warning) from damage
 /// in the middle (start-up stops; the file is left exactly as it was).
 /// </summary>
 public static class JournalReader
@@ -24,67 +25,58 @@ public static class JournalReader
         string? badReason = null;
         long badLine = 0, badOffset = 0;
 
-        using (var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read))
+        // Two stages on two threads: one reads, checks and decodes lines (the bulk of the work),
+        // this one applies them in order, so a start-up with 100 000 jobs uses both cores.
+        using var lines = new BlockingCollection<Decoded[]>(boundedCapacity: 4);
+        using var stop = new CancellationTokenSource();
+        var decoder = Task.Factory.StartNew(() => Decode(path, lines, stop.Token), stop.Token,
+            TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        try
         {
-            var length = RandomAccess.GetLength(file);
-            var buffer = new byte[1 << 20];
-            int filled = 0;
-            long fileOffset = 0; // file offset of buffer[0]
-            long readAt = 0;
-            while (true)
+            foreach (var batch in lines.GetConsumingEnumerable(stop.Token))
             {
-                if (filled == buffer.Length)
+                foreach (var line in batch)
                 {
-                    if (buffer.Length >= LineLengthMax)
+                    if (line.Incomplete)
                     {
-                        Fail(path, lineNumber + 1, $"line longer than {LineLengthMax} bytes");
+                        if (badReason is null)
+                        {
+                            badReason = line.Reason;
+                            badLine = lineNumber + 1;
+                            badOffset = line.Offset;
+                        }
+                        continue;
                     }
-                    Array.Resize(ref buffer, buffer.Length * 2);
-                }
-                var n = readAt < length ? RandomAccess.Read(file, buffer.AsSpan(filled), readAt) : 0;
-                readAt += n;
-                filled += n;
-                var span = buffer.AsSpan(0, filled);
-                var consumed = 0;
-                while (true)
-                {
-                    var nl = span[consumed..].IndexOf((byte)'\n');
-                    if (nl < 0) break;
-                    var line = span.Slice(consumed, nl);
                     lineNumber++;
-                    var lineOffset = fileOffset + consumed;
-                    consumed += nl + 1;
                     if (badReason is not null)
                     {
                         // Something intact follows a bad line: that is damage, not a torn append.
-                        if (line.Trim((byte)0).Length > 0)
-                            Fail(path, badLine, badReason);
+                        if (!line.Blank) Fail(path, badLine, badReason);
                         continue;
                     }
-                    var reason = ApplyLine(line, ref lastSeq, apply);
+                    var reason = line.Reason ?? (line.Seq <= lastSeq ? $"sequence number {line.Seq} does not follow {lastSeq}" : null);
                     if (reason is null)
                     {
-                        validLength = fileOffset + consumed;
+                        apply(line.Change);
+                        lastSeq = line.Seq;
+                        validLength = line.End;
                     }
                     else
                     {
                         badReason = reason;
                         badLine = lineNumber;
-                        badOffset = lineOffset;
+                        badOffset = line.Offset;
                     }
                 }
-                // Keep the unfinished line at the front of the buffer.
-                span[consumed..].CopyTo(buffer);
-                filled -= consumed;
-                fileOffset += consumed;
-                if (n == 0) break;
             }
-            if (filled > 0 && badReason is null)
-            {
-                badReason = "incomplete last line (no newline)";
-                badLine = lineNumber + 1;
-                badOffset = fileOffset;
-            }
+            // The decoder's own failure (a line too long, an unexpected exception) surfaces here,
+            // after every line before it was applied, as it would have on one thread.
+            decoder.GetAwaiter().GetResult();
+        }
+        finally
+        {
+            stop.Cancel();
+            try { decoder.Wait(); } catch (AggregateException) { } // already surfaced, or cancelled by a failure here
         }
 
         if (badReason is null) return new Result(lastSeq, lineNumber, validLength, false);
@@ -109,22 +101,87 @@ public static class JournalReader
         return new Result(lastSeq, badLine - 1, validLength, true);
     }
 
-    static string? ApplyLine(ReadOnlySpan<byte> line, ref long lastSeq, Action<Change> apply)
+    /// <summary>One line as the decoder saw it, in file order; <see cref="Incomplete"/>: the bytes after the last newline.</summary>
+    readonly record struct Decoded(long Offset, long End, bool Blank, bool Incomplete, string? Reason, long Seq, Change Change);
+
+    const int BatchLines = 256;
+
+    /// <summary>The reading stage: splits the file into lines and checks and decodes each (see <see cref="Replay"/>).</summary>
+    static void Decode(string path, BlockingCollection<Decoded[]> output, CancellationToken stop)
     {
-        if (!LineEncoder.Verify(line)) return "checksum mismatch or malformed line";
-        (long Seq, Change Change) record;
         try
         {
-            record = LineDecoder.Decode(line);
+            using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+            var length = RandomAccess.GetLength(file);
+            var buffer = new byte[1 << 20];
+            int filled = 0;
+            long fileOffset = 0; // file offset of buffer[0]
+            long readAt = 0, lineNumber = 0;
+            var batch = new List<Decoded>(BatchLines);
+            while (true)
+            {
+                if (filled == buffer.Length)
+                {
+                    if (buffer.Length >= LineLengthMax)
+                    {
+                        Flush(batch, output, stop);
+                        Fail(path, lineNumber + 1, $"line longer than {LineLengthMax} bytes");
+                    }
+                    Array.Resize(ref buffer, buffer.Length * 2);
+                }
+                var n = readAt < length ? RandomAccess.Read(file, buffer.AsSpan(filled), readAt) : 0;
+                readAt += n;
+                filled += n;
+                var span = buffer.AsSpan(0, filled);
+                var consumed = 0;
+                while (true)
+                {
+                    var nl = span[consumed..].IndexOf((byte)'\n');
+                    if (nl < 0) break;
+                    var line = span.Slice(consumed, nl);
+                    lineNumber++;
+                    var lineOffset = fileOffset + consumed;
+                    consumed += nl + 1;
+                    var reason = DecodeLine(line, out var seq, out var change);
+                    batch.Add(new Decoded(lineOffset, fileOffset + consumed, line.Trim((byte)0).Length == 0, false, reason, seq, change));
+                    if (batch.Count == BatchLines) Flush(batch, output, stop);
+                }
+                // Keep the unfinished line at the front of the buffer.
+                span[consumed..].CopyTo(buffer);
+                filled -= consumed;
+                fileOffset += consumed;
+                if (n == 0) break;
+            }
+            if (filled > 0) batch.Add(new Decoded(fileOffset, fileOffset + filled, false, true, "incomplete last line (no newline)", 0, default));
+            Flush(batch, output, stop);
+        }
+        finally
+        {
+            output.CompleteAdding();
+        }
+    }
+
+    static void Flush(List<Decoded> batch, BlockingCollection<Decoded[]> output, CancellationToken stop)
+    {
+        if (batch.Count == 0) return;
+        output.Add([.. batch], stop);
+        batch.Clear();
+    }
+
+    static string? DecodeLine(ReadOnlySpan<byte> line, out long seq, out Change change)
+    {
+        seq = 0;
+        change = default;
+        if (!LineEncoder.Verify(line)) return "checksum mismatch or malformed line";
+        try
+        {
+            (seq, change) = LineDecoder.Decode(line);
+            return null;
         }
         catch (Exception e) when (e is JsonException or FormatException or InvalidOperationException)
         {
             return $"unreadable record: {e.Message}";
         }
-        if (record.Seq <= lastSeq) return $"sequence number {record.Seq} does not follow {lastSeq}";
-        apply(record.Change);
-        lastSeq = record.Seq;
-        return null;
     }
 
     static void Fail(string path, long line, string reason) =>

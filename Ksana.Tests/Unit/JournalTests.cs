@@ -79,6 +79,79 @@ public class JournalTests
         await Assert.That(Directory.GetFiles(dir.Data, "journal.jsonl.torn-*")).IsEmpty();
     }
 
+    /// <summary>300 jobs of 4 KB each: more lines than a decoded batch, more bytes than a read buffer.</summary>
+    static async Task<Guid[]> CreateLargeJobs(string dir)
+    {
+        using var rig = new Rig(dir);
+        var ids = new Guid[300];
+        var spec = Rig.Every(TimeSpan.FromMinutes(1));
+        spec = spec with { Http = spec.Http with { Body = new string('b', 4000) } };
+        for (var i = 0; i < ids.Length; i++) ids[i] = (await rig.CreateAsync(spec with { Name = $"job-{i}" })).Id;
+        return ids;
+    }
+
+    [Test]
+    public async Task A_long_journal_replays_whole_and_its_torn_tail_is_still_cut_off()
+    {
+        using var dir = new TempDir();
+        var ids = await CreateLargeJobs(dir.Data);
+        await Assert.That(new FileInfo(dir.Journal).Length).IsGreaterThan(1 << 20);
+        File.AppendAllText(dir.Journal, "{\"seq\":99999,\"op\":\"job\",\"jo");
+        using (var rig = new Rig(dir.Data))
+        {
+            await Assert.That(rig.Data.Table.Count).IsEqualTo(300);
+            foreach (var id in ids) await Assert.That(rig.Jobs.Get(id)!.Job.Spec.Http.Body.Length).IsEqualTo(4000);
+            await Assert.That(rig.Jobs.Get(ids[299])!.Job.Spec.Name).IsEqualTo("job-299");
+        }
+        await Assert.That(Directory.GetFiles(dir.Data, "journal.jsonl.torn-*").Length).IsEqualTo(1);
+    }
+
+    [Test]
+    public async Task Damage_deep_in_a_long_journal_names_its_line_and_changes_nothing()
+    {
+        using var dir = new TempDir();
+        await CreateLargeJobs(dir.Data);
+        var bytes = File.ReadAllBytes(dir.Journal);
+        var at = 0;
+        for (var line = 1; line < 280; line++) at = Array.IndexOf(bytes, (byte)'\n', at) + 1;
+        bytes[at + 30] ^= 0x20; // flip one bit inside line 280, past the first read buffer and batch
+        File.WriteAllBytes(dir.Journal, bytes);
+
+        var error = Assert.Throws<StartupException>(() => new Rig(dir.Data).Dispose());
+        await Assert.That(error!.Message).Contains("line 280:");
+        await Assert.That(File.ReadAllBytes(dir.Journal)).IsEquivalentTo(bytes);
+        await Assert.That(Directory.GetFiles(dir.Data, "journal.jsonl.torn-*")).IsEmpty();
+    }
+
+    [Test]
+    public async Task A_sequence_number_that_goes_back_in_the_middle_stops_start_up()
+    {
+        using var dir = new TempDir();
+        await CreateJobs(dir.Data, 4);
+        var lines = File.ReadAllLines(dir.Journal);
+        File.WriteAllLines(dir.Journal, [lines[0], lines[2], lines[1], lines[3]]);
+        var error = Assert.Throws<StartupException>(() => new Rig(dir.Data).Dispose());
+        await Assert.That(error!.Message).Contains("line 3: sequence number");
+    }
+
+    [Test]
+    public async Task A_line_longer_than_any_record_stops_start_up()
+    {
+        using var dir = new TempDir();
+        await CreateJobs(dir.Data, 2);
+        using (var journal = File.Open(dir.Journal, FileMode.Append))
+            journal.Write(Filled(JournalReader.LineLengthMax + 1));
+        var error = Assert.Throws<StartupException>(() => new Rig(dir.Data).Dispose());
+        await Assert.That(error!.Message).Contains("line 3: line longer than");
+    }
+
+    static byte[] Filled(int length)
+    {
+        var bytes = new byte[length];
+        bytes.AsSpan().Fill((byte)'x');
+        return bytes;
+    }
+
     [Test]
     public async Task A_second_opener_of_the_same_directory_is_refused()
     {
