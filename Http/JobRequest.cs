@@ -189,7 +189,7 @@ public sealed class JobRequest
 
         var body = String(http, "body", "http.body", required: false) ?? "";
         if (body.Length > BodyLengthMax) Error("http.body", $"must be at most {BodyLengthMax} characters");
-        return url is null || method is null ? null : new HttpTarget(method, url, headers, body);
+        return url is null || method is null ? null : new HttpTarget(method, url, headers.Count == 0 ? [] : headers.ToArray(), body);
     }
 
     /// <summary>The schedule object goes to its kind's codec, which the journal reads through too.</summary>

@@ -19,12 +19,16 @@ public sealed partial class JobTable
     /// (failure streak, pause), then the run. <paramref name="consequences"/> is given the job as
     /// it is now, under the lock.
     /// </summary>
-    public Task FinishRun(Run run, Func<Job, (Job? Job, Event[] Events)> consequences)
+    public Task FinishRun(Run run, Func<Job, (Job? Job, Event[] Events)> consequences) =>
+        FinishRun(run, consequences, static (job, f) => f(job));
+
+    /// <summary>As above, with the consequences' state passed in (the runner's path: no closure per run).</summary>
+    public Task FinishRun<TState>(Run run, TState state, Func<Job, TState, (Job? Job, Event[] Events)> consequences)
     {
         lock (_lock)
         {
             if (!_jobs.TryGetValue(run.JobId, out var entry)) return Task.CompletedTask;
-            var (job, events) = consequences(entry.Job);
+            var (job, events) = consequences(entry.Job, state);
             var next = entry;
             foreach (var e in events)
             {

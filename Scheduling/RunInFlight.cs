@@ -13,8 +13,11 @@ public enum StopReason { None, JobDeleted, ShuttingDown }
 public sealed class RunInFlight : IThreadPoolWorkItem
 {
     readonly Runner _runner;
-    readonly List<Attempt> _attempts = new(1);
-    readonly Lock _skips = new();
+    // Replaced whole (never changed in place) by the one flow that runs the attempts, so a reader
+    // takes it as it is, without a copy or a lock.
+    Attempt[] _attempts;
+    // Guards the skips and the completion.
+    readonly Lock _gate = new();
     Skips _skipped;
     bool _skipsClosed;
     int _inAttempt;
@@ -23,7 +26,7 @@ public sealed class RunInFlight : IThreadPoolWorkItem
         Attempt[]? earlier = null, int replays = 0)
     {
         _runner = runner;
-        if (earlier is not null) _attempts.AddRange(earlier);
+        _attempts = earlier ?? [];
         Replays = replays;
         Job = job;
         Id = runId;
@@ -64,14 +67,52 @@ public sealed class RunInFlight : IThreadPoolWorkItem
     internal bool WaitingForRetry { get; set; }
     internal CancellationTokenSource Cancellation { get; } = new();
     public StopReason StopReason { get; private set; }
-    readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    // Made only when someone waits for the run (a drain, a test): most runs end unobserved.
+    TaskCompletionSource? _done;
+    bool _finished;
 
     /// <summary>Completes when the run has ended and its record is written.</summary>
-    public Task Completion => _done.Task;
+    public Task Completion
+    {
+        get
+        {
+            lock (_gate)
+            {
+                if (_finished) return Task.CompletedTask;
+                return (_done ??= new(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            }
+        }
+    }
 
-    internal void Finish() => _done.TrySetResult();
+    internal void Finish()
+    {
+        TaskCompletionSource? done;
+        lock (_gate)
+        {
+            _finished = true;
+            done = _done;
+        }
+        done?.TrySetResult();
+    }
 
     public bool InAttempt => Volatile.Read(ref _inAttempt) == 1;
+
+    // The first attempt's outcome, sent before the retry pipeline took the run over: its attempt 0.
+    AttemptOutcome? _firstOutcome;
+
+    internal RunInFlight WithFirstOutcome(AttemptOutcome outcome)
+    {
+        _firstOutcome = outcome;
+        return this;
+    }
+
+    /// <summary>The outcome the retry pipeline's attempt 0 answers with, once; null afterwards.</summary>
+    internal AttemptOutcome? TakeFirstOutcome()
+    {
+        var outcome = _firstOutcome;
+        _firstOutcome = null;
+        return outcome;
+    }
 
     internal void Stop(StopReason reason)
     {
@@ -81,12 +122,12 @@ public sealed class RunInFlight : IThreadPoolWorkItem
 
     public int AttemptCount
     {
-        get { lock (_attempts) return _attempts.Count; }
+        get => Volatile.Read(ref _attempts).Length;
     }
 
     public Attempt[] Attempts
     {
-        get { lock (_attempts) return [.. _attempts]; }
+        get => Volatile.Read(ref _attempts);
     }
 
     internal void BeginAttempt(DateTimeOffset startedAt)
@@ -97,7 +138,7 @@ public sealed class RunInFlight : IThreadPoolWorkItem
 
     internal void EndAttempt(Attempt attempt)
     {
-        lock (_attempts) _attempts.Add(attempt);
+        Volatile.Write(ref _attempts, [.. _attempts, attempt]);
         Volatile.Write(ref _inAttempt, 0);
     }
 
@@ -111,7 +152,7 @@ public sealed class RunInFlight : IThreadPoolWorkItem
     /// </summary>
     internal bool NoteSkipped(DateTimeOffset slot, out Skips skips, out bool first)
     {
-        lock (_skips)
+        lock (_gate)
         {
             first = _skipped.Count == 0;
             skips = _skipsClosed ? default
@@ -123,7 +164,7 @@ public sealed class RunInFlight : IThreadPoolWorkItem
     /// <summary>Ends the series: what was skipped behind this run, for its final record.</summary>
     internal Skips CloseSkips()
     {
-        lock (_skips)
+        lock (_gate)
         {
             _skipsClosed = true;
             return _skipped;

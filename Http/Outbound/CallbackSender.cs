@@ -65,8 +65,11 @@ public sealed class CallbackSender(HttpMessageInvoker client, TimeProvider time)
         var request = new HttpRequestMessage(HttpMethod.Parse(attempt.Method), url);
         if (basic is not null) request.Headers.TryAddWithoutValidation("Authorization", basic);
         var content = attempt.Body is null ? null : new ByteArrayContent(attempt.Body);
-        foreach (var (name, value) in attempt.Headers)
+        // By index: a foreach over the interface would box an enumerator per attempt.
+        var headers = attempt.Headers;
+        for (var i = 0; i < headers.Count; i++)
         {
+            var (name, value) = headers[i];
             if (!name.StartsWith("Content-", StringComparison.OrdinalIgnoreCase))
                 request.Headers.TryAddWithoutValidation(name, value);
             else
