@@ -44,7 +44,7 @@ public sealed record Run(
 }
 
 /// <summary><paramref name="Count"/> slots from <paramref name="First"/> to <paramref name="Last"/> skipped while run <paramref name="Blocker"/> was in flight.</summary>
-public readonly record struct SkipSeries(int Count, DateTimeOffset First, DateTimeOffset Last, Guid Blocker)
+public sealed record SkipSeries(int Count, DateTimeOffset First, DateTimeOffset Last, Guid Blocker)
 {
     /// <summary>The record's error text (the blocking run is unnamed when it had ended before it could be named).</summary>
     public string Text()

@@ -8,8 +8,9 @@ namespace Ksana.Scheduling;
  * The runner: the one owner of runs in flight.
  *
  * It starts a run (at most one per job: runs of a job never overlap), records it as "running"
- * before the first attempt so a crash mid-run is found at the next start, sends its attempts
- * through the one retry pipeline, and records how it ended. A slot that comes due while the job's
+ * before the first attempt so a crash mid-run is found at the next start, sends its first attempt
+ * and, when the retry rules could retry it, hands the run to the one retry pipeline for the rest,
+ * and records how it ended. A slot that comes due while the job's
  * run is in flight is recorded here as skipped. Attempts hold a worker (WORKERS) only while they
  * are on the wire: a run waiting for its next retry holds nothing. The outbound side is a delegate
  * that turns one immutable request into a closed outcome; nothing calls back into the runner.
@@ -201,7 +202,10 @@ public sealed class Runner
         {
             // Written before the first attempt, so a crash mid-run is found at the next start.
             if (!run.Recorded) _ = _table.PutRun(Running(run));
-            last = await AttemptsAsync(run);
+            // The first attempt goes out directly; only an outcome that may be retried enters the
+            // retry pipeline (see RetriesAsync).
+            last = await AttemptAsync(run, run.Cancellation.Token);
+            if (MayRetry(last, run)) last = await RetriesAsync(run, last);
         }
         catch (Exception e)
         {
@@ -258,24 +262,16 @@ public sealed class Runner
         return false;
     }
 
-    /// <summary>
-    /// The run's attempts. The first goes out directly: most runs end with it, and the retry
-    /// pipeline's async layers cost four state machines per run on the heap (a quarter of all that
-    /// a callback allocated). An outcome the retry rules could retry enters the pipeline as its
-    /// attempt 0, answered at once with that outcome, so Polly decides, waits and retries exactly as
-    /// if it had sent the first attempt itself.
-    /// </summary>
-    async Task<AttemptOutcome> AttemptsAsync(RunInFlight run)
-    {
-        var first = await AttemptAsync(run, run.Cancellation.Token);
-        if (!(first.MayRetry && run.Job.Spec.MaxRetries > 0 && !_draining && run.StopReason == StopReason.None))
-        {
-            DoneWaiting(run);
-            return first;
-        }
-        return await RetriesAsync(run, first);
-    }
+    /// <summary>Whether the retry rules could retry after <paramref name="first"/> (the pipeline's own ShouldHandle decides).</summary>
+    bool MayRetry(AttemptOutcome first, RunInFlight run) =>
+        first.MayRetry && run.Job.Spec.MaxRetries > 0 && !_draining && run.StopReason == StopReason.None;
 
+    /// <summary>
+    /// The retries of a run whose first attempt went out directly: most runs end with that one, and
+    /// the retry pipeline's async layers cost four state machines per run on the heap (a quarter of
+    /// all that a callback allocated). The first outcome enters the pipeline as its attempt 0,
+    /// answered at once, so Polly decides, waits and retries exactly as if it had sent it itself.
+    /// </summary>
     async Task<AttemptOutcome> RetriesAsync(RunInFlight run, AttemptOutcome first)
     {
         var context = RetryPolicy.Context(run);

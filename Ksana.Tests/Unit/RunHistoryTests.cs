@@ -148,7 +148,7 @@ public class RunHistoryTests
                 {
                     // Slots skipped behind the run in flight: one record, written again as it grows.
                     run = skips is { } s && random.Next(2) == 0
-                        ? Run.Skipped(s.RunId, JobId, new SkipSeries(s.Skips!.Value.Count + 1, s.Skips.Value.First, T0.AddSeconds(second), open.RunId), T0.AddSeconds(second))
+                        ? Run.Skipped(s.RunId, JobId, new SkipSeries(s.Skips!.Count + 1, s.Skips.First, T0.AddSeconds(second), open.RunId), T0.AddSeconds(second))
                         : Run.Skipped(Guid.NewGuid(), JobId, new SkipSeries(1, T0.AddSeconds(second), T0.AddSeconds(second), open.RunId), T0.AddSeconds(second));
                     skips = run;
                 }
