@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.Net.Http.Headers;
 using Ksana.Http.Trust;
 using Ksana.Scheduling;
@@ -18,12 +19,41 @@ public sealed class CallbackSender(HttpMessageInvoker client, TimeProvider time)
     /// <summary>How much of an answer's body a run record keeps (SPEC §5).</summary>
     public const int ResponseExcerptBytes = 1024;
 
+    // Timeout sources of finished attempts, reset for the next (a source, its timer and its
+    // registrations were a tenth of what a callback allocated).
+    readonly ConcurrentQueue<CancellationTokenSource> _timeouts = new();
+    int _pooled;
+
+    /// <summary>Most timeout sources kept for reuse: more than this many attempts at once make new ones.</summary>
+    public const int TimeoutPoolMax = 1024;
+
+    CancellationTokenSource RentTimeout(TimeSpan after)
+    {
+        if (_timeouts.TryDequeue(out var source)) Interlocked.Decrement(ref _pooled);
+        // Made on the injected clock with no deadline; CancelAfter then arms that clock's timer.
+        else source = new CancellationTokenSource(Timeout.InfiniteTimeSpan, time);
+        source.CancelAfter(after);
+        return source;
+    }
+
+    void ReturnTimeout(CancellationTokenSource source)
+    {
+        // A source that fired (or is firing) cannot be reset: it is let go, as is one beyond the bound.
+        if (!source.TryReset() || Volatile.Read(ref _pooled) >= TimeoutPoolMax)
+        {
+            source.Dispose();
+            return;
+        }
+        Interlocked.Increment(ref _pooled);
+        _timeouts.Enqueue(source);
+    }
+
     public async Task<AttemptOutcome> SendAsync(AttemptRequest attempt, CancellationToken cancel)
     {
         // One source per attempt: the timeout's, which a stop of the run also cancels (a linked
         // source would be a second object and a second registration for the same effect).
-        using var timeout = new CancellationTokenSource(attempt.Timeout, time);
-        using var stop = cancel.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), timeout);
+        var timeout = RentTimeout(attempt.Timeout);
+        var stop = cancel.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), timeout);
         try
         {
             using var request = Message(attempt);
@@ -50,6 +80,13 @@ public sealed class CallbackSender(HttpMessageInvoker client, TimeProvider time)
                 HttpRequestException h => new(AttemptResult.Retryable, null, $"connection error: {h.Message}"),
                 _ => new(AttemptResult.Failed, null, $"{e.GetType().Name}: {e.Message}"),
             };
+        }
+        finally
+        {
+            // Unregistered first (waiting out a stop being delivered), so a stop can never reach
+            // the source once another attempt has it.
+            stop.Dispose();
+            ReturnTimeout(timeout);
         }
     }
 
