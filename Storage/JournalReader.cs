@@ -6,8 +6,9 @@ namespace Ksana.Storage;
 
 /// <summary>
 /// Replays journal.jsonl (format: see <see cref="Journal"/>) straight from UTF-8 bytes, in chunks,
-/// without a string per line, decoding on one thread while applying on another. Tells a torn tail (set aside and cut off, with a warning) from damage
-/// in the middle (start-up stops; the file is left exactly as it was).
+/// without a string per line, decoding on one thread while applying on another. Tells a torn tail
+/// (set aside and cut off, with a warning) from damage in the middle (start-up stops; the file is
+/// left exactly as it was).
 /// </summary>
 public static class JournalReader
 {
