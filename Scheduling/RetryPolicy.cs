@@ -30,6 +30,14 @@ public static class RetryPolicy
         return jittered;
     }
 
+    /// <summary>
+    /// Whether a run whose attempt number <paramref name="retriesDone"/> (0: the first) ended with
+    /// <paramref name="outcome"/> gets another: a retryable outcome, retries left (max_retries), and
+    /// neither a shutdown nor a stop of the run.
+    /// </summary>
+    public static bool Retries(AttemptOutcome outcome, int retriesDone, RunInFlight run, bool draining) =>
+        outcome.MayRetry && retriesDone < run.Job.Spec.MaxRetries && !draining && run.StopReason == StopReason.None;
+
     static readonly ResiliencePropertyKey<RunInFlight> RunKey = new("ksana.run");
 
     /// <summary>
@@ -43,12 +51,8 @@ public static class RetryPolicy
                 // The real limit is per job (max_retries); ShouldHandle enforces it.
                 MaxRetryAttempts = RetriesMax,
                 UseJitter = false,
-                ShouldHandle = args =>
-                {
-                    var run = args.Context.Properties.GetValue(RunKey, null!);
-                    return ValueTask.FromResult(args.Outcome.Result.MayRetry && args.AttemptNumber < run.Job.Spec.MaxRetries
-                        && !draining() && run.StopReason == StopReason.None);
-                },
+                ShouldHandle = args => ValueTask.FromResult(
+                    Retries(args.Outcome.Result, args.AttemptNumber, args.Context.Properties.GetValue(RunKey, null!), draining())),
                 DelayGenerator = args =>
                 {
                     var run = args.Context.Properties.GetValue(RunKey, null!);

@@ -100,11 +100,7 @@ public sealed class RunInFlight : IThreadPoolWorkItem
     // The first attempt's outcome, sent before the retry pipeline took the run over: its attempt 0.
     AttemptOutcome? _firstOutcome;
 
-    internal RunInFlight WithFirstOutcome(AttemptOutcome outcome)
-    {
-        _firstOutcome = outcome;
-        return this;
-    }
+    internal void HandOverFirstOutcome(AttemptOutcome outcome) => _firstOutcome = outcome;
 
     /// <summary>The outcome the retry pipeline's attempt 0 answers with, once; null afterwards.</summary>
     internal AttemptOutcome? TakeFirstOutcome()

@@ -205,7 +205,7 @@ public sealed class Runner
             // The first attempt goes out directly; only an outcome that may be retried enters the
             // retry pipeline (see RetriesAsync).
             last = await AttemptAsync(run, run.Cancellation.Token);
-            if (MayRetry(last, run)) last = await RetriesAsync(run, last);
+            if (RetryPolicy.Retries(last, 0, run, _draining)) last = await RetriesAsync(run, last);
         }
         catch (Exception e)
         {
@@ -262,10 +262,6 @@ public sealed class Runner
         return false;
     }
 
-    /// <summary>Whether the retry rules could retry after <paramref name="first"/> (the pipeline's own ShouldHandle decides).</summary>
-    bool MayRetry(AttemptOutcome first, RunInFlight run) =>
-        first.MayRetry && run.Job.Spec.MaxRetries > 0 && !_draining && run.StopReason == StopReason.None;
-
     /// <summary>
     /// The retries of a run whose first attempt went out directly: most runs end with that one, and
     /// the retry pipeline's async layers cost four state machines per run on the heap (a quarter of
@@ -275,12 +271,13 @@ public sealed class Runner
     async Task<AttemptOutcome> RetriesAsync(RunInFlight run, AttemptOutcome first)
     {
         var context = RetryPolicy.Context(run);
+        run.HandOverFirstOutcome(first);
         try
         {
             var outcome = await _retry.ExecuteOutcomeAsync(
                 static async (ctx, state) => Outcome.FromResult(state.Run.TakeFirstOutcome() is { } known ? known
                     : await state.Runner.AttemptAsync(state.Run, ctx.CancellationToken)),
-                context, (Runner: this, Run: run.WithFirstOutcome(first)));
+                context, (Runner: this, Run: run));
             // Stopped while waiting for a retry: the run ends with what its last attempt said.
             if (outcome.Exception is OperationCanceledException) return new AttemptOutcome(AttemptResult.Cancelled, null, null);
             outcome.ThrowIfException();

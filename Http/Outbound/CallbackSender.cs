@@ -38,7 +38,8 @@ public sealed class CallbackSender(HttpMessageInvoker client, TimeProvider time)
 
     void ReturnTimeout(CancellationTokenSource source)
     {
-        // A source that fired (or is firing) cannot be reset: it is let go, as is one beyond the bound.
+        // A source that fired (or is firing) cannot be reset, nor one on another clock than the
+        // system's (its timer cannot be disarmed): it is let go, as is one beyond the bound.
         if (!source.TryReset() || Volatile.Read(ref _pooled) >= TimeoutPoolMax)
         {
             source.Dispose();
