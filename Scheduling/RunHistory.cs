@@ -1,5 +1,4 @@
 using System.Collections;
-using System.Runtime.InteropServices;
 using System.Runtime.CompilerServices;
 using Ksana.Wire;
 
@@ -227,99 +226,96 @@ public readonly struct RunHistory : IReadOnlyList<Run>
     }
 
     /// <summary>
-    /// One kept run, 64 bytes. <see cref="_full"/> is null for a run the row can say whole; otherwise
-    /// it is the run itself, and only <see cref="RunId"/>, <see cref="Status"/> and
-    /// <see cref="ScheduledTicks"/> are read from the row. Two shapes fit a row alone:
-    /// a plain run (at most one attempt, with a status code, no error, no response body, never
-    /// replayed) and a record of skipped slots (<see cref="SkipSeries"/>), whose text is made again
-    /// when it is read. Times are UTC.
+    /// One kept run, 48 bytes. <see cref="_ref"/> is null for a plain run, which the row says whole:
+    /// at most one attempt, with a status code, no error, no response body, never replayed, its times
+    /// whole milliseconds within 24 days of the slot. A record of skipped slots keeps its
+    /// <see cref="SkipSeries"/> there (its text is made again when it is read). Any other run is kept
+    /// there itself, and only <see cref="RunId"/>, <see cref="Status"/>, <see cref="Trigger"/> and
+    /// <see cref="ScheduledTicks"/> are read from the row. Times are UTC.
     /// </summary>
     readonly struct Row
     {
+        const int None = int.MinValue; // no finish, or no attempt
+
         public readonly Guid RunId;
         readonly long _scheduledTicks;
-        readonly long _finishedTicks; // 0: not finished
-        readonly long _p;             // plain: the one attempt's start (0: no attempt); skip: the blocking run, first half
-        readonly long _q;             // plain: duration ms << 16 | status code; skip: the blocking run, second half
-        readonly int _kind;           // status | trigger << 8 | skipped count << 16 (0 for a plain run)
-        readonly int _lastOffsetMs;   // skip: the last slot skipped, in ms after the first
-        readonly Run? _full;
+        readonly object? _ref;       // the Run itself, its SkipSeries, or null (plain)
+        readonly int _finishedMs;    // finished_at − scheduled_at; None: not finished
+        readonly int _startedMs;     // plain: the attempt's start − scheduled_at; None: no attempt
+        readonly int _durationMs;    // plain: the attempt's duration
+        readonly ushort _statusCode; // plain: the attempt's status code
+        readonly byte _status;
+        readonly byte _trigger;
 
-        public RunStatus Status => (RunStatus)(byte)_kind;
-        public RunTrigger Trigger => (RunTrigger)(byte)(_kind >> 8);
-        int SkipCount => _kind >>> 16;
-        public long ScheduledTicks => _full?.ScheduledAt.UtcTicks ?? _scheduledTicks;
+        public RunStatus Status => (RunStatus)_status;
+        public RunTrigger Trigger => (RunTrigger)_trigger;
+        public long ScheduledTicks => _scheduledTicks;
 
-        Row(Run run, Run? full, int skipCount)
+        Row(Run run, object? reference)
         {
             RunId = run.RunId;
-            _kind = (byte)run.Status | (byte)run.Trigger << 8 | skipCount << 16;
-            _full = full;
-            if (full is not null) return;
             _scheduledTicks = run.ScheduledAt.UtcTicks;
-            _finishedTicks = run.FinishedAt?.UtcTicks ?? 0;
-            if (run.Skips is { } skips && skipCount > 0)
+            _status = (byte)run.Status;
+            _trigger = (byte)run.Trigger;
+            _ref = reference;
+            _finishedMs = None;
+            _startedMs = None;
+            if (reference is Run) return;
+            if (run.FinishedAt is { } finished) _finishedMs = (int)MsAfter(finished, _scheduledTicks)!;
+            if (run.Attempts is [var attempt])
             {
-                var id = skips.Blocker;
-                var blocker = MemoryMarshal.Cast<Guid, long>(new ReadOnlySpan<Guid>(in id));
-                (_p, _q) = (blocker[0], blocker[1]);
-                _lastOffsetMs = (int)((skips.Last.UtcTicks - skips.First.UtcTicks) / TimeSpan.TicksPerMillisecond);
-            }
-            else if (run.Attempts is [var attempt])
-            {
-                _p = attempt.StartedAt.UtcTicks;
-                _q = attempt.DurationMs << 16 | (ushort)attempt.StatusCode!.Value;
+                _startedMs = (int)MsAfter(attempt.StartedAt, _scheduledTicks)!;
+                _durationMs = (int)attempt.DurationMs;
+                _statusCode = (ushort)attempt.StatusCode!.Value;
             }
         }
 
         public static Row Of(Run run) =>
-            SkipShape(run) is var count and > 0 ? new(run, null, count)
-            : PlainShape(run) ? new(run, null, 0)
-            : new(run, run, 0);
+            SkipShape(run) ? new(run, run.Skips)
+            : PlainShape(run) ? new(run, null)
+            : new(run, run);
 
-        static bool UtcTimes(Run run) =>
+        /// <summary>Whole milliseconds from <paramref name="fromTicks"/> to a UTC time, when a row can hold them; null otherwise.</summary>
+        static long? MsAfter(DateTimeOffset time, long fromTicks)
+        {
+            if (time.Offset != TimeSpan.Zero) return null;
+            var ticks = time.UtcTicks - fromTicks;
+            if (ticks % TimeSpan.TicksPerMillisecond != 0) return null;
+            var ms = ticks / TimeSpan.TicksPerMillisecond;
+            return ms is > None and <= int.MaxValue ? ms : null;
+        }
+
+        static bool FinishFits(Run run) =>
             run.ScheduledAt.Offset == TimeSpan.Zero
-            && (run.FinishedAt is not { } finished || (finished.Offset == TimeSpan.Zero && finished.UtcTicks != 0));
+            && (run.FinishedAt is not { } finished || MsAfter(finished, run.ScheduledAt.UtcTicks) is not null);
 
         /// <summary>Whether a row alone can say everything about the run.</summary>
         static bool PlainShape(Run run)
         {
-            if (run.Replays != 0 || run.Error is not null || run.Skips is not null || !UtcTimes(run)) return false;
+            if (run.Replays != 0 || run.Error is not null || run.Skips is not null || !FinishFits(run)) return false;
             return run.Attempts switch
             {
                 [] => true,
-                [var a] => a is { Number: 1, Error: null, Response: null, StatusCode: >= 0 and <= ushort.MaxValue, DurationMs: >= 0 and < 1L << 47 }
-                           && a.StartedAt.Offset == TimeSpan.Zero && a.StartedAt.UtcTicks != 0,
+                [var a] => a is { Number: 1, Error: null, Response: null, StatusCode: >= 0 and <= ushort.MaxValue, DurationMs: >= 0 and <= int.MaxValue }
+                           && MsAfter(a.StartedAt, run.ScheduledAt.UtcTicks) is not null,
                 _ => false,
             };
         }
 
-        /// <summary>The count of skipped slots when the run is a record of them that a row can hold alone; 0 otherwise.</summary>
-        static int SkipShape(Run run)
-        {
-            if (run.Skips is not { } skips || run.Status != RunStatus.Skipped || run.Trigger != RunTrigger.Schedule
-                || run.Replays != 0 || run.Attempts.Length != 0 || !UtcTimes(run)) return 0;
-            var span = skips.Last.UtcTicks - skips.First.UtcTicks;
-            return skips.Count is > 0 and <= ushort.MaxValue && skips.First == run.ScheduledAt && skips.First.Offset == TimeSpan.Zero
-                && span >= 0 && span % TimeSpan.TicksPerMillisecond == 0 && span / TimeSpan.TicksPerMillisecond <= int.MaxValue
-                ? skips.Count : 0;
-        }
+        /// <summary>Whether the run is a record of skipped slots that its <see cref="SkipSeries"/> and the row can say whole.</summary>
+        static bool SkipShape(Run run) =>
+            run.Skips is { } skips && run.Status == RunStatus.Skipped && run.Trigger == RunTrigger.Schedule
+            && run.Replays == 0 && run.Attempts.Length == 0 && skips.First == run.ScheduledAt && FinishFits(run);
 
         public Run ToRun(Guid jobId)
         {
-            if (_full is not null) return _full;
+            if (_ref is Run full) return full;
             var scheduled = new DateTimeOffset(_scheduledTicks, TimeSpan.Zero);
-            DateTimeOffset? finished = _finishedTicks == 0 ? null : new DateTimeOffset(_finishedTicks, TimeSpan.Zero);
-            if (SkipCount > 0)
-            {
-                Span<long> halves = [_p, _q];
-                var blocker = MemoryMarshal.Cast<long, Guid>(halves)[0];
-                var skips = new SkipSeries(SkipCount, scheduled, scheduled.AddMilliseconds(_lastOffsetMs), blocker);
-                return Run.Skipped(RunId, jobId, skips, finished ?? scheduled);
-            }
-            Attempt[] attempts = _p == 0
+            DateTimeOffset? finished = _finishedMs == None ? null : scheduled.AddMilliseconds(_finishedMs);
+            if (_ref is SkipSeries skips) return Run.Skipped(RunId, jobId, skips, finished ?? scheduled);
+            Attempt[] attempts = _startedMs == None
                 ? []
-                : [new Attempt(1, new DateTimeOffset(_p, TimeSpan.Zero), _q >> 16, (ushort)_q, null)];
+                : [new Attempt(1, scheduled.AddMilliseconds(_startedMs), _durationMs, _statusCode, null)];
             return new Run(RunId, jobId, Trigger, Status, scheduled, finished, attempts, null);
         }
     }

@@ -49,9 +49,14 @@ public class RunHistoryTests
             Run.Skipped(Guid.NewGuid(), JobId, new SkipSeries(7, T0.AddSeconds(11), T0.AddSeconds(17), Guid.NewGuid()), T0.AddSeconds(18)),
             Run.Skipped(Guid.NewGuid(), JobId, new SkipSeries(1, T0.AddSeconds(19), T0.AddSeconds(19), Guid.Empty), T0.AddSeconds(19)),
             Run.Skipped(Guid.NewGuid(), JobId, new SkipSeries(100_000, T0.AddSeconds(20), T0.AddDays(2), Guid.NewGuid()), T0.AddDays(2)),
+            // Times a row cannot hold as whole milliseconds within 24 days of the slot: the run is kept whole.
+            Plain(21) with { FinishedAt = T0.AddDays(30) },
+            Plain(22) with { FinishedAt = T0.AddSeconds(22).AddTicks(5) },
+            Plain(23) with { Attempts = [new Attempt(1, T0.AddSeconds(23).AddTicks(1), 2, 204, null)] },
+            Plain(24) with { Attempts = [new Attempt(1, T0.AddSeconds(24).AddDays(-25), 2, 204, null)] },
         };
-        // Plain runs and skip records are rows alone (a read makes a new Run); the others keep theirs.
-        bool[] alone = [true, false, true, true, false, false, false, false, false, true, true, true, false];
+        // Plain runs and skip records are rows (a read makes a new Run); the others keep theirs.
+        bool[] alone = [true, false, true, true, false, false, false, false, false, true, true, true, true, false, false, false, false];
         await Assert.That(runs.Length).IsEqualTo(alone.Length);
         var history = RunHistory.Empty;
         foreach (var run in runs) history = RunHistory.Upsert(history, run, 20);
