@@ -58,7 +58,7 @@ public static class JobCodec
     /// first journal format (before schedule kinds had codecs), which kept the http and schedule
     /// members flat in the job: <c>"method"</c>, <c>"url"</c>, <c>"kind"</c>, <c>"every"</c>, ….
     /// </summary>
-    public static Job ReadRecord(ref Utf8JsonReader reader)
+    public static Job ReadRecord(ref Utf8JsonReader reader, long version = 0)
     {
         if (reader.TokenType != JsonTokenType.StartObject) throw new FormatException("job: not an object");
         var id = System.Guid.Empty;
@@ -126,7 +126,7 @@ public static class JobCodec
         if (id == System.Guid.Empty || url.Length == 0) throw new FormatException("job: id or url missing");
         var spec = new JobSpec(name, enabled, new HttpTarget(method, url, headers is null ? [] : headers.ToArray(), body),
             kind, timeout, maxRetries, backoff) { Key = key, PauseAfterFailures = pauseAfter };
-        return new Job(id, spec, created, updated, origin, once, 0) { PausedReason = pausedReason, FailureStreak = streak, StreakAtResume = streakAtResume };
+        return new Job(id, spec, created, updated, origin, once, version) { PausedReason = pausedReason, FailureStreak = streak, StreakAtResume = streakAtResume };
     }
 
     static bool ReadHttpMember(ref Utf8JsonReader reader, ref string method, ref string url,

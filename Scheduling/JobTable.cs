@@ -64,7 +64,9 @@ public sealed partial class JobTable
         switch (change.Kind)
         {
             case ChangeKind.JobWritten:
-                var job = change.Job! with { Version = ++_lastNumber };
+                // The reader numbers the jobs it reads in file order; a job without a number gets the next.
+                var job = change.Job!.Version > _lastNumber ? change.Job : change.Job with { Version = _lastNumber + 1 };
+                _lastNumber = job.Version;
                 Set(job.Id, _jobs.TryGetValue(job.Id, out var old) ? old with { Job = job } : new JobEntry(job, []));
                 break;
             case ChangeKind.AnswerRemembered:

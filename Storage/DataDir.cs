@@ -32,6 +32,18 @@ public sealed class DataDir : IDisposable
         return info.Exists ? (int)Math.Min(info.Length / 512, int.MaxValue) : 0;
     }
 
+    /// <summary>
+    /// What replay may allocate without a collection: three times the journal's size (a job's
+    /// objects take a little more than its line, and decoding leaves some garbage), at most a
+    /// quarter of the memory the process may use, and only for a journal worth the trouble.
+    /// </summary>
+    static long ReplayBudget(string journal)
+    {
+        var info = new FileInfo(journal);
+        if (!info.Exists || info.Length < 4 << 20) return 0;
+        return Math.Min(info.Length * 3, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 4);
+    }
+
     public static DataDir Open(string path, int runsKept, int maxJobs, ILogger log, long compactionSlackBytes = 8 << 20, TimeProvider? time = null)
     {
         try
@@ -47,8 +59,11 @@ public sealed class DataDir : IDisposable
         {
             // A compaction that a crash interrupted left only its temporary file; the journal is intact.
             File.Delete(Path.Combine(path, Journal.CompactFileName));
-            var table = new JobTable(runsKept, maxJobs, time, ExpectedJobs(Path.Combine(path, Journal.FileName)));
-            var replay = JournalReader.Replay(path, table.ApplyReplayed, log);
+            var journalPath = Path.Combine(path, Journal.FileName);
+            var table = new JobTable(runsKept, maxJobs, time, ExpectedJobs(journalPath));
+            JournalReader.Result replay;
+            using (NoCollection.For(ReplayBudget(journalPath)))
+                replay = JournalReader.Replay(path, table.ApplyReplayed, log);
             table.ReplayDone();
             var journal = new Journal(path, replay.LastSeq, log, compactionSlackBytes);
             table.Attach(journal);

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Text.Json;
 using Ksana.Scheduling;
@@ -28,7 +29,7 @@ public static class JournalReader
 
         // Two stages on two threads: one reads, checks and decodes lines (the bulk of the work),
         // this one applies them in order, so a start-up with 100 000 jobs uses both cores.
-        using var lines = new BlockingCollection<Decoded[]>(boundedCapacity: 4);
+        using var lines = new BlockingCollection<Batch>(boundedCapacity: 4);
         using var stop = new CancellationTokenSource();
         var decoder = Task.Factory.StartNew(() => Decode(path, lines, stop.Token), stop.Token,
             TaskCreationOptions.LongRunning, TaskScheduler.Default);
@@ -36,7 +37,7 @@ public static class JournalReader
         {
             foreach (var batch in lines.GetConsumingEnumerable(stop.Token))
             {
-                foreach (var line in batch)
+                foreach (ref readonly var line in batch.Lines.AsSpan(0, batch.Count))
                 {
                     if (line.Incomplete)
                     {
@@ -69,6 +70,7 @@ public static class JournalReader
                         badOffset = line.Offset;
                     }
                 }
+                ArrayPool<Decoded>.Shared.Return(batch.Lines, clearArray: true);
             }
             // The decoder's own failure (a line too long, an unexpected exception) surfaces here,
             // after every line before it was applied, as it would have on one thread.
@@ -105,10 +107,13 @@ public static class JournalReader
     /// <summary>One line as the decoder saw it, in file order; <see cref="Incomplete"/>: the bytes after the last newline.</summary>
     readonly record struct Decoded(long Offset, long End, bool Blank, bool Incomplete, string? Reason, long Seq, Change Change);
 
+    /// <summary>Lines handed from the decoder to the applier: the first <see cref="Count"/> of a pooled array, given back once applied.</summary>
+    readonly record struct Batch(Decoded[] Lines, int Count);
+
     const int BatchLines = 256;
 
     /// <summary>The reading stage: splits the file into lines and checks and decodes each (see <see cref="Replay"/>).</summary>
-    static void Decode(string path, BlockingCollection<Decoded[]> output, CancellationToken stop)
+    static void Decode(string path, BlockingCollection<Batch> output, CancellationToken stop)
     {
         try
         {
@@ -117,15 +122,15 @@ public static class JournalReader
             var buffer = new byte[1 << 20];
             int filled = 0;
             long fileOffset = 0; // file offset of buffer[0]
-            long readAt = 0, lineNumber = 0;
-            var batch = new List<Decoded>(BatchLines);
+            long readAt = 0, lineNumber = 0, jobsRead = 0;
+            var batch = new Batch(ArrayPool<Decoded>.Shared.Rent(BatchLines), 0);
             while (true)
             {
                 if (filled == buffer.Length)
                 {
                     if (buffer.Length >= LineLengthMax)
                     {
-                        Flush(batch, output, stop);
+                        Flush(ref batch, output, stop);
                         Fail(path, lineNumber + 1, $"line longer than {LineLengthMax} bytes");
                     }
                     Array.Resize(ref buffer, buffer.Length * 2);
@@ -143,9 +148,8 @@ public static class JournalReader
                     lineNumber++;
                     var lineOffset = fileOffset + consumed;
                     consumed += nl + 1;
-                    var reason = DecodeLine(line, out var seq, out var change);
-                    batch.Add(new Decoded(lineOffset, fileOffset + consumed, line.Trim((byte)0).Length == 0, false, reason, seq, change));
-                    if (batch.Count == BatchLines) Flush(batch, output, stop);
+                    var reason = DecodeLine(line, ref jobsRead, out var seq, out var change);
+                    Add(ref batch, new Decoded(lineOffset, fileOffset + consumed, line.Trim((byte)0).Length == 0, false, reason, seq, change), output, stop);
                 }
                 // Keep the unfinished line at the front of the buffer.
                 span[consumed..].CopyTo(buffer);
@@ -153,8 +157,8 @@ public static class JournalReader
                 fileOffset += consumed;
                 if (n == 0) break;
             }
-            if (filled > 0) batch.Add(new Decoded(fileOffset, fileOffset + filled, false, true, "incomplete last line (no newline)", 0, default));
-            Flush(batch, output, stop);
+            if (filled > 0) Add(ref batch, new Decoded(fileOffset, fileOffset + filled, false, true, "incomplete last line (no newline)", 0, default), output, stop);
+            Flush(ref batch, output, stop);
         }
         finally
         {
@@ -162,21 +166,28 @@ public static class JournalReader
         }
     }
 
-    static void Flush(List<Decoded> batch, BlockingCollection<Decoded[]> output, CancellationToken stop)
+    static void Add(ref Batch batch, in Decoded line, BlockingCollection<Batch> output, CancellationToken stop)
     {
-        if (batch.Count == 0) return;
-        output.Add([.. batch], stop);
-        batch.Clear();
+        batch.Lines[batch.Count] = line;
+        batch = batch with { Count = batch.Count + 1 };
+        if (batch.Count == BatchLines) Flush(ref batch, output, stop);
     }
 
-    static string? DecodeLine(ReadOnlySpan<byte> line, out long seq, out Change change)
+    static void Flush(ref Batch batch, BlockingCollection<Batch> output, CancellationToken stop)
+    {
+        if (batch.Count == 0) return;
+        output.Add(batch, stop);
+        batch = new Batch(ArrayPool<Decoded>.Shared.Rent(BatchLines), 0);
+    }
+
+    static string? DecodeLine(ReadOnlySpan<byte> line, ref long jobsRead, out long seq, out Change change)
     {
         seq = 0;
         change = default;
         if (!LineEncoder.Verify(line)) return "checksum mismatch or malformed line";
         try
         {
-            (seq, change) = LineDecoder.Decode(line);
+            (seq, change) = LineDecoder.Decode(line, ref jobsRead);
             return null;
         }
         catch (Exception e) when (e is JsonException or FormatException or InvalidOperationException)
