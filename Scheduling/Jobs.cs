@@ -323,9 +323,11 @@ public sealed class Jobs(JobTable table, Runner runner, TimeProvider time)
         foreach (var found in entries)
         {
             var entry = found;
+            var runs = found.Runs;
+            // Read by key: a run is made whole only when it was in flight, not every kept run of every job.
             if (interrupted)
-                foreach (var run in found.Runs)
-                    if (!run.IsFinished)
+                for (var i = 0; i < runs.Length; i++)
+                    if (runs.Key(i).Status is RunStatus.Running or RunStatus.Retrying && runs[i] is var run)
                     {
                         writes.Add(Interrupted(run with
                         {
