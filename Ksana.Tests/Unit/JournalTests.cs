@@ -1,3 +1,4 @@
+using System.Runtime;
 using Ksana.Scheduling;
 using Ksana.Storage;
 
@@ -80,10 +81,10 @@ public class JournalTests
     }
 
     /// <summary>300 jobs of 4 KB each: more lines than a decoded batch, more bytes than a read buffer.</summary>
-    static async Task<Guid[]> CreateLargeJobs(string dir)
+    static async Task<Guid[]> CreateLargeJobs(string dir, int count = 300)
     {
         using var rig = new Rig(dir);
-        var ids = new Guid[300];
+        var ids = new Guid[count];
         var spec = Rig.Every(TimeSpan.FromMinutes(1));
         spec = spec with { Http = spec.Http with { Body = new string('b', 4000) } };
         for (var i = 0; i < ids.Length; i++) ids[i] = (await rig.CreateAsync(spec with { Name = $"job-{i}" })).Id;
@@ -104,6 +105,24 @@ public class JournalTests
             await Assert.That(rig.Jobs.Get(ids[299])!.Job.Spec.Name).IsEqualTo("job-299");
         }
         await Assert.That(Directory.GetFiles(dir.Data, "journal.jsonl.torn-*").Length).IsEqualTo(1);
+    }
+
+    [Test]
+    public async Task A_journal_large_enough_for_a_no_collection_replay_comes_back_whole_with_its_jobs_numbered_in_order()
+    {
+        using var dir = new TempDir();
+        // 1 100 jobs with 4 000-character bodies: a journal over 4 MiB, which replays in a no-GC region.
+        var ids = await CreateLargeJobs(dir.Data, 1100);
+        await Assert.That(new FileInfo(dir.Journal).Length).IsGreaterThan(4 << 20);
+        using var rig = new Rig(dir.Data);
+        await Assert.That(GCSettings.LatencyMode).IsNotEqualTo(GCLatencyMode.NoGCRegion);
+        await Assert.That(rig.Data.Table.Count).IsEqualTo(ids.Length);
+        // The reader numbers jobs in file order; the table no longer renumbers them.
+        for (var i = 0; i < ids.Length; i++)
+            await Assert.That(rig.Jobs.Get(ids[i])!.Job.Version).IsEqualTo(i + 1L);
+        // A change after replay gets a number no replayed job holds.
+        var paused = await rig.Jobs.PauseAsync(ids[0]);
+        await Assert.That(paused.Value!.Version).IsGreaterThan(ids.Length);
     }
 
     [Test]
