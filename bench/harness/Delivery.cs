@@ -68,6 +68,7 @@ static class Delivery
     static string Describe(DeliveryResult r) => r.Lateness is { } l
         ? string.Create(CultureInfo.InvariantCulture,
             $"{l.CallbacksPerSecond:0}/s p50 {l.P50Ms} p99 {l.P99Ms} max {l.MaxMs} ms, lost {l.Lost}, dup {l.DuplicateSlots}, {r.CpuUsPerCallback:0.0} µs/cb, rss {r.RssKb / 1024} MB")
+            + (r.AllocatedBytesPerCallback is { } a ? string.Create(CultureInfo.InvariantCulture, $", {a:0} B allocated/cb") : "")
         : r.Status;
 
     static DeliveryResult Skip(SystemDef s, int jobs, string mode, string why) =>
@@ -160,6 +161,7 @@ static class Delivery
 
         Ctx.SleepUntilMs(w0);
         slow?.ResetCounts();
+        var allocated0 = sys.IsKsana ? await AllocatedBytes(rs.Api) : null;
         double cpu0 = ProcFs.CpuSeconds(pid);
         long rssMax = 0;
         while (Ctx.NowMs() < w1 - 1000)
@@ -169,6 +171,7 @@ static class Delivery
         }
         Ctx.SleepUntilMs(w1);
         double cpu1 = ProcFs.CpuSeconds(pid);
+        var allocated1 = sys.IsKsana ? await AllocatedBytes(rs.Api) : null;
         long? slowCalls = slow?.Requests;
         int? slowMax = slow?.MaxInFlight;
         var (rss, hwm) = ProcFs.Memory(pid);
@@ -183,10 +186,27 @@ static class Delivery
         var lat = LatenessAnalyzer.Analyze(logPath, phases, 1000, w0, w1, logStart, sentAt);
         if (Environment.GetEnvironmentVariable("BENCH_KEEP") != "1") File.Delete(logPath);
         double cpu = cpu1 - cpu0;
+        var callbacks = lat.CallsInWindow + (slowCalls ?? 0);
         return new DeliveryResult(sys.Key, jobs, mode, "ok", 1, lat,
-            lat.CallsInWindow > 0 ? cpu * 1e6 / (lat.CallsInWindow + (slowCalls ?? 0)) : null,
+            lat.CallsInWindow > 0 ? cpu * 1e6 / callbacks : null,
             100 * cpu / ((w1 - w0) / 1000.0), rssMax, hwm, created.Seconds,
-            stop.ExitCode, stop.Graceful, stop.Seconds) { WindowMs = [w0, w1, logStart], SlowCalls = slowCalls, SlowMaxInFlight = slowMax };
+            stop.ExitCode, stop.Graceful, stop.Seconds)
+        {
+            WindowMs = [w0, w1, logStart], SlowCalls = slowCalls, SlowMaxInFlight = slowMax,
+            AllocatedBytesPerCallback = allocated0 is { } a0 && allocated1 is { } a1 && lat.CallsInWindow > 0 ? (a1 - a0) / (double)callbacks : null,
+        };
+    }
+
+    /// <summary>Ksana's dotnet_gc_allocated_bytes_total, read from /metrics; null when it cannot be read.</summary>
+    static async Task<double?> AllocatedBytes(Api api)
+    {
+        var text = await api.GetString("/metrics");
+        if (text is null) return null;
+        foreach (var line in text.Split('\n'))
+            if (line.StartsWith("dotnet_gc_allocated_bytes_total ", StringComparison.Ordinal)
+                && double.TryParse(line.AsSpan("dotnet_gc_allocated_bytes_total ".Length), NumberStyles.Float, CultureInfo.InvariantCulture, out var bytes))
+                return bytes;
+        return null;
     }
 
     /// <summary>The median of each figure over repetitions; losses and duplicates are summed so none hides.</summary>
@@ -221,6 +241,7 @@ static class Delivery
             CpuUsPerCallback = Med(r => r.CpuUsPerCallback ?? 0), CpuPercent = Med(r => r.CpuPercent ?? 0),
             RssKb = (long)Med(r => r.RssKb ?? 0), HwmKb = (long)Med(r => r.HwmKb ?? 0),
             CreateSeconds = Med(r => r.CreateSeconds ?? 0),
+            AllocatedBytesPerCallback = ok.Any(r => r.AllocatedBytesPerCallback is not null) ? Med(r => r.AllocatedBytesPerCallback ?? 0) : null,
         };
     }
 }

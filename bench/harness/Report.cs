@@ -176,6 +176,8 @@ static class Report
                 Row($"{name}: resident memory while firing 10,000/s", $"{Mb(x.RssKb ?? 0)} MB (peak {Mb(x.HwmKb ?? 0)} MB)", "≤ 60 MB", x.RssKb <= 60 * 1024);
             }
             else Row($"{name}: CPU per callback, CPU, RSS", $"{F(x.CpuUsPerCallback ?? 0, 1)} µs, {F(x.CpuPercent ?? 0, 0)} %, {Mb(x.RssKb ?? 0)} MB");
+            if (x.AllocatedBytesPerCallback is { } allocated)
+                Row($"{name}: allocated per callback (the runtime's count, which noise does not move)", $"{N0(allocated)} B");
             if (x.Graceful == false || x.ExitCode is not (0 or null))
                 Row($"{name}: SIGTERM after the run", x.Graceful == false ? "did not exit within 10 s (killed)" : $"exit code {x.ExitCode}", "exit 0", false);
         }

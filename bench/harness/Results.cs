@@ -33,6 +33,11 @@ sealed record DeliveryResult(
     public int? SlowMaxInFlight { get; init; }
     /// <summary>The window [w0, w1) and the start of the callee log, Unix ms (to re-run the analysis).</summary>
     public long[]? WindowMs { get; init; }
+    /// <summary>
+    /// Ksana only: bytes its runtime allocated per callback in the window (dotnet_gc_allocated_bytes_total
+    /// from /metrics at both ends). Unlike CPU time, the machine's noise does not move it.
+    /// </summary>
+    public double? AllocatedBytesPerCallback { get; init; }
 }
 
 /// <summary>POST /jobs throughput through wrk at one concurrency.</summary>
