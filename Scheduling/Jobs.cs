@@ -327,7 +327,7 @@ public sealed class Jobs(JobTable table, Runner runner, TimeProvider time)
             // Read by key: a run is made whole only when it was in flight, not every kept run of every job.
             if (interrupted)
                 for (var i = 0; i < runs.Length; i++)
-                    if (runs.Key(i).Status is RunStatus.Running or RunStatus.Retrying && runs[i] is var run)
+                    if (!Run.Ended(runs.Key(i).Status) && runs[i] is var run)
                     {
                         writes.Add(Interrupted(run with
                         {

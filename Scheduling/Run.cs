@@ -32,7 +32,10 @@ public sealed record Run(
     public static Run Skipped(Guid recordId, Guid jobId, SkipSeries skips, DateTimeOffset finishedAt) =>
         new(recordId, jobId, RunTrigger.Schedule, RunStatus.Skipped, skips.First, finishedAt, [], skips.Text()) { Skips = skips };
 
-    public bool IsFinished => Status is not (RunStatus.Running or RunStatus.Retrying);
+    public bool IsFinished => Ended(Status);
+
+    /// <summary>Whether a run with this status has ended (neither running nor waiting to retry).</summary>
+    public static bool Ended(RunStatus status) => status is not (RunStatus.Running or RunStatus.Retrying);
 
     public static Guid NewId() => Ids.New();
 

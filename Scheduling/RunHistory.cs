@@ -5,10 +5,10 @@ using Ksana.Wire;
 namespace Ksana.Scheduling;
 
 /// <summary>
-/// A job's kept runs, newest first (SPEC §5), as compact rows: no object per run. A plain run (at
-/// most one attempt with a status code, no error, no response body, never replayed, times in UTC)
-/// and a record of skipped slots live in their rows alone; any other run keeps its <see cref="Run"/>
-/// by reference in its row.
+/// A job's kept runs, newest first (SPEC §5), as compact rows (<see cref="Row"/>, 48 bytes): no
+/// object per plain run (at most one attempt with a status code, no error, no response body, never
+/// replayed, times whole milliseconds near its slot). A record of skipped slots keeps its
+/// <see cref="SkipSeries"/> by reference in its row, and any other run its <see cref="Run"/>.
 ///
 /// Three parts, newest first: the run in flight (<see cref="_open"/>, at most one, kept as it is
 /// until it ends), the recent rows (the newest RUNS_KEPT, oldest first in a shared buffer), and the
@@ -106,7 +106,7 @@ public readonly struct RunHistory : IReadOnlyList<Run>
     /// <summary>Whether the newest run is a scheduled one still in flight (without making a <see cref="Run"/>).</summary>
     public bool NewestIsUnfinishedSchedule =>
         _open is not null ? _open.Trigger == RunTrigger.Schedule
-        : Length > 0 && RowAt(0) is var newest && !Finished(newest.Status) && newest.Trigger == RunTrigger.Schedule;
+        : Length > 0 && RowAt(0) is var newest && !Run.Ended(newest.Status) && newest.Trigger == RunTrigger.Schedule;
 
     /// <summary>The kept run <paramref name="runId"/>, or null.</summary>
     public Run? Find(Guid runId)
@@ -205,10 +205,8 @@ public readonly struct RunHistory : IReadOnlyList<Run>
     {
         if (history._open?.RunId == runId) return false;
         var (failed, at) = history.Locate(runId);
-        return at >= 0 && Finished((failed ? history.Failed : history.Recent)[at].Status);
+        return at >= 0 && Run.Ended((failed ? history.Failed : history.Recent)[at].Status);
     }
-
-    static bool Finished(RunStatus status) => status is not (RunStatus.Running or RunStatus.Retrying);
 
     public Enumerator GetEnumerator() => new(this);
     IEnumerator<Run> IEnumerable<Run>.GetEnumerator() => GetEnumerator();

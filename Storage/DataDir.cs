@@ -23,26 +23,19 @@ public sealed class DataDir : IDisposable
     }
 
     /// <summary>
-    /// A guess at the jobs a journal holds, from its size: a job's line is about 500 bytes. Run lines
-    /// make it guess high (bounded by the file: a few bytes per line of the journal, given back after replay).
+    /// A guess at the jobs a journal of <paramref name="length"/> bytes holds: a job's line is about
+    /// 500 bytes. Run lines make it guess high (bounded by the file: a few bytes per line of the
+    /// journal, given back after replay).
     /// </summary>
-    static int ExpectedJobs(string journal)
-    {
-        var info = new FileInfo(journal);
-        return info.Exists ? (int)Math.Min(info.Length / 512, int.MaxValue) : 0;
-    }
+    static int ExpectedJobs(long length) => (int)Math.Min(length / 512, int.MaxValue);
 
     /// <summary>
     /// What replay may allocate without a collection: three times the journal's size (a job's
     /// objects take a little more than its line, and decoding leaves some garbage), at most a
     /// quarter of the memory the process may use, and only for a journal worth the trouble.
     /// </summary>
-    static long ReplayBudget(string journal)
-    {
-        var info = new FileInfo(journal);
-        if (!info.Exists || info.Length < 4 << 20) return 0;
-        return Math.Min(info.Length * 3, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 4);
-    }
+    static long ReplayBudget(long length) =>
+        length < 4 << 20 ? 0 : Math.Min(length * 3, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 4);
 
     public static DataDir Open(string path, int runsKept, int maxJobs, ILogger log, long compactionSlackBytes = 8 << 20, TimeProvider? time = null)
     {
@@ -59,10 +52,11 @@ public sealed class DataDir : IDisposable
         {
             // A compaction that a crash interrupted left only its temporary file; the journal is intact.
             File.Delete(Path.Combine(path, Journal.CompactFileName));
-            var journalPath = Path.Combine(path, Journal.FileName);
-            var table = new JobTable(runsKept, maxJobs, time, ExpectedJobs(journalPath));
+            var file = new FileInfo(Path.Combine(path, Journal.FileName));
+            var length = file.Exists ? file.Length : 0;
+            var table = new JobTable(runsKept, maxJobs, time, ExpectedJobs(length));
             JournalReader.Result replay;
-            using (NoCollection.For(ReplayBudget(journalPath)))
+            using (NoCollection.For(ReplayBudget(length)))
                 replay = JournalReader.Replay(path, table.ApplyReplayed, log);
             table.ReplayDone();
             var journal = new Journal(path, replay.LastSeq, log, compactionSlackBytes);
