@@ -57,4 +57,38 @@ public sealed record SkipSeries(int Count, DateTimeOffset First, DateTimeOffset 
             ? $"skipped: {blocker} was still in flight"
             : $"{Count} slots skipped, {Rfc3339.Format(First)} to {Rfc3339.Format(Last)}: {blocker} was still in flight";
     }
+
+    /// <summary>
+    /// The series that <paramref name="text"/>, the error of a record of skipped slots scheduled at
+    /// <paramref name="first"/>, says; null unless <see cref="Text"/> gives that very text back (a
+    /// record read from the journal is then kept as compactly as the one written).
+    /// </summary>
+    public static SkipSeries? Parse(string text, DateTimeOffset first)
+    {
+        const string Single = "skipped: ", Tail = " was still in flight", Unnamed = "the previous run", Named = "the previous run ";
+        var count = 1;
+        var last = first;
+        ReadOnlySpan<char> rest;
+        if (text.StartsWith(Single, StringComparison.Ordinal)) rest = text.AsSpan(Single.Length);
+        else
+        {
+            var span = text.AsSpan();
+            var space = span.IndexOf(" slots skipped, ", StringComparison.Ordinal);
+            if (space <= 0 || !int.TryParse(span[..space], System.Globalization.NumberStyles.None, null, out count)) return null;
+            span = span[(space + " slots skipped, ".Length)..];
+            var to = span.IndexOf(" to ", StringComparison.Ordinal);
+            var colon = span.IndexOf(": ", StringComparison.Ordinal);
+            if (to < 0 || colon < to
+                || !Rfc3339.TryParse(span[..to], out var from, out _) || from != first
+                || !Rfc3339.TryParse(span[(to + 4)..colon], out last, out _)) return null;
+            rest = span[(colon + 2)..];
+        }
+        if (!rest.EndsWith(Tail, StringComparison.Ordinal)) return null;
+        rest = rest[..^Tail.Length];
+        var blocker = Guid.Empty;
+        if (!rest.SequenceEqual(Unnamed)
+            && (!rest.StartsWith(Named, StringComparison.Ordinal) || !Guid.TryParseExact(rest[Named.Length..], "N", out blocker))) return null;
+        var series = new SkipSeries(count, first, last, blocker);
+        return series.Text() == text ? series : null;
+    }
 }

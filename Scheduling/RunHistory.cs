@@ -10,14 +10,18 @@ namespace Ksana.Scheduling;
 /// replayed, times whole milliseconds near its slot). A record of skipped slots keeps its
 /// <see cref="SkipSeries"/> by reference in its row, and any other run its <see cref="Run"/>.
 ///
-/// Three parts, newest first: the run in flight (<see cref="_open"/>, at most one, kept as it is
-/// until it ends), the recent rows (the newest RUNS_KEPT, oldest first in a shared buffer), and the
-/// older failed runs kept besides (newest first, SPEC §5: a failure is not pushed out by the
-/// successes after it). A run that starts takes the open place; when it ends its row is appended
-/// to the buffer in place, past the end of every history that shares it, and the oldest recent row
-/// leaves by moving the start. So a job firing every second writes its rows into one buffer and
-/// copies it once every <see cref="Slack"/> runs, rather than making a new array twice per run:
-/// those arrays lived a second, long enough to reach the oldest generation, and died there.
+/// Four parts, newest first: the record of slots skipped behind the run in flight
+/// (<see cref="_openSkips"/>), the run in flight (<see cref="_open"/>), each at most one and kept
+/// as it is until that run ends; the recent rows (the newest RUNS_KEPT, oldest first in a shared
+/// buffer); and the older failed runs kept besides (newest first, SPEC §5: a failure is not pushed
+/// out by the successes after it). A run that starts takes the open place; when it ends its row,
+/// then the row of the slots skipped behind it, are appended to the buffer in place, past the end
+/// of every history that shares it, and the oldest recent row leaves by moving the start. So a job
+/// firing every second writes its rows into one buffer and copies it once every
+/// <see cref="Slack"/> runs, rather than making a new array twice per run: those arrays lived a
+/// second, long enough to reach the oldest generation, and died there. Under overload a record of
+/// skipped slots is written twice (when the series opens and when its run ends) and its run twice
+/// more: held beside the run in flight, none of those writes copies the rows.
 ///
 /// Immutable as seen by a reader: a history never shows a row written after it was made, so a
 /// reader, an undo or a compaction snapshot holding an old history sees it unchanged. Writes are
@@ -35,7 +39,8 @@ public readonly struct RunHistory : IReadOnlyList<Run>
     readonly int _start;
     readonly int _end;
     readonly Row[]? _failed;    // older failed runs kept besides, newest first
-    readonly Run? _open;        // the newest run, still in flight
+    readonly Run? _open;        // the run in flight
+    readonly Run? _openSkips;   // the record of slots skipped behind it (or behind a run not yet recorded): the newest
     readonly Guid _jobId;
 
     /// <summary>Rows shared by the histories of one job; <see cref="Used"/> counts the rows ever written.</summary>
@@ -45,13 +50,14 @@ public readonly struct RunHistory : IReadOnlyList<Run>
         public int Used = used;
     }
 
-    RunHistory(Buffer? recent, int start, int end, Row[]? failed, Run? open, Guid jobId)
+    RunHistory(Buffer? recent, int start, int end, Row[]? failed, Run? open, Run? openSkips, Guid jobId)
     {
         _recent = recent;
         _start = start;
         _end = end;
         _failed = failed;
         _open = open;
+        _openSkips = openSkips;
         _jobId = jobId;
     }
 
@@ -63,7 +69,7 @@ public readonly struct RunHistory : IReadOnlyList<Run>
         if (runs.IsEmpty) return default;
         var rows = new Row[runs.Length];
         for (var i = 0; i < rows.Length; i++) rows[rows.Length - 1 - i] = Row.Of(runs[i]);
-        return new RunHistory(new Buffer(rows, rows.Length), 0, rows.Length, null, null, runs[0].JobId);
+        return new RunHistory(new Buffer(rows, rows.Length), 0, rows.Length, null, null, null, runs[0].JobId);
     }
 
     /// <summary>The recent rows, oldest first.</summary>
@@ -71,7 +77,10 @@ public readonly struct RunHistory : IReadOnlyList<Run>
 
     ReadOnlySpan<Row> Failed => _failed;
 
-    int OpenCount => _open is null ? 0 : 1;
+    int OpenCount => (_open is null ? 0 : 1) + (_openSkips is null ? 0 : 1);
+
+    /// <summary>The open run at <paramref name="index"/> (0 is the newest), or null when that index is a row.</summary>
+    Run? OpenAt(int index) => index == 0 ? _openSkips ?? _open : index == 1 && _openSkips is not null ? _open : null;
 
     public int Length => OpenCount + (_end - _start) + (_failed?.Length ?? 0);
     public int Count => Length;
@@ -79,11 +88,7 @@ public readonly struct RunHistory : IReadOnlyList<Run>
     /// <summary>The run at <paramref name="index"/> (0 is the newest), made whole from its row.</summary>
     public Run this[int index]
     {
-        get
-        {
-            if (_open is not null && index == 0) return _open;
-            return RowAt(index).ToRun(_jobId);
-        }
+        get => OpenAt(index) ?? RowAt(index).ToRun(_jobId);
     }
 
     /// <summary>The row at <paramref name="index"/> (0 is the newest), not the open run.</summary>
@@ -98,25 +103,26 @@ public readonly struct RunHistory : IReadOnlyList<Run>
     /// <summary>Run <paramref name="index"/>'s id, status and scheduled_at (UTC ticks), read without making a <see cref="Run"/> (scans).</summary>
     public (Guid RunId, RunStatus Status, long ScheduledTicks) Key(int index)
     {
-        if (_open is not null && index == 0) return (_open.RunId, _open.Status, _open.ScheduledAt.UtcTicks);
+        if (OpenAt(index) is { } open) return (open.RunId, open.Status, open.ScheduledAt.UtcTicks);
         ref readonly var row = ref RowAt(index);
         return (row.RunId, row.Status, row.ScheduledTicks);
     }
 
     /// <summary>Whether the newest run is a scheduled one still in flight (without making a <see cref="Run"/>).</summary>
     public bool NewestIsUnfinishedSchedule =>
-        _open is not null ? _open.Trigger == RunTrigger.Schedule
+        OpenAt(0) is { } open ? !open.IsFinished && open.Trigger == RunTrigger.Schedule
         : Length > 0 && RowAt(0) is var newest && !Run.Ended(newest.Status) && newest.Trigger == RunTrigger.Schedule;
 
     /// <summary>The kept run <paramref name="runId"/>, or null.</summary>
     public Run? Find(Guid runId)
     {
         if (_open?.RunId == runId) return _open;
+        if (_openSkips?.RunId == runId) return _openSkips;
         var (failed, at) = Locate(runId);
         return at < 0 ? null : (failed ? Failed : Recent)[at].ToRun(_jobId);
     }
 
-    /// <summary>Where row <paramref name="runId"/> is: among the older failed runs or the recent ones, and at which index; -1 when neither (the open run is not looked at).</summary>
+    /// <summary>Where row <paramref name="runId"/> is: among the older failed runs or the recent ones, and at which index; -1 when neither (the open runs are not looked at).</summary>
     (bool Failed, int Index) Locate(Guid runId)
     {
         var recent = Recent;
@@ -131,26 +137,60 @@ public readonly struct RunHistory : IReadOnlyList<Run>
     /// <summary>
     /// Puts <paramref name="run"/> first (or in its old place, if already there). A job keeps its
     /// <paramref name="cap"/> most recent runs and, apart from them, its <paramref name="cap"/> most
-    /// recent failed runs (SPEC §5), so a failure is not pushed out by the successes after it.
+    /// recent failed runs (SPEC §5), so a failure is not pushed out by the successes after it. A
+    /// record of slots skipped behind a run stays above that run, whichever of the two was written
+    /// first.
     /// </summary>
     public static RunHistory Upsert(RunHistory history, Run run, int cap)
     {
         cap = Math.Max(cap, 1);
         var h = history;
-        // The run in flight changed (retrying) or ended: its row goes where the open place was.
-        if (h._open?.RunId == run.RunId) return run.IsFinished ? h.WithoutOpen().Append(Row.Of(run), run.JobId) : h.WithOpen(run);
+        // The record of the slots skipped behind the run in flight grew or closed: it keeps its place.
+        if (h._openSkips?.RunId == run.RunId) return h.With(h._open, run);
+        if (h._open?.RunId == run.RunId)
+        {
+            // The run in flight changed (retrying) or ended: its row goes where the open place was,
+            // and the slots skipped behind it above (room was made for both when they opened).
+            if (!run.IsFinished) return h.With(run, h._openSkips);
+            return h.With(null, null).Append(Row.Of(run), run.JobId).Append(h._openSkips);
+        }
         if (h.Locate(run.RunId) is (var inFailed, >= 0 and var at)) return h.Replaced(run, inFailed, at);
-        // Another run, newer than the one in flight (a record of skipped slots): the run in flight
-        // becomes a row like any other, below the new one.
-        if (h._open is { } older) h = h.WithoutOpen().Append(Row.Of(older), older.JobId);
+        if (cap >= 2)
+        {
+            // Slots skipped behind the run in flight, or behind a run not yet recorded: the record
+            // waits beside that run, both written again in place, until the run ends. A record still
+            // waiting from an earlier series (its run ended, or was never recorded) becomes a row
+            // first, with the run beneath it.
+            if (run.Skips is { Blocker: var blocker } && blocker != Guid.Empty)
+            {
+                if (h._openSkips is not null) h = h.With(null, null).Append(h._open).Append(h._openSkips);
+                if (h._open is null || h._open.RunId == blocker) return h.MadeRoom(cap).With(h._open, run);
+            }
+            // The run that a waiting record was skipped behind: it goes beneath that record.
+            if (h._open is null && h._openSkips is { Skips: { } waiting } && waiting.Blocker == run.RunId)
+                return run.IsFinished
+                    ? h.MadeRoom(cap).With(null, null).Append(Row.Of(run), run.JobId).Append(h._openSkips)
+                    : h.MadeRoom(cap).With(run, h._openSkips);
+        }
+        // Another run: the open ones become rows like any other, oldest first, below the new one.
+        h = h.With(null, null).Append(h._open).Append(h._openSkips);
         // A new run: the recent rows make room for it, the oldest leaving (or, failed, joining the older failed).
-        while (h._end - h._start >= cap) h = h.EvictOldest(cap);
-        return run.IsFinished ? h.Append(Row.Of(run), run.JobId) : h.WithOpen(run);
+        h = h.MadeRoom(cap);
+        return run.IsFinished ? h.Append(Row.Of(run), run.JobId) : h.With(run, null);
     }
 
-    RunHistory WithOpen(Run run) => new(_recent, _start, _end, _failed, run, run.JobId);
+    RunHistory With(Run? open, Run? openSkips) => new(_recent, _start, _end, _failed, open, openSkips, open?.JobId ?? openSkips?.JobId ?? _jobId);
 
-    RunHistory WithoutOpen() => new(_recent, _start, _end, _failed, null, _jobId);
+    /// <summary>Room for one more run: the oldest recent rows leave until the recent and open ones are fewer than <paramref name="cap"/>.</summary>
+    RunHistory MadeRoom(int cap)
+    {
+        var h = this;
+        while (h._end > h._start && h._end - h._start + h.OpenCount >= cap) h = h.EvictOldest(cap);
+        return h;
+    }
+
+    /// <summary>Adds <paramref name="run"/>, when there is one, as the newest recent row.</summary>
+    RunHistory Append(Run? run) => run is null ? this : Append(Row.Of(run), run.JobId);
 
     /// <summary>A kept run written again (a record of skipped slots grown, a replay): its part is copied with the new row at <paramref name="at"/>.</summary>
     RunHistory Replaced(Run run, bool inFailed, int at)
@@ -159,13 +199,13 @@ public readonly struct RunHistory : IReadOnlyList<Run>
         {
             var failed = Failed.ToArray();
             failed[at] = Row.Of(run);
-            return new RunHistory(_recent, _start, _end, failed, _open, run.JobId);
+            return new RunHistory(_recent, _start, _end, failed, _open, _openSkips, run.JobId);
         }
         var recent = Recent;
         var rows = new Row[recent.Length + Math.Min(Slack, recent.Length)];
         recent.CopyTo(rows);
         rows[at] = Row.Of(run);
-        return new RunHistory(new Buffer(rows, recent.Length), 0, recent.Length, _failed, _open, run.JobId);
+        return new RunHistory(new Buffer(rows, recent.Length), 0, recent.Length, _failed, _open, _openSkips, run.JobId);
     }
 
     /// <summary>Adds <paramref name="row"/> as the newest recent row: in place when this history ends where the buffer's rows end.</summary>
@@ -174,14 +214,14 @@ public readonly struct RunHistory : IReadOnlyList<Run>
         if (_recent is { } buffer && _end == buffer.Used && buffer.Used < buffer.Rows.Length)
         {
             buffer.Rows[buffer.Used++] = row;
-            return new RunHistory(buffer, _start, _end + 1, _failed, _open, jobId);
+            return new RunHistory(buffer, _start, _end + 1, _failed, _open, _openSkips, jobId);
         }
         var recent = Recent;
         // Room to grow: as much again as the rows, up to Slack (a job with one run keeps two rows, not nine).
         var rows = new Row[recent.Length + 1 + Math.Min(Slack, recent.Length + 1)];
         recent.CopyTo(rows);
         rows[recent.Length] = row;
-        return new RunHistory(new Buffer(rows, recent.Length + 1), 0, recent.Length + 1, _failed, _open, jobId);
+        return new RunHistory(new Buffer(rows, recent.Length + 1), 0, recent.Length + 1, _failed, _open, _openSkips, jobId);
     }
 
     /// <summary>The oldest recent row leaves; a failed one joins the older failed runs, of which the newest <paramref name="cap"/> stay.</summary>
@@ -197,13 +237,14 @@ public readonly struct RunHistory : IReadOnlyList<Run>
             Failed[..kept].CopyTo(grown.AsSpan(1));
             failed = grown;
         }
-        return new RunHistory(_recent, _start + 1, _end, failed, _open, _jobId);
+        return new RunHistory(_recent, _start + 1, _end, failed, _open, _openSkips, _jobId);
     }
 
     /// <summary>True when the history already holds run <paramref name="runId"/> with a final status.</summary>
     public static bool EndedBefore(RunHistory history, Guid runId)
     {
         if (history._open?.RunId == runId) return false;
+        if (history._openSkips?.RunId == runId) return history._openSkips.IsFinished;
         var (failed, at) = history.Locate(runId);
         return at >= 0 && Run.Ended((failed ? history.Failed : history.Recent)[at].Status);
     }

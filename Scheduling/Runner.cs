@@ -71,7 +71,10 @@ public sealed class Runner
     /// first record is durable (at once for scheduled runs, whose record rides a lazy batch).
     /// </summary>
     public (string RunId, Task Recorded)? Start(Job job, DateTimeOffset scheduledAt, RunTrigger trigger, bool inline = false) =>
-        Start(new RunInFlight(this, job, Run.NewId(), trigger, scheduledAt), urgent: trigger == RunTrigger.Manual, inline);
+        // Looked at first: under overload most due slots find their job's run still in flight, and
+        // are skipped without making a run (its id, text and cancellation source) only to drop it.
+        _draining || _inFlight.ContainsKey(job.Id) ? null
+        : Start(new RunInFlight(this, job, Run.NewId(), trigger, scheduledAt), urgent: trigger == RunTrigger.Manual, inline);
 
     /// <summary>
     /// Delivers a failed run again (SPEC §4): the same run id, its earlier attempts kept, new ones

@@ -252,4 +252,37 @@ public class JournalTests
         await Assert.That(runs.Length).IsEqualTo(20);
         await Assert.That(runs.Select(r => r.ScheduledAt)).IsEquivalentTo(runs.Select(r => r.ScheduledAt).OrderByDescending(t => t), TUnit.Assertions.Enums.CollectionOrdering.Matching);
     }
+
+    [Test]
+    [Arguments(true)]
+    [Arguments(false)]
+    public async Task Slots_skipped_behind_a_run_read_back_after_a_reopen_as_they_were_kept(bool runRecordedFirst)
+    {
+        using var dir = new TempDir();
+        Guid jobId;
+        string kept;
+        var at = Rig.T0.AddHours(1);
+        using (var rig = new Rig(dir.Data))
+        {
+            jobId = (await rig.CreateAsync(Rig.Every(TimeSpan.FromHours(1)))).Id;
+            var table = rig.Data.Table;
+            var runId = Guid.NewGuid();
+            var running = new Run(runId, jobId, RunTrigger.Schedule, RunStatus.Running, at, null, [], null);
+            var series = Guid.NewGuid();
+            Run Skipped(int count) =>
+                Run.Skipped(series, jobId, new SkipSeries(count, at.AddSeconds(1), at.AddSeconds(count), runId), at.AddSeconds(count));
+            // Under overload the run may wait for a worker, and the series skipped behind it open before its first record.
+            Run[] written = runRecordedFirst
+                ? [running, Skipped(1), Skipped(3), running with { Status = RunStatus.Succeeded, FinishedAt = at.AddSeconds(4) }]
+                : [Skipped(1), running, Skipped(3), running with { Status = RunStatus.Succeeded, FinishedAt = at.AddSeconds(4) }];
+            foreach (var run in written) await table.PutRun(run);
+            kept = string.Join(" | ", rig.Runs(jobId).Select(r => $"{r.RunId}:{r.Status}:{r.Error}"));
+            await Assert.That(rig.Runs(jobId)[0].RunId).IsEqualTo(series);
+        }
+        using var reopened = new Rig(dir.Data);
+        var read = reopened.Runs(jobId);
+        await Assert.That(string.Join(" | ", read.Select(r => $"{r.RunId}:{r.Status}:{r.Error}"))).IsEqualTo(kept);
+        // The record comes back as the series it says, not as text only.
+        await Assert.That(read[0].Skips).IsEqualTo(new SkipSeries(3, at.AddSeconds(1), at.AddSeconds(3), read[1].RunId));
+    }
 }
