@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
 using Ksana.Wire;
 
 namespace Ksana.Scheduling;
@@ -167,8 +168,10 @@ public sealed class Scheduler : BackgroundService
             return;
         }
         var entry = (next.Slot.UtcTicks, next.FireAt.UtcTicks);
-        if (_planned.TryGetValue(id, out var planned) && planned == entry) return;
-        _planned[id] = entry;
+        // One lookup: every fired slot plans its job's next one here.
+        ref var planned = ref CollectionsMarshal.GetValueRefOrAddDefault(_planned, id, out var had);
+        if (had && planned == entry) return;
+        planned = entry;
         _queue.Enqueue(id, next.FireAt.UtcTicks);
     }
 
