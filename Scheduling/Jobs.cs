@@ -182,7 +182,7 @@ public sealed class Jobs(JobTable table, Runner runner, TimeProvider time)
     /// <summary>Starts the run that makes up a missed slot; a run already in flight makes it a skip.</summary>
     void StartCatchUp(Job job, DateTimeOffset slot, DateTimeOffset now)
     {
-        if (runner.Start(job, slot, RunTrigger.Schedule) is null && !runner.Draining) runner.Skip(job, slot, now);
+        if (!runner.StartScheduled(job, slot) && !runner.Draining) runner.Skip(job, slot, now);
     }
 
     static Run? MissedRun(Job before, Job after, DateTimeOffset now, string why) =>

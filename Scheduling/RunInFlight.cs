@@ -16,8 +16,9 @@ public sealed class RunInFlight : IThreadPoolWorkItem
     // Replaced whole (never changed in place) by the one flow that runs the attempts, so a reader
     // takes it as it is, without a copy or a lock.
     Attempt[] _attempts;
-    // Guards the skips and the completion.
-    readonly Lock _gate = new();
+    // The skips and the completion are guarded by this object's own monitor: a run waiting for a
+    // worker under overload lives long enough to be promoted, and a lock object of its own (like
+    // its id's text and its cancellation source, made when first needed) would be promoted with it.
     Skips _skipped;
     bool _skipsClosed;
     int _inAttempt;
@@ -30,7 +31,6 @@ public sealed class RunInFlight : IThreadPoolWorkItem
         Replays = replays;
         Job = job;
         Id = runId;
-        RunId = Run.Text(runId);
         Trigger = trigger;
         ScheduledAt = scheduledAt;
     }
@@ -38,8 +38,10 @@ public sealed class RunInFlight : IThreadPoolWorkItem
     public Job Job { get; }
     public Guid Id { get; }
 
+    string? _runId;
+
     /// <summary>The run id as sent in X-Ksana-Run-Id and {{run_id}}.</summary>
-    public string RunId { get; }
+    public string RunId => _runId ??= Run.Text(Id);
     public RunTrigger Trigger { get; }
     public DateTimeOffset ScheduledAt { get; }
 
@@ -65,7 +67,11 @@ public sealed class RunInFlight : IThreadPoolWorkItem
 
     /// <summary>Between a failed attempt and the next one: reported to the observer as a retry waiting.</summary>
     internal bool WaitingForRetry { get; set; }
-    internal CancellationTokenSource Cancellation { get; } = new();
+    CancellationTokenSource? _cancellation;
+
+    /// <summary>Stops the run's attempt in flight and any retry still to come; made by whoever needs it first.</summary>
+    internal CancellationTokenSource Cancellation =>
+        _cancellation ?? Interlocked.CompareExchange(ref _cancellation, new CancellationTokenSource(), null) ?? _cancellation;
     public StopReason StopReason { get; private set; }
     // Made only when someone waits for the run (a drain, a test): most runs end unobserved.
     TaskCompletionSource? _done;
@@ -76,7 +82,7 @@ public sealed class RunInFlight : IThreadPoolWorkItem
     {
         get
         {
-            lock (_gate)
+            lock (this)
             {
                 if (_finished) return Task.CompletedTask;
                 return (_done ??= new(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
@@ -87,7 +93,7 @@ public sealed class RunInFlight : IThreadPoolWorkItem
     internal void Finish()
     {
         TaskCompletionSource? done;
-        lock (_gate)
+        lock (this)
         {
             _finished = true;
             done = _done;
@@ -148,7 +154,7 @@ public sealed class RunInFlight : IThreadPoolWorkItem
     /// </summary>
     internal bool NoteSkipped(DateTimeOffset slot, out Skips skips, out bool first)
     {
-        lock (_gate)
+        lock (this)
         {
             first = _skipped.Count == 0;
             skips = _skipsClosed ? default
@@ -160,7 +166,7 @@ public sealed class RunInFlight : IThreadPoolWorkItem
     /// <summary>Ends the series: what was skipped behind this run, for its final record.</summary>
     internal Skips CloseSkips()
     {
-        lock (_gate)
+        lock (this)
         {
             _skipsClosed = true;
             return _skipped;

@@ -70,19 +70,35 @@ public sealed class Runner
     /// shutting down: then null. Otherwise the run id, and a task that completes when the run's
     /// first record is durable (at once for scheduled runs, whose record rides a lazy batch).
     /// </summary>
-    public (string RunId, Task Recorded)? Start(Job job, DateTimeOffset scheduledAt, RunTrigger trigger, bool inline = false) =>
-        // Looked at first: under overload most due slots find their job's run still in flight, and
-        // are skipped without making a run (its id, text and cancellation source) only to drop it.
-        _draining || _inFlight.ContainsKey(job.Id) ? null
-        : Start(new RunInFlight(this, job, Run.NewId(), trigger, scheduledAt), urgent: trigger == RunTrigger.Manual, inline);
+    public (string RunId, Task Recorded)? Start(Job job, DateTimeOffset scheduledAt, RunTrigger trigger, bool inline = false)
+    {
+        if (!Room(job)) return null;
+        var run = new RunInFlight(this, job, Run.NewId(), trigger, scheduledAt);
+        return Start(run, urgent: trigger == RunTrigger.Manual, inline) is { } recorded ? (run.RunId, recorded) : null;
+    }
+
+    /// <summary>
+    /// The scheduler's start of a due slot: as <see cref="Start(Job, DateTimeOffset, RunTrigger, bool)"/>,
+    /// but nobody waits for the run's record or needs its id yet; false when it did not start.
+    /// </summary>
+    public bool StartScheduled(Job job, DateTimeOffset slot, bool inline = false) =>
+        Room(job) && Start(new RunInFlight(this, job, Run.NewId(), RunTrigger.Schedule, slot), urgent: false, inline) is not null;
+
+    /// <summary>
+    /// Looked at before a run is made: under overload most due slots find their job's run still in
+    /// flight, and are skipped without making a run only to drop it.
+    /// </summary>
+    bool Room(Job job) => !_draining && !_inFlight.ContainsKey(job.Id);
 
     /// <summary>
     /// Delivers a failed run again (SPEC §4): the same run id, its earlier attempts kept, new ones
     /// numbered on; null when a run of the job is in flight or Ksana is shutting down.
     /// </summary>
-    public (string RunId, Task Recorded)? Replay(Job job, Run failed) =>
-        Start(new RunInFlight(this, job, failed.RunId, failed.Trigger, failed.ScheduledAt, failed.Attempts, failed.Replays + 1),
-            urgent: true, inline: false);
+    public (string RunId, Task Recorded)? Replay(Job job, Run failed)
+    {
+        var run = new RunInFlight(this, job, failed.RunId, failed.Trigger, failed.ScheduledAt, failed.Attempts, failed.Replays + 1);
+        return Start(run, urgent: true, inline: false) is { } recorded ? (run.RunId, recorded) : null;
+    }
 
     /// <summary>
     /// Cluster mode: run-now and replay (SPEC §4, §12) claim their run before they answer, so a 202
@@ -112,10 +128,11 @@ public sealed class Runner
             return (null, result);
         }
         run.Claimed = true;
-        return (Start(run, urgent: true, inline: false, added: true), ClaimResult.Claimed);
+        return (Start(run, urgent: true, inline: false, added: true) is { } recorded ? (run.RunId, recorded) : null, ClaimResult.Claimed);
     }
 
-    (string RunId, Task Recorded)? Start(RunInFlight run, bool urgent, bool inline, bool added = false)
+    /// <summary>Starts <paramref name="run"/>; null when it did not start, else a task that completes when its first record is durable.</summary>
+    Task? Start(RunInFlight run, bool urgent, bool inline, bool added = false)
     {
         if (_draining && !added) return null;
         var job = run.Job;
@@ -148,7 +165,7 @@ public sealed class Runner
             // A worker freed between the look and the enqueue would not have seen this run.
             DispatchReady();
         }
-        return (run.RunId, recorded);
+        return recorded;
     }
 
     /// <summary>Hands waiting runs to the thread pool, as many as there are free workers (all of them when draining).</summary>

@@ -198,7 +198,7 @@ public sealed class Scheduler : BackgroundService
     {
         if (job.Spec.Schedule.FiresOnce)
             _ = _table.Update(job.Id, j => j.Once == OnceOutcome.Pending ? j with { Once = OnceOutcome.Fired } : null);
-        if (_runner.Start(job, slot, RunTrigger.Schedule, inline) is null && !_runner.Draining)
+        if (!_runner.StartScheduled(job, slot, inline) && !_runner.Draining)
             _runner.Skip(job, slot, now);
     }
 
