@@ -13,35 +13,58 @@ public static class RunCodec
 {
     public static void Write(Utf8JsonWriter w, Run run, bool withNulls)
     {
+        WriteHead(w, run.RunId, run.JobId, run.Trigger, run.Status, run.ScheduledAt, run.FinishedAt, run.Error, run.Replays, withNulls);
+        foreach (var a in run.Attempts) WriteAttempt(w, a, withNulls);
+        w.WriteEndArray();
+        w.WriteEndObject();
+    }
+
+    /// <summary>
+    /// What <see cref="Write"/> writes for the journal (no nulls) for a run of at most one attempt,
+    /// no error and no replay, from its fields: a job's history writes its plain rows this way
+    /// when the journal is compacted, without making a <see cref="Run"/> of each.
+    /// </summary>
+    public static void WritePlain(Utf8JsonWriter w, Guid runId, Guid jobId, RunTrigger trigger, RunStatus status,
+        DateTimeOffset scheduledAt, DateTimeOffset? finishedAt, in Attempt? attempt)
+    {
+        WriteHead(w, runId, jobId, trigger, status, scheduledAt, finishedAt, null, 0, withNulls: false);
+        if (attempt is { } a) WriteAttempt(w, a, withNulls: false);
+        w.WriteEndArray();
+        w.WriteEndObject();
+    }
+
+    /// <summary>The run's members up to its open attempts array.</summary>
+    static void WriteHead(Utf8JsonWriter w, Guid runId, Guid jobId, RunTrigger trigger, RunStatus status,
+        DateTimeOffset scheduledAt, DateTimeOffset? finishedAt, string? error, int replays, bool withNulls)
+    {
         w.WriteStartObject();
         Span<char> id = stackalloc char[32];
-        run.RunId.TryFormat(id, out _, "N");
+        runId.TryFormat(id, out _, "N");
         w.WriteString("run_id"u8, id);
-        w.WriteString("job_id"u8, run.JobId);
-        w.WriteString("trigger"u8, Names.Of(run.Trigger));
-        w.WriteString("status"u8, Names.Of(run.Status));
-        Rfc3339.Write(w, "scheduled_at"u8, run.ScheduledAt);
-        if (run.FinishedAt is { } finished) Rfc3339.Write(w, "finished_at"u8, finished);
+        w.WriteString("job_id"u8, jobId);
+        w.WriteString("trigger"u8, Names.Of(trigger));
+        w.WriteString("status"u8, Names.Of(status));
+        Rfc3339.Write(w, "scheduled_at"u8, scheduledAt);
+        if (finishedAt is { } finished) Rfc3339.Write(w, "finished_at"u8, finished);
         else if (withNulls) w.WriteNull("finished_at"u8);
-        if (run.Error is { } error) w.WriteString("error"u8, error);
+        if (error is not null) w.WriteString("error"u8, error);
         else if (withNulls) w.WriteNull("error"u8);
-        if (run.Replays > 0 || withNulls) w.WriteNumber("replays"u8, run.Replays);
+        if (replays > 0 || withNulls) w.WriteNumber("replays"u8, replays);
         w.WriteStartArray("attempts"u8);
-        foreach (var a in run.Attempts)
-        {
-            w.WriteStartObject();
-            w.WriteNumber("attempt"u8, a.Number);
-            Rfc3339.Write(w, "started_at"u8, a.StartedAt);
-            w.WriteNumber("duration_ms"u8, a.DurationMs);
-            if (a.StatusCode is { } code) w.WriteNumber("status_code"u8, code);
-            else if (withNulls) w.WriteNull("status_code"u8);
-            if (a.Error is { } e) w.WriteString("error"u8, e);
-            else if (withNulls) w.WriteNull("error"u8);
-            if (a.Response is { } response) w.WriteString("response"u8, response);
-            else if (withNulls) w.WriteNull("response"u8);
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
+    }
+
+    static void WriteAttempt(Utf8JsonWriter w, in Attempt a, bool withNulls)
+    {
+        w.WriteStartObject();
+        w.WriteNumber("attempt"u8, a.Number);
+        Rfc3339.Write(w, "started_at"u8, a.StartedAt);
+        w.WriteNumber("duration_ms"u8, a.DurationMs);
+        if (a.StatusCode is { } code) w.WriteNumber("status_code"u8, code);
+        else if (withNulls) w.WriteNull("status_code"u8);
+        if (a.Error is { } e) w.WriteString("error"u8, e);
+        else if (withNulls) w.WriteNull("error"u8);
+        if (a.Response is { } response) w.WriteString("response"u8, response);
+        else if (withNulls) w.WriteNull("response"u8);
         w.WriteEndObject();
     }
 

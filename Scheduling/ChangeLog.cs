@@ -9,8 +9,14 @@ public enum ChangeKind { JobWritten, JobDeleted, RunWritten, EventQueued, EventD
 /// <see cref="EventId"/> the event delivered.
 /// </summary>
 public readonly record struct Change(ChangeKind Kind, Job? Job, Guid Target, Run? Run, Event? Event = null, Guid EventId = default,
-    RememberedAnswer? Answer = null)
+    RememberedAnswer? Answer = null, RunHistory Runs = default, int RunIndex = 0)
 {
+    /// <summary>
+    /// Run <paramref name="index"/> of <paramref name="runs"/>, written by the history itself
+    /// (<see cref="RunHistory.WriteRecord"/>): a compaction's snapshot, which makes no <see cref="Run"/> of each.
+    /// </summary>
+    public static Change Kept(RunHistory runs, int index) => new(ChangeKind.RunWritten, null, runs.JobId, null, Runs: runs, RunIndex: index);
+
     public static Change Written(Job job) => new(ChangeKind.JobWritten, job, Guid.Empty, null);
     public static Change Removed(Guid jobId) => new(ChangeKind.JobDeleted, null, jobId, null);
     public static Change Recorded(Run run) => new(ChangeKind.RunWritten, null, Guid.Empty, run);
@@ -21,7 +27,7 @@ public readonly record struct Change(ChangeKind Kind, Job? Job, Guid Target, Run
     public Guid JobId => Kind switch
     {
         ChangeKind.JobWritten => Job!.Id,
-        ChangeKind.RunWritten => Run!.JobId,
+        ChangeKind.RunWritten => Run?.JobId ?? Target,
         ChangeKind.EventQueued => Event!.JobId,
         ChangeKind.AnswerRemembered => Guid.Empty,
         _ => Target,

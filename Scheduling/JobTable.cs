@@ -344,7 +344,7 @@ public sealed partial class JobTable
         foreach (var entry in entries)
         {
             yield return Change.Written(entry.Job);
-            for (var i = entry.Runs.Length - 1; i >= 0; i--) yield return Change.Recorded(entry.Runs[i]);
+            for (var i = entry.Runs.Length - 1; i >= 0; i--) yield return Change.Kept(entry.Runs, i);
             foreach (var e in entry.Outbox) yield return Change.Queued(e);
         }
         foreach (var answer in answers) yield return Change.Remembered(answer);

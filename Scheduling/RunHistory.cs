@@ -249,6 +249,20 @@ public readonly struct RunHistory : IReadOnlyList<Run>
         return at >= 0 && Run.Ended((failed ? history.Failed : history.Recent)[at].Status);
     }
 
+    /// <summary>The id of the job these runs belong to (Guid.Empty for an empty history).</summary>
+    public Guid JobId => _jobId;
+
+    /// <summary>
+    /// Writes run <paramref name="index"/>'s journal record (as <see cref="Records.RunCodec.Write"/>
+    /// does, without nulls). A plain row is written from its fields: a compaction writes every kept
+    /// run of every job, and a <see cref="Run"/> made for each was most of what it allocated.
+    /// </summary>
+    public void WriteRecord(int index, System.Text.Json.Utf8JsonWriter w)
+    {
+        if (OpenAt(index) is null && RowAt(index) is { IsPlain: true } row) row.WritePlain(w, _jobId);
+        else Records.RunCodec.Write(w, this[index], withNulls: false);
+    }
+
     public Enumerator GetEnumerator() => new(this);
     IEnumerator<Run> IEnumerable<Run>.GetEnumerator() => GetEnumerator();
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
@@ -345,6 +359,17 @@ public readonly struct RunHistory : IReadOnlyList<Run>
         static bool SkipShape(Run run) =>
             run.Skips is { } skips && run.Status == RunStatus.Skipped && run.Trigger == RunTrigger.Schedule
             && run.Replays == 0 && run.Attempts.Length == 0 && skips.First == run.ScheduledAt && FinishFits(run);
+
+        /// <summary>A plain run: the row says it whole (see the type's summary).</summary>
+        public bool IsPlain => _ref is null;
+
+        public void WritePlain(System.Text.Json.Utf8JsonWriter w, Guid jobId)
+        {
+            var scheduled = new DateTimeOffset(_scheduledTicks, TimeSpan.Zero);
+            Attempt? attempt = _startedMs == None ? null : new Attempt(1, scheduled.AddMilliseconds(_startedMs), _durationMs, _statusCode, null);
+            Records.RunCodec.WritePlain(w, RunId, jobId, Trigger, Status, scheduled,
+                _finishedMs == None ? null : scheduled.AddMilliseconds(_finishedMs), attempt);
+        }
 
         public Run ToRun(Guid jobId)
         {

@@ -74,7 +74,8 @@ internal sealed class LineEncoder
             default:
                 w.WriteString("op"u8, "run"u8);
                 w.WritePropertyName("run"u8);
-                RunCodec.Write(w, change.Run!, withNulls: false);
+                if (change.Run is { } run) RunCodec.Write(w, run, withNulls: false);
+                else change.Runs.WriteRecord(change.RunIndex, w);
                 break;
         }
         w.WriteEndObject();

@@ -73,6 +73,35 @@ public class RunHistoryTests
     }
 
     [Test]
+    public async Task A_compaction_writes_every_kept_run_as_the_journal_wrote_it()
+    {
+        // Rows are written from their fields; the line must be byte for byte the one the run itself makes.
+        var runs = new List<Run>
+        {
+            Plain(1), Plain(2, RunStatus.Failed, 500), Plain(3) with { Attempts = [] },
+            Plain(4) with { Attempts = [new Attempt(1, T0.AddSeconds(4), 5, 200, null, "ok")] }, Plain(5) with { Replays = 1 },
+            Run.Skipped(Guid.NewGuid(), JobId, new SkipSeries(3, T0.AddSeconds(6), T0.AddSeconds(8), Guid.NewGuid()), T0.AddSeconds(9)),
+            new(Guid.NewGuid(), JobId, RunTrigger.Manual, RunStatus.Succeeded, T0.AddSeconds(10), T0.AddSeconds(10).AddMilliseconds(4),
+                [new Attempt(1, T0.AddSeconds(10).AddMilliseconds(1), 3, 204, null)], null),
+        };
+        var history = RunHistory.Empty;
+        foreach (var run in runs) history = RunHistory.Upsert(history, run, 20);
+        var running = new Run(Guid.NewGuid(), JobId, RunTrigger.Schedule, RunStatus.Running, T0.AddSeconds(11), null, [], null);
+        history = RunHistory.Upsert(history, running, 20);
+        history = RunHistory.Upsert(history, Run.Skipped(Guid.NewGuid(), JobId, new SkipSeries(1, T0.AddSeconds(12), T0.AddSeconds(12), running.RunId), T0.AddSeconds(12)), 20);
+        var encoder = new Ksana.Storage.LineEncoder();
+        for (var i = 0; i < history.Length; i++)
+        {
+            var fromRow = new System.Buffers.ArrayBufferWriter<byte>();
+            var fromRun = new System.Buffers.ArrayBufferWriter<byte>();
+            encoder.Write(fromRow, 7, Change.Kept(history, i));
+            encoder.Write(fromRun, 7, Change.Recorded(history[i]));
+            await Assert.That(System.Text.Encoding.UTF8.GetString(fromRow.WrittenSpan)).IsEqualTo(System.Text.Encoding.UTF8.GetString(fromRun.WrittenSpan)).Because($"run {i}");
+            await Assert.That(Change.Kept(history, i).JobId).IsEqualTo(JobId);
+        }
+    }
+
+    [Test]
     public async Task A_run_written_again_keeps_its_place_and_the_old_history_is_unchanged()
     {
         var first = Plain(1);
