@@ -104,11 +104,10 @@ public static class RunCodec
             else throw Unknown(ref reader);
         }
         if (runId == System.Guid.Empty || jobId == System.Guid.Empty) throw new FormatException("run: run_id or job_id missing");
-        var run = new Run(runId, jobId, trigger, status, scheduled, finished, attempts.ToArray(), error) { Replays = replays };
         // A record of skipped slots gets back the series it says, as it had when written.
-        return status == RunStatus.Skipped && trigger == RunTrigger.Schedule && attempts.Count == 0 && replays == 0
-            && error is not null && SkipSeries.Parse(error, scheduled) is { } skips
-            ? run with { Skips = skips } : run;
+        var skips = status == RunStatus.Skipped && trigger == RunTrigger.Schedule && attempts.Count == 0 && replays == 0
+            && error is not null ? SkipSeries.Parse(error, scheduled) : null;
+        return new Run(runId, jobId, trigger, status, scheduled, finished, attempts.ToArray(), error) { Replays = replays, Skips = skips };
     }
 
     static Attempt ReadAttempt(ref Utf8JsonReader reader)

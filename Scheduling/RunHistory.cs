@@ -363,24 +363,20 @@ public readonly struct RunHistory : IReadOnlyList<Run>
         /// <summary>A plain run: the row says it whole (see the type's summary).</summary>
         public bool IsPlain => _ref is null;
 
-        public void WritePlain(System.Text.Json.Utf8JsonWriter w, Guid jobId)
-        {
-            var scheduled = new DateTimeOffset(_scheduledTicks, TimeSpan.Zero);
-            Attempt? attempt = _startedMs == None ? null : new Attempt(1, scheduled.AddMilliseconds(_startedMs), _durationMs, _statusCode, null);
-            Records.RunCodec.WritePlain(w, RunId, jobId, Trigger, Status, scheduled,
-                _finishedMs == None ? null : scheduled.AddMilliseconds(_finishedMs), attempt);
-        }
+        /// <summary>The row's slot; its finish and its one attempt are held as milliseconds from it.</summary>
+        DateTimeOffset Scheduled => new(_scheduledTicks, TimeSpan.Zero);
+        DateTimeOffset? Finished => _finishedMs == None ? null : Scheduled.AddMilliseconds(_finishedMs);
+        Attempt? OnlyAttempt => _startedMs == None ? null : new Attempt(1, Scheduled.AddMilliseconds(_startedMs), _durationMs, _statusCode, null);
+
+        public void WritePlain(System.Text.Json.Utf8JsonWriter w, Guid jobId) =>
+            Records.RunCodec.WritePlain(w, RunId, jobId, Trigger, Status, Scheduled, Finished, OnlyAttempt);
 
         public Run ToRun(Guid jobId)
         {
             if (_ref is Run full) return full;
-            var scheduled = new DateTimeOffset(_scheduledTicks, TimeSpan.Zero);
-            DateTimeOffset? finished = _finishedMs == None ? null : scheduled.AddMilliseconds(_finishedMs);
-            if (_ref is SkipSeries skips) return Run.Skipped(RunId, jobId, skips, finished ?? scheduled);
-            Attempt[] attempts = _startedMs == None
-                ? []
-                : [new Attempt(1, scheduled.AddMilliseconds(_startedMs), _durationMs, _statusCode, null)];
-            return new Run(RunId, jobId, Trigger, Status, scheduled, finished, attempts, null);
+            if (_ref is SkipSeries skips) return Run.Skipped(RunId, jobId, skips, Finished ?? Scheduled);
+            Attempt[] attempts = OnlyAttempt is { } attempt ? [attempt] : [];
+            return new Run(RunId, jobId, Trigger, Status, Scheduled, Finished, attempts, null);
         }
     }
 }
