@@ -15,21 +15,26 @@ public static class AttemptRequests
     {
         var http = run.Job.Spec.Http;
         var number = attempt.ToString(CultureInfo.InvariantCulture);
-        var headers = new List<KeyValuePair<string, string>>(http.Headers.Count + 7)
-        {
-            new("User-Agent", userAgent),
-            new("X-Ksana-Run-Id", run.RunId),
-            new("X-Ksana-Job-Id", run.Job.Id.ToString()),
-            new("X-Ksana-Attempt", number),
-        };
         var body = http.Body.Length == 0 ? null : Encoding.UTF8.GetBytes(Fill(http.Body, run, number));
         // The run id is the webhook id: the same on every attempt, so callees can use it to deduplicate.
-        var signed = WebhookHeaders.Add(headers, sign, run.RunId, timestamp, body);
-        // By index: a foreach over the interface would box an enumerator per attempt.
+        var signature = sign?.Invoke(run.RunId, timestamp, body);
+        // Made at its exact size rather than grown in a list: a callback's headers are a fixed few.
         var own = http.Headers;
+        var kept = own.Count;
+        if (signature is not null)
+            for (var i = 0; i < own.Count; i++)
+                if (WebhookHeaders.IsOwn(own[i].Key)) kept--;
+        var headers = new KeyValuePair<string, string>[4 + (signature is null ? 0 : WebhookHeaders.Count) + kept];
+        headers[0] = new("User-Agent", userAgent);
+        headers[1] = new("X-Ksana-Run-Id", run.RunId);
+        headers[2] = new("X-Ksana-Job-Id", run.Job.Id.ToString());
+        headers[3] = new("X-Ksana-Attempt", number);
+        var at = 4;
+        if (signature is not null) at += WebhookHeaders.Write(headers.AsSpan(at), run.RunId, timestamp, signature);
+        // By index: a foreach over the interface would box an enumerator per attempt.
         for (var i = 0; i < own.Count; i++)
-            if (!signed || !WebhookHeaders.IsOwn(own[i].Key))
-                headers.Add(own[i]);
+            if (signature is null || !WebhookHeaders.IsOwn(own[i].Key))
+                headers[at++] = own[i];
         return new AttemptRequest(http.Method, http.Url, headers, body, run.Job.Spec.Timeout.ToTimeSpan()) { Address = http.Address };
     }
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 
 namespace Ksana.Scheduling;
 
@@ -29,9 +30,21 @@ public static class WebhookHeaders
     public static bool Add(List<KeyValuePair<string, string>> headers, SignDelivery? sign, string id, long timestamp, byte[]? body)
     {
         if (sign?.Invoke(id, timestamp, body) is not { } signature) return false;
-        headers.Add(new(Id, id));
-        headers.Add(new(Timestamp, timestamp.ToString(CultureInfo.InvariantCulture)));
-        headers.Add(new(Signature, signature));
+        var at = headers.Count;
+        CollectionsMarshal.SetCount(headers, at + Count);
+        Write(CollectionsMarshal.AsSpan(headers)[at..], id, timestamp, signature);
         return true;
+    }
+
+    /// <summary>How many headers <see cref="Write"/> writes.</summary>
+    public const int Count = 3;
+
+    /// <summary>Writes the three headers for <paramref name="id"/> and its <paramref name="signature"/> at the start of <paramref name="into"/>; returns how many.</summary>
+    public static int Write(Span<KeyValuePair<string, string>> into, string id, long timestamp, string signature)
+    {
+        into[0] = new(Id, id);
+        into[1] = new(Timestamp, timestamp.ToString(CultureInfo.InvariantCulture));
+        into[2] = new(Signature, signature);
+        return Count;
     }
 }
