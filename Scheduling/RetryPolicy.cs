@@ -70,7 +70,7 @@ public static class RetryPolicy
     /// <summary>A context for one run, from Polly's pool: return it with <see cref="ResilienceContextPool"/>.</summary>
     public static ResilienceContext Context(RunInFlight run)
     {
-        var context = ResilienceContextPool.Shared.Get(run.Cancellation.Token);
+        var context = ResilienceContextPool.Shared.Get(run.StopToken);
         context.Properties.Set(RunKey, run);
         return context;
     }

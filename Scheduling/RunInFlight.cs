@@ -67,11 +67,19 @@ public sealed class RunInFlight : IThreadPoolWorkItem
 
     /// <summary>Between a failed attempt and the next one: reported to the observer as a retry waiting.</summary>
     internal bool WaitingForRetry { get; set; }
+    // Under this monitor: taken from the runner's pool when first needed, given back when the run ends
+    // unless it was cancelled (a stop may still be cancelling it).
     CancellationTokenSource? _cancellation;
 
-    /// <summary>Stops the run's attempt in flight and any retry still to come; made by whoever needs it first.</summary>
-    internal CancellationTokenSource Cancellation =>
-        _cancellation ?? Interlocked.CompareExchange(ref _cancellation, new CancellationTokenSource(), null) ?? _cancellation;
+    /// <summary>Stops the run's attempt in flight, its wait for a worker, and any retry still to come.</summary>
+    internal CancellationToken StopToken
+    {
+        get
+        {
+            lock (this) return (_cancellation ??= _runner.Stops.Rent()).Token;
+        }
+    }
+
     public StopReason StopReason { get; private set; }
     // Made only when someone waits for the run (a drain, a test): most runs end unobserved.
     TaskCompletionSource? _done;
@@ -93,11 +101,17 @@ public sealed class RunInFlight : IThreadPoolWorkItem
     internal void Finish()
     {
         TaskCompletionSource? done;
+        CancellationTokenSource? unused;
         lock (this)
         {
             _finished = true;
             done = _done;
+            // A stop that took the source before this point cancels it after: such a source is never
+            // given back, so a stop can only ever reach its own run.
+            unused = StopReason == StopReason.None ? _cancellation : null;
+            _cancellation = null;
         }
+        if (unused is not null) _runner.Stops.Return(unused);
         done?.TrySetResult();
     }
 
@@ -116,10 +130,18 @@ public sealed class RunInFlight : IThreadPoolWorkItem
         return outcome;
     }
 
+    /// <summary>Stops the run, unless it has already ended (its source may then be another run's).</summary>
     internal void Stop(StopReason reason)
     {
-        StopReason = reason;
-        Cancellation.Cancel();
+        CancellationTokenSource source;
+        lock (this)
+        {
+            if (_finished) return;
+            StopReason = reason;
+            source = _cancellation ??= new CancellationTokenSource();
+        }
+        // Outside the monitor: cancelling runs the attempt's callbacks, and its continuations, inline.
+        source.Cancel();
     }
 
     public int AttemptCount

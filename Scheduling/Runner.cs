@@ -25,6 +25,9 @@ public sealed class Runner
     readonly string _userAgent;
     readonly ResiliencePipeline<AttemptOutcome> _retry;
     readonly ConcurrentDictionary<Guid, RunInFlight> _inFlight = new();
+
+    /// <summary>The runs' stop sources, reused from one run to the next (see <see cref="RunInFlight.StopToken"/>).</summary>
+    internal SourcePool Stops { get; } = new(() => new CancellationTokenSource());
     // Runs started while every worker was busy. They wait here as plain entries, and a worker that
     // comes free hands one to the thread pool: a burst of 10 000 due slots then neither wakes every
     // pool thread at once nor parks 10 000 async chains on the worker semaphore (which would live
@@ -224,7 +227,7 @@ public sealed class Runner
             if (!run.Recorded) _ = _table.PutRun(Running(run));
             // The first attempt goes out directly; only an outcome that may be retried enters the
             // retry pipeline (see RetriesAsync).
-            last = await AttemptAsync(run, run.Cancellation.Token);
+            last = await AttemptAsync(run, run.StopToken);
             if (RetryPolicy.Retries(last, 0, run, _draining)) last = await RetriesAsync(run, last);
         }
         catch (Exception e)

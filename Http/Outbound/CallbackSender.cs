@@ -19,34 +19,16 @@ public sealed class CallbackSender(HttpMessageInvoker client, TimeProvider time)
     /// <summary>How much of an answer's body a run record keeps (SPEC §5).</summary>
     public const int ResponseExcerptBytes = 1024;
 
-    // Timeout sources of finished attempts, reset for the next (a source, its timer and its
-    // registrations were a tenth of what a callback allocated).
-    readonly ConcurrentQueue<CancellationTokenSource> _timeouts = new();
-    int _pooled;
-
-    /// <summary>Most timeout sources kept for reuse: more than this many attempts at once make new ones.</summary>
-    public const int TimeoutPoolMax = 1024;
+    // Timeout sources of finished attempts, reset for the next. Made on the injected clock with no
+    // deadline; CancelAfter then arms that clock's timer. A source on another clock than the
+    // system's cannot be reset (its timer cannot be disarmed): the pool lets it go.
+    readonly SourcePool _timeouts = new(() => new CancellationTokenSource(Timeout.InfiniteTimeSpan, time));
 
     CancellationTokenSource RentTimeout(TimeSpan after)
     {
-        if (_timeouts.TryDequeue(out var source)) Interlocked.Decrement(ref _pooled);
-        // Made on the injected clock with no deadline; CancelAfter then arms that clock's timer.
-        else source = new CancellationTokenSource(Timeout.InfiniteTimeSpan, time);
+        var source = _timeouts.Rent();
         source.CancelAfter(after);
         return source;
-    }
-
-    void ReturnTimeout(CancellationTokenSource source)
-    {
-        // A source that fired (or is firing) cannot be reset, nor one on another clock than the
-        // system's (its timer cannot be disarmed): it is let go, as is one beyond the bound.
-        if (!source.TryReset() || Volatile.Read(ref _pooled) >= TimeoutPoolMax)
-        {
-            source.Dispose();
-            return;
-        }
-        Interlocked.Increment(ref _pooled);
-        _timeouts.Enqueue(source);
     }
 
     public async Task<AttemptOutcome> SendAsync(AttemptRequest attempt, CancellationToken cancel)
@@ -87,7 +69,7 @@ public sealed class CallbackSender(HttpMessageInvoker client, TimeProvider time)
             // Unregistered first (waiting out a stop being delivered), so a stop can never reach
             // the source once another attempt has it.
             stop.Dispose();
-            ReturnTimeout(timeout);
+            _timeouts.Return(timeout);
         }
     }
 
