@@ -41,16 +41,19 @@ public readonly struct RunHistory : IReadOnlyList<Run>
     readonly Row[]? _failed;    // older failed runs kept besides, newest first
     readonly Run? _open;        // the run in flight
     readonly Run? _openSkips;   // the record of slots skipped behind it (or behind a run not yet recorded): the newest
-    readonly Guid _jobId;
 
-    /// <summary>Rows shared by the histories of one job; <see cref="Used"/> counts the rows ever written.</summary>
-    sealed class Buffer(Row[] rows, int used)
+    /// <summary>
+    /// Rows shared by the histories of one job; <see cref="Used"/> counts the rows ever written. The
+    /// job's id is kept here, once per job, rather than in every history (a job's entry holds one).
+    /// </summary>
+    sealed class Buffer(Row[] rows, int used, Guid jobId)
     {
         public readonly Row[] Rows = rows;
+        public readonly Guid JobId = jobId;
         public int Used = used;
     }
 
-    RunHistory(Buffer? recent, int start, int end, Row[]? failed, Run? open, Run? openSkips, Guid jobId)
+    RunHistory(Buffer? recent, int start, int end, Row[]? failed, Run? open, Run? openSkips)
     {
         _recent = recent;
         _start = start;
@@ -58,7 +61,6 @@ public readonly struct RunHistory : IReadOnlyList<Run>
         _failed = failed;
         _open = open;
         _openSkips = openSkips;
-        _jobId = jobId;
     }
 
     public static RunHistory Empty => default;
@@ -69,7 +71,7 @@ public readonly struct RunHistory : IReadOnlyList<Run>
         if (runs.IsEmpty) return default;
         var rows = new Row[runs.Length];
         for (var i = 0; i < rows.Length; i++) rows[rows.Length - 1 - i] = Row.Of(runs[i]);
-        return new RunHistory(new Buffer(rows, rows.Length), 0, rows.Length, null, null, null, runs[0].JobId);
+        return new RunHistory(new Buffer(rows, rows.Length, runs[0].JobId), 0, rows.Length, null, null, null);
     }
 
     /// <summary>The recent rows, oldest first.</summary>
@@ -88,7 +90,7 @@ public readonly struct RunHistory : IReadOnlyList<Run>
     /// <summary>The run at <paramref name="index"/> (0 is the newest), made whole from its row.</summary>
     public Run this[int index]
     {
-        get => OpenAt(index) ?? RowAt(index).ToRun(_jobId);
+        get => OpenAt(index) ?? RowAt(index).ToRun(JobId);
     }
 
     /// <summary>The row at <paramref name="index"/> (0 is the newest), not the open run.</summary>
@@ -119,7 +121,7 @@ public readonly struct RunHistory : IReadOnlyList<Run>
         if (_open?.RunId == runId) return _open;
         if (_openSkips?.RunId == runId) return _openSkips;
         var (failed, at) = Locate(runId);
-        return at < 0 ? null : (failed ? Failed : Recent)[at].ToRun(_jobId);
+        return at < 0 ? null : (failed ? Failed : Recent)[at].ToRun(JobId);
     }
 
     /// <summary>Where row <paramref name="runId"/> is: among the older failed runs or the recent ones, and at which index; -1 when neither (the open runs are not looked at).</summary>
@@ -179,7 +181,7 @@ public readonly struct RunHistory : IReadOnlyList<Run>
         return run.IsFinished ? h.Append(Row.Of(run), run.JobId) : h.With(run, null);
     }
 
-    RunHistory With(Run? open, Run? openSkips) => new(_recent, _start, _end, _failed, open, openSkips, open?.JobId ?? openSkips?.JobId ?? _jobId);
+    RunHistory With(Run? open, Run? openSkips) => new(_recent, _start, _end, _failed, open, openSkips);
 
     /// <summary>Room for one more run: the oldest recent rows leave until the recent and open ones are fewer than <paramref name="cap"/>.</summary>
     RunHistory MadeRoom(int cap)
@@ -199,13 +201,13 @@ public readonly struct RunHistory : IReadOnlyList<Run>
         {
             var failed = Failed.ToArray();
             failed[at] = Row.Of(run);
-            return new RunHistory(_recent, _start, _end, failed, _open, _openSkips, run.JobId);
+            return new RunHistory(_recent, _start, _end, failed, _open, _openSkips);
         }
         var recent = Recent;
         var rows = new Row[recent.Length + Math.Min(Slack, recent.Length)];
         recent.CopyTo(rows);
         rows[at] = Row.Of(run);
-        return new RunHistory(new Buffer(rows, recent.Length), 0, recent.Length, _failed, _open, _openSkips, run.JobId);
+        return new RunHistory(new Buffer(rows, recent.Length, run.JobId), 0, recent.Length, _failed, _open, _openSkips);
     }
 
     /// <summary>Adds <paramref name="row"/> as the newest recent row: in place when this history ends where the buffer's rows end.</summary>
@@ -214,14 +216,14 @@ public readonly struct RunHistory : IReadOnlyList<Run>
         if (_recent is { } buffer && _end == buffer.Used && buffer.Used < buffer.Rows.Length)
         {
             buffer.Rows[buffer.Used++] = row;
-            return new RunHistory(buffer, _start, _end + 1, _failed, _open, _openSkips, jobId);
+            return new RunHistory(buffer, _start, _end + 1, _failed, _open, _openSkips);
         }
         var recent = Recent;
         // Room to grow: as much again as the rows, up to Slack (a job with one run keeps two rows, not nine).
         var rows = new Row[recent.Length + 1 + Math.Min(Slack, recent.Length + 1)];
         recent.CopyTo(rows);
         rows[recent.Length] = row;
-        return new RunHistory(new Buffer(rows, recent.Length + 1), 0, recent.Length + 1, _failed, _open, _openSkips, jobId);
+        return new RunHistory(new Buffer(rows, recent.Length + 1, jobId), 0, recent.Length + 1, _failed, _open, _openSkips);
     }
 
     /// <summary>The oldest recent row leaves; a failed one joins the older failed runs, of which the newest <paramref name="cap"/> stay.</summary>
@@ -237,7 +239,7 @@ public readonly struct RunHistory : IReadOnlyList<Run>
             Failed[..kept].CopyTo(grown.AsSpan(1));
             failed = grown;
         }
-        return new RunHistory(_recent, _start + 1, _end, failed, _open, _openSkips, _jobId);
+        return new RunHistory(_recent, _start + 1, _end, failed, _open, _openSkips);
     }
 
     /// <summary>True when the history already holds run <paramref name="runId"/> with a final status.</summary>
@@ -250,7 +252,7 @@ public readonly struct RunHistory : IReadOnlyList<Run>
     }
 
     /// <summary>The id of the job these runs belong to (Guid.Empty for an empty history).</summary>
-    public Guid JobId => _jobId;
+    public Guid JobId => _recent?.JobId ?? _open?.JobId ?? _openSkips?.JobId ?? Guid.Empty;
 
     /// <summary>
     /// Writes run <paramref name="index"/>'s journal record (as <see cref="Records.RunCodec.Write"/>
@@ -259,7 +261,7 @@ public readonly struct RunHistory : IReadOnlyList<Run>
     /// </summary>
     public void WriteRecord(int index, System.Text.Json.Utf8JsonWriter w)
     {
-        if (OpenAt(index) is null && RowAt(index) is { IsPlain: true } row) row.WritePlain(w, _jobId);
+        if (OpenAt(index) is null && RowAt(index) is { IsPlain: true } row) row.WritePlain(w, JobId);
         else Records.RunCodec.Write(w, this[index], withNulls: false);
     }
 
