@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Ksana.Wire;
 
 namespace Ksana.Scheduling;
@@ -19,7 +20,8 @@ public sealed class RunInFlight : IThreadPoolWorkItem
     // The skips and the completion are guarded by this object's own monitor: a run waiting for a
     // worker under overload lives long enough to be promoted, and a lock object of its own (like
     // its id's text and its cancellation source, made when first needed) would be promoted with it.
-    Skips _skipped;
+    // Made on the first slot skipped behind this run (overload), not carried by every run.
+    StrongBox<Skips>? _skipped;
     bool _skipsClosed;
     int _inAttempt;
 
@@ -118,14 +120,15 @@ public sealed class RunInFlight : IThreadPoolWorkItem
     public bool InAttempt => Volatile.Read(ref _inAttempt) == 1;
 
     // The first attempt's outcome, sent before the retry pipeline took the run over: its attempt 0.
-    AttemptOutcome? _firstOutcome;
+    // Boxed, and only for a run that retries: most runs never carry one.
+    object? _firstOutcome;
 
     internal void HandOverFirstOutcome(AttemptOutcome outcome) => _firstOutcome = outcome;
 
     /// <summary>The outcome the retry pipeline's attempt 0 answers with, once; null afterwards.</summary>
     internal AttemptOutcome? TakeFirstOutcome()
     {
-        var outcome = _firstOutcome;
+        var outcome = _firstOutcome as AttemptOutcome?;
         _firstOutcome = null;
         return outcome;
     }
@@ -178,10 +181,16 @@ public sealed class RunInFlight : IThreadPoolWorkItem
     {
         lock (this)
         {
-            first = _skipped.Count == 0;
-            skips = _skipsClosed ? default
-                : _skipped = new Skips(first ? Run.NewId() : _skipped.RecordId, _skipped.Count + 1, first ? slot : _skipped.First, slot);
-            return !_skipsClosed;
+            var sofar = _skipped?.Value ?? default;
+            first = sofar.Count == 0;
+            if (_skipsClosed)
+            {
+                skips = default;
+                return false;
+            }
+            skips = new Skips(first ? Run.NewId() : sofar.RecordId, sofar.Count + 1, first ? slot : sofar.First, slot);
+            (_skipped ??= new()).Value = skips;
+            return true;
         }
     }
 
@@ -191,7 +200,7 @@ public sealed class RunInFlight : IThreadPoolWorkItem
         lock (this)
         {
             _skipsClosed = true;
-            return _skipped;
+            return _skipped?.Value ?? default;
         }
     }
 
