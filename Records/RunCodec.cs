@@ -13,7 +13,7 @@ public static class RunCodec
 {
     public static void Write(Utf8JsonWriter w, Run run, bool withNulls)
     {
-        WriteHead(w, run.RunId, run.JobId, run.Trigger, run.Status, run.ScheduledAt, run.FinishedAt, run.Error, run.Replays, withNulls);
+        WriteHead(w, run.RunId, run.JobId, run.Trigger, run.Status, run.ScheduledAt, run.FinishedAt, run.Error, run.Error is not null, run.Replays, withNulls);
         foreach (var a in run.Attempts) WriteAttempt(w, a, withNulls);
         w.WriteEndArray();
         w.WriteEndObject();
@@ -27,15 +27,28 @@ public static class RunCodec
     public static void WritePlain(Utf8JsonWriter w, Guid runId, Guid jobId, RunTrigger trigger, RunStatus status,
         DateTimeOffset scheduledAt, DateTimeOffset? finishedAt, in Attempt? attempt)
     {
-        WriteHead(w, runId, jobId, trigger, status, scheduledAt, finishedAt, null, 0, withNulls: false);
+        WriteHead(w, runId, jobId, trigger, status, scheduledAt, finishedAt, default, hasError: false, 0, withNulls: false);
         if (attempt is { } a) WriteAttempt(w, a, withNulls: false);
+        w.WriteEndArray();
+        w.WriteEndObject();
+    }
+
+    /// <summary>
+    /// What <see cref="Write"/> writes for the journal (no nulls) for the record of <paramref name="skips"/>
+    /// (<see cref="Run.Skipped"/>), without making the run or its error's text: under overload half
+    /// the runs a compaction writes are such records.
+    /// </summary>
+    public static void WriteSkipped(Utf8JsonWriter w, Guid recordId, Guid jobId, SkipSeries skips, DateTimeOffset finishedAt)
+    {
+        Span<char> error = stackalloc char[SkipSeries.TextMax];
+        WriteHead(w, recordId, jobId, RunTrigger.Schedule, RunStatus.Skipped, skips.First, finishedAt, error[..skips.Write(error)], hasError: true, 0, withNulls: false);
         w.WriteEndArray();
         w.WriteEndObject();
     }
 
     /// <summary>The run's members up to its open attempts array.</summary>
     static void WriteHead(Utf8JsonWriter w, Guid runId, Guid jobId, RunTrigger trigger, RunStatus status,
-        DateTimeOffset scheduledAt, DateTimeOffset? finishedAt, string? error, int replays, bool withNulls)
+        DateTimeOffset scheduledAt, DateTimeOffset? finishedAt, ReadOnlySpan<char> error, bool hasError, int replays, bool withNulls)
     {
         w.WriteStartObject();
         Span<char> id = stackalloc char[32];
@@ -47,7 +60,7 @@ public static class RunCodec
         Rfc3339.Write(w, "scheduled_at"u8, scheduledAt);
         if (finishedAt is { } finished) Rfc3339.Write(w, "finished_at"u8, finished);
         else if (withNulls) w.WriteNull("finished_at"u8);
-        if (error is not null) w.WriteString("error"u8, error);
+        if (hasError) w.WriteString("error"u8, error);
         else if (withNulls) w.WriteNull("error"u8);
         if (replays > 0 || withNulls) w.WriteNumber("replays"u8, replays);
         w.WriteStartArray("attempts"u8);

@@ -49,13 +49,47 @@ public sealed record Run(
 /// <summary><paramref name="Count"/> slots from <paramref name="First"/> to <paramref name="Last"/> skipped while run <paramref name="Blocker"/> was in flight.</summary>
 public sealed record SkipSeries(int Count, DateTimeOffset First, DateTimeOffset Last, Guid Blocker)
 {
+    /// <summary>The longest text <see cref="Write"/> makes.</summary>
+    public const int TextMax = 256;
+
     /// <summary>The record's error text (the blocking run is unnamed when it had ended before it could be named).</summary>
     public string Text()
     {
-        var blocker = Blocker == Guid.Empty ? "the previous run" : $"the previous run {Run.Text(Blocker)}";
-        return Count == 1
-            ? $"skipped: {blocker} was still in flight"
-            : $"{Count} slots skipped, {Rfc3339.Format(First)} to {Rfc3339.Format(Last)}: {blocker} was still in flight";
+        Span<char> text = stackalloc char[TextMax];
+        return new string(text[..Write(text)]);
+    }
+
+    /// <summary>
+    /// Writes <see cref="Text"/> into <paramref name="into"/> (at least <see cref="TextMax"/> long) and
+    /// answers its length: a compaction writes the records of skipped slots without a string each.
+    /// </summary>
+    public int Write(Span<char> into)
+    {
+        var n = 0;
+        if (Count == 1) n += Put(into, n, "skipped: ");
+        else
+        {
+            Count.TryFormat(into, out n, default, System.Globalization.CultureInfo.InvariantCulture);
+            n += Put(into, n, " slots skipped, ");
+            n += Rfc3339.Format(First, into[n..]);
+            n += Put(into, n, " to ");
+            n += Rfc3339.Format(Last, into[n..]);
+            n += Put(into, n, ": ");
+        }
+        n += Put(into, n, "the previous run");
+        if (Blocker != Guid.Empty)
+        {
+            into[n++] = ' ';
+            Blocker.TryFormat(into[n..], out var written, "N");
+            n += written;
+        }
+        return n + Put(into, n, " was still in flight");
+    }
+
+    static int Put(Span<char> into, int at, string text)
+    {
+        text.CopyTo(into[at..]);
+        return text.Length;
     }
 
     /// <summary>

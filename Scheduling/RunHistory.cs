@@ -261,8 +261,7 @@ public readonly struct RunHistory : IReadOnlyList<Run>
     /// </summary>
     public void WriteRecord(int index, System.Text.Json.Utf8JsonWriter w)
     {
-        if (OpenAt(index) is null && RowAt(index) is { IsPlain: true } row) row.WritePlain(w, JobId);
-        else Records.RunCodec.Write(w, this[index], withNulls: false);
+        if (OpenAt(index) is not null || !RowAt(index).TryWrite(w, JobId)) Records.RunCodec.Write(w, this[index], withNulls: false);
     }
 
     public Enumerator GetEnumerator() => new(this);
@@ -362,16 +361,19 @@ public readonly struct RunHistory : IReadOnlyList<Run>
             run.Skips is { } skips && run.Status == RunStatus.Skipped && run.Trigger == RunTrigger.Schedule
             && run.Replays == 0 && run.Attempts.Length == 0 && skips.First == run.ScheduledAt && FinishFits(run);
 
-        /// <summary>A plain run: the row says it whole (see the type's summary).</summary>
-        public bool IsPlain => _ref is null;
-
         /// <summary>The row's slot; its finish and its one attempt are held as milliseconds from it.</summary>
         DateTimeOffset Scheduled => new(_scheduledTicks, TimeSpan.Zero);
         DateTimeOffset? Finished => _finishedMs == None ? null : Scheduled.AddMilliseconds(_finishedMs);
         Attempt? OnlyAttempt => _startedMs == None ? null : new Attempt(1, Scheduled.AddMilliseconds(_startedMs), _durationMs, _statusCode, null);
 
-        public void WritePlain(System.Text.Json.Utf8JsonWriter w, Guid jobId) =>
-            Records.RunCodec.WritePlain(w, RunId, jobId, Trigger, Status, Scheduled, Finished, OnlyAttempt);
+        /// <summary>Writes the run's journal record from the row alone, for a plain row or a record of skipped slots; false for any other.</summary>
+        public bool TryWrite(System.Text.Json.Utf8JsonWriter w, Guid jobId)
+        {
+            if (_ref is null) Records.RunCodec.WritePlain(w, RunId, jobId, Trigger, Status, Scheduled, Finished, OnlyAttempt);
+            else if (_ref is SkipSeries skips) Records.RunCodec.WriteSkipped(w, RunId, jobId, skips, Finished ?? Scheduled);
+            else return false;
+            return true;
+        }
 
         public Run ToRun(Guid jobId)
         {

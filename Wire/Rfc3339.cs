@@ -110,7 +110,7 @@ public static class Rfc3339
     }
 
     /// <summary>The longest text <see cref="Format(DateTimeOffset)"/> makes.</summary>
-    const int MaxLength = PrefixLength + 1 + TickDigits + 1;
+    public const int MaxLength = PrefixLength + 1 + TickDigits + 1;
 
     public static string Format(DateTimeOffset t)
     {
@@ -126,7 +126,7 @@ public static class Rfc3339
     }
 
     /// <summary>Writes the text into <paramref name="buf"/> (at least <see cref="MaxLength"/> long) and answers its length.</summary>
-    static int Format(DateTimeOffset t, Span<char> buf)
+    public static int Format(DateTimeOffset t, Span<char> buf)
     {
         var ticks = t.UtcTicks;
         var d = new DateTime(ticks, DateTimeKind.Utc);

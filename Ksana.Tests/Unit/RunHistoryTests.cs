@@ -81,6 +81,7 @@ public class RunHistoryTests
             Plain(1), Plain(2, RunStatus.Failed, 500), Plain(3) with { Attempts = [] },
             Plain(4) with { Attempts = [new Attempt(1, T0.AddSeconds(4), 5, 200, null, "ok")] }, Plain(5) with { Replays = 1 },
             Run.Skipped(Guid.NewGuid(), JobId, new SkipSeries(3, T0.AddSeconds(6), T0.AddSeconds(8), Guid.NewGuid()), T0.AddSeconds(9)),
+            Run.Skipped(Guid.NewGuid(), JobId, new SkipSeries(1, T0.AddSeconds(9), T0.AddSeconds(9), Guid.Empty), T0.AddSeconds(9).AddMilliseconds(2)),
             new(Guid.NewGuid(), JobId, RunTrigger.Manual, RunStatus.Succeeded, T0.AddSeconds(10), T0.AddSeconds(10).AddMilliseconds(4),
                 [new Attempt(1, T0.AddSeconds(10).AddMilliseconds(1), 3, 204, null)], null),
         };
@@ -318,6 +319,19 @@ public class RunHistoryTests
         await Assert.That(string.Join(",", history.Select(r => r.ScheduledAt.Second))).IsEqualTo("11,10,4");
         history = RunHistory.Upsert(history, Plain(20), cap);
         await Assert.That(string.Join(",", history.Select(r => r.ScheduledAt.Second))).IsEqualTo("20,11,10");
+    }
+
+    [Test]
+    public async Task A_record_of_skipped_slots_says_how_many_slots_when_and_behind_which_run()
+    {
+        var blocker = Guid.Parse("0123456789abcdef0123456789abcdef");
+        await Assert.That(new SkipSeries(1, T0, T0, blocker).Text())
+            .IsEqualTo("skipped: the previous run 0123456789abcdef0123456789abcdef was still in flight");
+        await Assert.That(new SkipSeries(1, T0, T0, Guid.Empty).Text()).IsEqualTo("skipped: the previous run was still in flight");
+        await Assert.That(new SkipSeries(int.MaxValue, T0.AddTicks(1), DateTimeOffset.MaxValue, blocker).Text())
+            .IsEqualTo("2147483647 slots skipped, 2026-03-01T12:00:00.0000001Z to 9999-12-31T23:59:59.9999999Z: the previous run 0123456789abcdef0123456789abcdef was still in flight");
+        await Assert.That(new SkipSeries(7, T0.AddMilliseconds(250), T0.AddSeconds(6), Guid.Empty).Text())
+            .IsEqualTo("7 slots skipped, 2026-03-01T12:00:00.25Z to 2026-03-01T12:00:06Z: the previous run was still in flight");
     }
 
     [Test]
