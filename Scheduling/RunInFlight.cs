@@ -19,7 +19,8 @@ public sealed class RunInFlight : IThreadPoolWorkItem
     Attempt[] _attempts;
     // The skips and the completion are guarded by this object's own monitor: a run waiting for a
     // worker under overload lives long enough to be promoted, and a lock object of its own (like
-    // its id's text and its cancellation source, made when first needed) would be promoted with it.
+    // its id's text, made when first needed, and its stop source, taken when first needed) would be
+    // promoted with it.
     // Made on the first slot skipped behind this run (overload), not carried by every run.
     StrongBox<Skips>? _skipped;
     bool _skipsClosed;
