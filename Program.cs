@@ -2,6 +2,7 @@ using Ksana.Hosting;
 using Ksana.Storage;
 
 // ksana: a self-hosted HTTP job scheduler. Contract: SPEC.md; how it is put together: README.md.
+KsanaHost.StartedAt = System.Diagnostics.Stopwatch.GetTimestamp();
 
 // Socket completions run on the epoll thread instead of hopping to the thread pool: nothing Ksana
 // does on a completion blocks. A/B on a loaded 2-core box: ~8% less CPU per callback. Set =0 to undo.

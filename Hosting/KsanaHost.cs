@@ -14,6 +14,12 @@ namespace Ksana.Hosting;
 /// </summary>
 public static class KsanaHost
 {
+    /// <summary>
+    /// When this run of the binary began: Program sets it first thing. Not the process's start time,
+    /// which for a binary exec'd by a script (<c>./build.sh run</c>) is the script's, build included.
+    /// </summary>
+    public static long StartedAt { get; set; } = System.Diagnostics.Stopwatch.GetTimestamp();
+
     public static WebApplication Build(Settings settings, TimeProvider? time = null, Func<HttpMessageHandler>? callbackHandler = null)
     {
         // Ksana is configured by its environment (Settings). The host's default watch on appsettings*.json
@@ -149,9 +155,9 @@ public static class KsanaHost
             var bound = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features
                 .Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()?.Addresses ?? [];
             outbound.Listening(bound.Select(a => BindingAddress.Parse(a).Port).Where(p => p > 0));
-            log.LogInformation("Ready: {Jobs} jobs, {Source} in {Replay} ms, ready {Total} ms after process start",
+            log.LogInformation("Ready: {Jobs} jobs, {Source} in {Replay} ms, ready {Total} ms after start",
                 table.Count, clustered ? "loaded from PostgreSQL" : "journal replayed", (long)replayed.TotalMilliseconds,
-                (long)(DateTime.Now - System.Diagnostics.Process.GetCurrentProcess().StartTime).TotalMilliseconds);
+                (long)System.Diagnostics.Stopwatch.GetElapsedTime(StartedAt).TotalMilliseconds);
             if (data is null) return;
             // Replay and the first compaction leave a heap of garbage; give it back to the system once,
             // so an edge box sees the steady-state footprint rather than the start-up peak.
