@@ -9,7 +9,7 @@
 #   BENCH_KEEP=1       keep the temporary run directory (logs of every process) for inspection
 #   BENCH_SKIP_PEER_BUILD=1  use the peers as already built (development only)
 #   BENCH_SCENARIOS    e.g. creates,kill9 (of creates, kill9, resources, delivery, slow, firing-kill): only those (development)
-# Installs nginx and wrk (and redis-server, PostgreSQL when a durable peer needs them) from Debian
+# Installs nginx, wrk and gcc (and redis-server, PostgreSQL when a durable peer needs them) from Debian
 # packages if missing, builds the peers and the harness, starts the nginx callee and the durable
 # peers' PostgreSQL and Redis (private ports, loopback, in the run directory), runs every scenario, writes bench/results/latest.{md,json}, prints
 # the table, and ends every process it started.
@@ -96,6 +96,7 @@ have() { command -v "$1" >/dev/null 2>&1 || [[ -x "/usr/sbin/$1" ]]; }
 missing=()
 have nginx || missing+=(nginx)
 have wrk || missing+=(wrk)
+have cc || missing+=(gcc)
 ((need_redis)) && ! have redis-server && missing+=(redis-server)
 ((need_pg)) && [[ -z "$(pg_bin)" ]] && missing+=(postgresql)
 if ((${#missing[@]})); then
@@ -124,6 +125,11 @@ KSANA_SHA="$(sha256sum "$RUN_DIR/ksana" | cut -c1-64)"
 log "building the harness"
 dotnet build "$HERE/harness/KsanaBench.csproj" -c Release -o "$RUN_DIR/harness" --nologo -v quiet \
     >"$RUN_DIR/logs/build-harness.log" 2>&1 || { tail -30 "$RUN_DIR/logs/build-harness.log" >&2; exit 1; }
+
+# The machine's floor for the delivery cases (bench/floor/floor.c): left out, with a note, if it does not build.
+FLOOR_BIN=""
+if cc -O2 -Wall -o "$RUN_DIR/floor" "$HERE/floor/floor.c" >"$RUN_DIR/logs/build-floor.log" 2>&1; then FLOOR_BIN="$RUN_DIR/floor"
+else log "the floor (bench/floor/floor.c) did not build (left out): $(tail -3 "$RUN_DIR/logs/build-floor.log" | tr '\n' ' ')"; fi
 
 peers=()
 failed_peers=()
@@ -231,6 +237,7 @@ args=(suite --ksana-bin "$RUN_DIR/ksana" --ksana-sha "$KSANA_SHA" --run-dir "$RU
       --peers-dir "$HERE/peers" --peers "$(IFS=,; echo "${peers[*]}")" --failed-peers "$(IFS=,; echo "${failed_peers[*]}")"
       --left-out "$(IFS=';'; echo "${left_out[*]}")"
       --deadline-unix "$DEADLINE")
+[[ -n "$FLOOR_BIN" ]] && args+=(--floor-bin "$FLOOR_BIN")
 [[ "$QUICK" == 1 ]] && args+=(--quick)
 # ---- cluster mode (issue 13): 1 node against 3 on one PostgreSQL --------------------------
 # First, so that the harness's deadline counts its few minutes; appended to the report after it.

@@ -45,6 +45,7 @@ static async Task<int> Suite(Dictionary<string, string> o)
         Quick = quick, RunDir = runDir, ResultsDir = Path.GetFullPath(Req("results-dir")), KsanaBin = ksanaBin,
         PeersDir = peersDir, Callee = callee, Wrk = o.GetValueOrDefault("wrk", "wrk"),
         StartedUtc = started, DeadlineUtc = deadline, Systems = BuildSystems(ksanaBin, peersDir, peers),
+        FloorBin = o.TryGetValue("floor-bin", out var fb) && File.Exists(fb) ? Path.GetFullPath(fb) : null,
     };
     File.WriteAllText(ctx.KeyFile, "# bench key\n" + ctx.ApiKey + "\n");
 

@@ -237,6 +237,15 @@ static class Report
             DRow("CPU per callback (µs)", x => x.CpuUsPerCallback, v => F(v, 1), false);
             DRow("resident memory (MB)", x => x.RssKb / 1024.0, v => F(v, 1), false);
             md.AppendLine();
+            if (r.Floor.FirstOrDefault(e => e.Jobs == jobs && e.Mode == mode) is { } fl)
+            {
+                md.AppendLine("The machine's floor (bench/floor: a C program making the same calls to the same callee over 64 connections, and nothing else): "
+                    + (fl.Lateness is { } l
+                        ? $"{N0(l.CallbacksPerSecond)} calls/s; lateness p50 / p99 / max {N0(l.P50Ms)} / {N0(l.P99Ms)} / {N0(l.MaxMs)} ms; "
+                          + $"{N0(l.Lost)} lost; {F(fl.CpuUsPerCallback ?? 0, 1)} µs CPU per call."
+                        : fl.Status + "."));
+                md.AppendLine();
+            }
             if (dagger)
             {
                 md.AppendLine("† More than 1 % of the slots were lost or doubled: the system fell behind or skipped slots, so its "
@@ -378,6 +387,8 @@ static class Report
         md.AppendLine("|---|---|---|---|");
         void Row(string fig, string measured, string aim, bool? met) => md.AppendLine($"| {fig} | {measured} | {aim} | {Aim(met)} |");
         DeliveryResult? D(string sys, int jobs, string mode) => r.Delivery.FirstOrDefault(e => e.System == sys && e.Jobs == jobs && e.Mode == mode);
+        // The machine's floor (bench/floor): what a program making only these calls got, for context beside the figure.
+        DeliveryResult? FloorOf(int jobs, string mode) => r.Floor.FirstOrDefault(e => e.Jobs == jobs && e.Mode == mode && e.Lateness is not null);
         string NotMeasured(DeliveryResult? x) => x?.Status ?? "not measured";
         // Not run (scenario not selected, time budget) leaves the aim unmarked; a run that failed misses it.
         bool? Failed(DeliveryResult? x) => x is null || x.Status.StartsWith("skipped", StringComparison.Ordinal) ? null : false;
@@ -390,7 +401,8 @@ static class Report
             {
                 double? ratio = q?.Lateness is { } ql ? kl.P99Ms / (double)Math.Max(1, ql.P99Ms) : null;
                 Row("10,000 jobs aligned: lateness p99", $"{N0(kl.P99Ms)} ms" + (Behind(kl) ? " †" : "")
-                    + (ratio is { } x ? $" ({F(x, 2)}× Quartz.NET's {N0(q!.Lateness!.P99Ms)} ms)" : " (Quartz.NET not measured)"),
+                    + (ratio is { } x ? $" ({F(x, 2)}× Quartz.NET's {N0(q!.Lateness!.P99Ms)} ms)" : " (Quartz.NET not measured)")
+                    + (FloorOf(10_000, "aligned") is { Lateness: { } fl } ? $"; the machine's floor: {N0(fl.P99Ms)} ms" : ""),
                     aim, kl.P99Ms > 150 || Behind(kl) ? false : ratio is { } x2 ? x2 <= 0.6 : null);
             }
             else Row("10,000 jobs aligned: lateness p99", NotMeasured(k), aim, Failed(k));
@@ -411,7 +423,8 @@ static class Report
             if (k?.CpuUsPerCallback is { } kc)
             {
                 var best = peers.OrderBy(p => p.CpuUsPerCallback).FirstOrDefault();
-                Row($"10,000 jobs {mode}: CPU per callback", $"{F(kc, 1)} µs" + (best is null ? " (no peer measured)" : $" (lowest peer: {Short(ctx, best.System)} {F(best.CpuUsPerCallback!.Value, 1)} µs)"),
+                Row($"10,000 jobs {mode}: CPU per callback", $"{F(kc, 1)} µs" + (best is null ? " (no peer measured)" : $" (lowest peer: {Short(ctx, best.System)} {F(best.CpuUsPerCallback!.Value, 1)} µs)")
+                    + (FloorOf(10_000, mode) is { CpuUsPerCallback: { } fc } ? $"; the machine's floor: {F(fc, 1)} µs" : ""),
                     aim, kc <= 25 && peers.All(p => kc < p.CpuUsPerCallback));
             }
             else Row($"10,000 jobs {mode}: CPU per callback", NotMeasured(k), aim, Failed(k));
@@ -426,7 +439,8 @@ static class Report
                 double? ratio = q?.Lateness is { } ql && ql.CallbacksPerSecond > 0 ? kl.CallbacksPerSecond / ql.CallbacksPerSecond : null;
                 bool clean = kl.Lost == 0 && kl.DuplicateSlots == 0;
                 Row($"50,000 jobs every 1 s {mode}", $"{N0(kl.Lost)} lost, {N0(kl.DuplicateSlots)} duplicate; {N0(kl.CallbacksPerSecond)} callbacks/s"
-                    + (ratio is { } x ? $" ({F(x, 2)}× Quartz.NET's {N0(q!.Lateness!.CallbacksPerSecond)})" : " (Quartz.NET not measured)"),
+                    + (ratio is { } x ? $" ({F(x, 2)}× Quartz.NET's {N0(q!.Lateness!.CallbacksPerSecond)})" : " (Quartz.NET not measured)")
+                    + (FloorOf(50_000, mode) is { Lateness: { } fl } ? $"; the machine's floor: {N0(fl.CallbacksPerSecond)}/s, {N0(fl.Lost)} lost" : ""),
                     aim, !clean ? false : ratio is { } x2 ? x2 >= 1.0 : null);
             }
             else Row($"50,000 jobs every 1 s {mode}", NotMeasured(k), aim, Failed(k));

@@ -6,6 +6,8 @@ sealed class Results
     public Dictionary<string, object?> Meta { get; } = [];
     public List<SystemInfo> Systems { get; } = [];
     public List<DeliveryResult> Delivery { get; } = [];
+    /// <summary>The machine's floor for each delivery case: a C program making only the calls (bench/floor/floor.c).</summary>
+    public List<DeliveryResult> Floor { get; } = [];
     public List<CreateResult> Creates { get; } = [];
     public List<DurabilityResult> Durability { get; } = [];
     public List<ResourceResult> Resources { get; } = [];
