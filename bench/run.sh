@@ -96,7 +96,8 @@ have() { command -v "$1" >/dev/null 2>&1 || [[ -x "/usr/sbin/$1" ]]; }
 missing=()
 have nginx || missing+=(nginx)
 have wrk || missing+=(wrk)
-have cc || missing+=(gcc)
+# gcc only builds the floor (optional): installed when we can, else the floor is left out.
+have cc || { [[ $(id -u) -eq 0 ]] && missing+=(gcc); } || true
 ((need_redis)) && ! have redis-server && missing+=(redis-server)
 ((need_pg)) && [[ -z "$(pg_bin)" ]] && missing+=(postgresql)
 if ((${#missing[@]})); then
