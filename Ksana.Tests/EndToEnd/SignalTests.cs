@@ -6,6 +6,27 @@ namespace Ksana.Tests.EndToEnd;
 /// <summary>SPEC §1 and §3: SIGTERM and SIGINT stop gracefully; SIGHUP re-reads the keys and stops nothing.</summary>
 public sealed class SignalTests
 {
+    /// <summary>
+    /// ksana with SIGINT at its default disposition, as a service manager or a terminal starts it.
+    /// A suite launched as a background job of a script (<c>./build.sh test &amp;</c>) hands its
+    /// children SIGINT ignored, which ksana keeps (see the next test), so the disposition is reset here.
+    /// </summary>
+    static async Task<KsanaProcess> StartWithDefaultSigInt(string dataDir, string keys)
+    {
+        var ksana = KsanaProcess.Launch(KsanaProcess.FreePort(), dataDir, keys,
+            command: ["/usr/bin/env", "--default-signal=INT", KsanaProcess.BinaryPath]);
+        try
+        {
+            await ksana.WaitHealthyAsync(TimeSpan.FromSeconds(20));
+            return ksana;
+        }
+        catch
+        {
+            await ksana.DisposeAsync();
+            throw;
+        }
+    }
+
     [Test]
     [Arguments(KsanaProcess.SigTerm)]
     [Arguments(KsanaProcess.SigInt)]
@@ -14,7 +35,7 @@ public sealed class SignalTests
         using var dir = new TempDir();
         var keys = dir.WriteKeys("signal-key");
         string id;
-        await using (var ksana = await KsanaProcess.StartAsync(KsanaProcess.FreePort(), dir.Data, keys))
+        await using (var ksana = await StartWithDefaultSigInt(dir.Data, keys))
         {
             using var api = ksana.Api("signal-key");
             id = (await api.CreateJobAsync(JobDocs.Every("signal", "http://127.0.0.1:9/", "1h")))!["id"]?.GetValue<string>()!;
@@ -29,6 +50,28 @@ public sealed class SignalTests
         {
             using var api = ksana.Api("signal-key");
             await Assert.That((await api.SendAsync(HttpMethod.Get, $"/jobs/{id}")).Status).IsEqualTo((int)HttpStatusCode.OK);
+        }
+    }
+
+    [Test]
+    public async Task A_server_started_with_SIGINT_ignored_keeps_ignoring_it_and_stops_on_SIGTERM()
+    {
+        // A script's background job (`ksana &` in sh) starts with SIGINT ignored, so that a Ctrl-C
+        // meant for the script does not reach it; ksana keeps that, as POSIX programs do.
+        using var dir = new TempDir();
+        var keys = dir.WriteKeys("ignored-key");
+        var ksana = KsanaProcess.Launch(KsanaProcess.FreePort(), dir.Data, keys,
+            command: ["/bin/sh", "-c", "trap '' INT; exec \"$0\"", KsanaProcess.BinaryPath]);
+        await using (ksana)
+        {
+            await ksana.WaitHealthyAsync(TimeSpan.FromSeconds(20));
+            using var api = ksana.Api("ignored-key");
+            ksana.Signal(KsanaProcess.SigInt);
+            await Task.Delay(1000);
+            await Assert.That(ksana.HasExited).IsFalse().Because($"SIGINT was ignored when ksana started\n{ksana.Output}");
+            await Assert.That((await api.SendAsync(HttpMethod.Get, "/jobs")).Status).IsEqualTo((int)HttpStatusCode.OK);
+            ksana.Signal(KsanaProcess.SigTerm);
+            await Assert.That(await ksana.WaitExitAsync(TimeSpan.FromSeconds(10))).IsEqualTo(0).Because(ksana.Output);
         }
     }
 
