@@ -237,6 +237,13 @@ static class Report
             DRow("CPU per callback (µs)", x => x.CpuUsPerCallback, v => F(v, 1), false);
             DRow("resident memory (MB)", x => x.RssKb / 1024.0, v => F(v, 1), false);
             md.AppendLine();
+            if (dagger)
+            {
+                md.AppendLine("† More than 1 % of the slots were lost or doubled: the system fell behind or skipped slots, so its "
+                    + "lateness is understated (a call can only be timed against a slot it could belong to; see bench/README.md) "
+                    + "and no ratio is given.");
+                md.AppendLine();
+            }
             if (r.Floor.FirstOrDefault(e => e.Jobs == jobs && e.Mode == mode) is { } fl)
             {
                 md.AppendLine("The machine's floor (bench/floor: a C program making the same calls to the same callee over 64 connections, and nothing else): "
@@ -244,13 +251,6 @@ static class Report
                         ? $"{N0(l.CallbacksPerSecond)} calls/s; lateness p50 / p99 / max {N0(l.P50Ms)} / {N0(l.P99Ms)} / {N0(l.MaxMs)} ms; "
                           + $"{N0(l.Lost)} lost; {F(fl.CpuUsPerCallback ?? 0, 1)} µs CPU per call."
                         : fl.Status + "."));
-                md.AppendLine();
-            }
-            if (dagger)
-            {
-                md.AppendLine("† More than 1 % of the slots were lost or doubled: the system fell behind or skipped slots, so its "
-                    + "lateness is understated (a call can only be timed against a slot it could belong to; see bench/README.md) "
-                    + "and no ratio is given.");
                 md.AppendLine();
             }
         }
