@@ -97,7 +97,7 @@ missing=()
 have nginx || missing+=(nginx)
 have wrk || missing+=(wrk)
 # gcc only builds the floor (optional): installed when we can, else the floor is left out.
-have cc || { [[ $(id -u) -eq 0 ]] && missing+=(gcc); } || true
+if ! have cc && [[ $(id -u) -eq 0 ]]; then missing+=(gcc); fi
 ((need_redis)) && ! have redis-server && missing+=(redis-server)
 ((need_pg)) && [[ -z "$(pg_bin)" ]] && missing+=(postgresql)
 if ((${#missing[@]})); then

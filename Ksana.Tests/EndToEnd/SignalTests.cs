@@ -11,21 +11,10 @@ public sealed class SignalTests
     /// A suite launched as a background job of a script (<c>./build.sh test &amp;</c>) hands its
     /// children SIGINT ignored, which ksana keeps (see the next test), so the disposition is reset here.
     /// </summary>
-    static async Task<KsanaProcess> StartWithDefaultSigInt(string dataDir, string keys)
-    {
-        var ksana = KsanaProcess.Launch(KsanaProcess.FreePort(), dataDir, keys,
-            command: ["/usr/bin/env", "--default-signal=INT", KsanaProcess.BinaryPath]);
-        try
-        {
-            await ksana.WaitHealthyAsync(TimeSpan.FromSeconds(20));
-            return ksana;
-        }
-        catch
-        {
-            await ksana.DisposeAsync();
-            throw;
-        }
-    }
+    static readonly string[] WithDefaultSigInt = ["/usr/bin/env", "--default-signal=INT", KsanaProcess.BinaryPath];
+
+    /// <summary>ksana started as a script's background job (<c>ksana &amp;</c> in sh): SIGINT ignored.</summary>
+    static readonly string[] WithSigIntIgnored = ["/bin/sh", "-c", "trap '' INT; exec \"$0\"", KsanaProcess.BinaryPath];
 
     [Test]
     [Arguments(KsanaProcess.SigTerm)]
@@ -35,7 +24,7 @@ public sealed class SignalTests
         using var dir = new TempDir();
         var keys = dir.WriteKeys("signal-key");
         string id;
-        await using (var ksana = await StartWithDefaultSigInt(dir.Data, keys))
+        await using (var ksana = await KsanaProcess.StartAsync(KsanaProcess.FreePort(), dir.Data, keys, command: WithDefaultSigInt))
         {
             using var api = ksana.Api("signal-key");
             id = (await api.CreateJobAsync(JobDocs.Every("signal", "http://127.0.0.1:9/", "1h")))!["id"]?.GetValue<string>()!;
@@ -60,11 +49,8 @@ public sealed class SignalTests
         // meant for the script does not reach it; ksana keeps that, as POSIX programs do.
         using var dir = new TempDir();
         var keys = dir.WriteKeys("ignored-key");
-        var ksana = KsanaProcess.Launch(KsanaProcess.FreePort(), dir.Data, keys,
-            command: ["/bin/sh", "-c", "trap '' INT; exec \"$0\"", KsanaProcess.BinaryPath]);
-        await using (ksana)
+        await using (var ksana = await KsanaProcess.StartAsync(KsanaProcess.FreePort(), dir.Data, keys, command: WithSigIntIgnored))
         {
-            await ksana.WaitHealthyAsync(TimeSpan.FromSeconds(20));
             using var api = ksana.Api("ignored-key");
             ksana.Signal(KsanaProcess.SigInt);
             await Task.Delay(1000);

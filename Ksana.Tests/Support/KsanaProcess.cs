@@ -93,11 +93,12 @@ public sealed class KsanaProcess : IAsyncDisposable
         return ksana;
     }
 
-    /// <summary>Starts ksana and waits until it serves <c>GET /health</c>.</summary>
+    /// <summary>Starts ksana (see <see cref="Launch"/>) and waits until it serves <c>GET /health</c>.</summary>
     public static async Task<KsanaProcess> StartAsync(int port, string dataDir, string? keysFile,
-        IReadOnlyDictionary<string, string>? env = null, IEnumerable<string>? args = null)
+        IReadOnlyDictionary<string, string>? env = null, IEnumerable<string>? args = null,
+        IReadOnlyList<string>? command = null)
     {
-        var ksana = Launch(port, dataDir, keysFile, env, args);
+        var ksana = Launch(port, dataDir, keysFile, env, args, command);
         try
         {
             await ksana.WaitHealthyAsync(TimeSpan.FromSeconds(20));

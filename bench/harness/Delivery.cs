@@ -61,11 +61,11 @@ static class Delivery
             foreach (var sys in ctx.DeliverySystems)
                 if (runs.TryGetValue(sys.Key, out var l)) ctx.Results.Delivery.Add(Median(l));
             // The machine's floor for this case, after the systems (it takes 15 s; peers yield first).
-            if (ctx.FloorBin is { } floorBin && DateTime.UtcNow.AddSeconds(ctx.WarmupSeconds + ctx.WindowSeconds + 8) < ctx.DeadlineUtc.AddMinutes(-3))
+            if (ctx.FloorBin is { } floorBin && ctx.HasTime(essential: false, ctx.WarmupSeconds + ctx.WindowSeconds + 8))
             {
                 DeliveryResult f;
                 try { f = Floor.Run(ctx, floorBin, jobs, mode); }
-                catch (Exception e) { f = new DeliveryResult("floor", jobs, mode, "failed: " + e.Message, 0, null, null, null, null, null, null, null, null, null); }
+                catch (Exception e) { f = Skip("floor", jobs, mode, "failed: " + e.Message); }
                 ctx.Log($"delivery {jobs} {mode} floor: {Describe(f)}");
                 ctx.Results.Floor.Add(f);
             }
@@ -80,8 +80,32 @@ static class Delivery
             + (r.AllocatedBytesPerCallback is { } a ? string.Create(CultureInfo.InvariantCulture, $", {a:0} B allocated/cb") : "")
         : r.Status;
 
-    static DeliveryResult Skip(SystemDef s, int jobs, string mode, string why) =>
-        new(s.Key, jobs, mode, why, 0, null, null, null, null, null, null, null, null, null);
+    static DeliveryResult Skip(SystemDef s, int jobs, string mode, string why) => Skip(s.Key, jobs, mode, why);
+
+    internal static DeliveryResult Skip(string system, int jobs, string mode, string why) =>
+        new(system, jobs, mode, why, 0, null, null, null, null, null, null, null, null, null);
+
+    /// <summary>Job <paramref name="i"/>'s phase in a case: spread evenly over the second, or 0 for all (aligned).</summary>
+    internal static int Phase(int i, int jobs, string mode) => mode == "spread" ? (int)((long)i * 1000 / jobs) : 0;
+
+    /// <summary>
+    /// From now (the window's start) to <paramref name="w1"/>: the CPU <paramref name="pid"/> used, and
+    /// its resident memory, read every second (the largest) and at the end with its peak (VmHWM).
+    /// </summary>
+    internal static (double CpuSeconds, long RssMaxKb, long HwmKb) Watch(int pid, long w1)
+    {
+        double cpu0 = ProcFs.CpuSeconds(pid);
+        long rssMax = 0;
+        while (Ctx.NowMs() < w1 - 1000)
+        {
+            Ctx.SleepUntilMs(Math.Min(w1 - 1000, Ctx.NowMs() + 1000));
+            rssMax = Math.Max(rssMax, ProcFs.Memory(pid).RssKb);
+        }
+        Ctx.SleepUntilMs(w1);
+        double cpu = ProcFs.CpuSeconds(pid) - cpu0;
+        var (rss, hwm) = ProcFs.Memory(pid);
+        return (cpu, Math.Max(rssMax, rss), hwm);
+    }
 
     /// <summary>The slow-callee case: jobs, and one in how many calls the slow callee (the rest call nginx).</summary>
     public const int SlowJobs = 1000, SlowOneIn = 20;
@@ -136,7 +160,7 @@ static class Delivery
 
         long originMs = Ctx.NowMs() / 1000 * 1000;
         var allPhases = new int[jobs];
-        for (int i = 0; i < jobs; i++) allPhases[i] = mode == "spread" ? (int)((long)i * 1000 / jobs) : 0;
+        for (int i = 0; i < jobs; i++) allPhases[i] = Phase(i, jobs, mode);
         // With a slow callee, every SlowOneIn-th job calls it; the others are numbered 0.. in the
         // hook URLs, so that the callee log (and the analysis) hold the healthy jobs only.
         var hookIndex = new int[jobs];
@@ -171,20 +195,10 @@ static class Delivery
         Ctx.SleepUntilMs(w0);
         slow?.ResetCounts();
         var allocated0 = sys.IsKsana ? await AllocatedBytes(rs.Api) : null;
-        double cpu0 = ProcFs.CpuSeconds(pid);
-        long rssMax = 0;
-        while (Ctx.NowMs() < w1 - 1000)
-        {
-            Ctx.SleepUntilMs(Math.Min(w1 - 1000, Ctx.NowMs() + 1000));
-            rssMax = Math.Max(rssMax, ProcFs.Memory(pid).RssKb);
-        }
-        Ctx.SleepUntilMs(w1);
-        double cpu1 = ProcFs.CpuSeconds(pid);
+        var (cpu, rssMax, hwm) = Watch(pid, w1);
         var allocated1 = sys.IsKsana ? await AllocatedBytes(rs.Api) : null;
         long? slowCalls = slow?.Requests;
         int? slowMax = slow?.MaxInFlight;
-        var (rss, hwm) = ProcFs.Memory(pid);
-        rssMax = Math.Max(rssMax, rss);
 
         // Calls for slots in the window may arrive up to a period (less the guard) after it, and
         // the analysis also looks at the calls of the slot after the window.
@@ -194,7 +208,6 @@ static class Delivery
 
         var lat = LatenessAnalyzer.Analyze(logPath, phases, 1000, w0, w1, logStart, sentAt);
         if (Environment.GetEnvironmentVariable("BENCH_KEEP") != "1") File.Delete(logPath);
-        double cpu = cpu1 - cpu0;
         var callbacks = lat.CallsInWindow + (slowCalls ?? 0);
         return new DeliveryResult(sys.Key, jobs, mode, "ok", 1, lat,
             lat.CallsInWindow > 0 ? cpu * 1e6 / callbacks : null,

@@ -16,7 +16,7 @@ static class Floor
     public static DeliveryResult Run(Ctx ctx, string floorBin, int jobs, string mode)
     {
         var phases = new int[jobs];
-        for (int i = 0; i < jobs; i++) phases[i] = mode == "spread" ? (int)((long)i * 1000 / jobs) : 0;
+        for (int i = 0; i < jobs; i++) phases[i] = Delivery.Phase(i, jobs, mode);
         File.Delete(ctx.Callee.Cut(Path.Combine(ctx.RunDir, "pre-floor.log")));
         long logStart = Ctx.NowMs();
         long origin = (logStart / 1000 + 1) * 1000;
@@ -31,26 +31,14 @@ static class Floor
             [I(ctx.Callee.Port), I(jobs), mode, I(origin), I(until), I(Connections)], new Dictionary<string, string?>(), logPath);
 
         Ctx.SleepUntilMs(w0);
-        double cpu0 = ProcFs.CpuSeconds(child.Pid);
-        long rssMax = 0;
-        while (Ctx.NowMs() < w1 - 1000)
-        {
-            Ctx.SleepUntilMs(Math.Min(w1 - 1000, Ctx.NowMs() + 1000));
-            rssMax = Math.Max(rssMax, ProcFs.Memory(child.Pid).RssKb);
-        }
-        Ctx.SleepUntilMs(w1);
-        double cpu1 = ProcFs.CpuSeconds(child.Pid);
-        var (rss, hwm) = ProcFs.Memory(child.Pid);
-        rssMax = Math.Max(rssMax, rss);
+        var (cpu, rssMax, hwm) = Delivery.Watch(child.Pid, w1);
         Ctx.SleepUntilMs(w1 + 2000);
         var stop = child.Stop(TimeSpan.FromSeconds(5));
         var cut = ctx.Callee.Cut(Path.Combine(ctx.RunDir, $"callee-{tag}.log"));
 
-        var created = new long[jobs];
-        Array.Fill(created, logStart);
-        var lat = LatenessAnalyzer.Analyze(cut, phases, 1000, w0, w1, logStart, created);
+        // Every job exists from the log's start, so no creation time narrows the analysis.
+        var lat = LatenessAnalyzer.Analyze(cut, phases, 1000, w0, w1, logStart);
         if (Environment.GetEnvironmentVariable("BENCH_KEEP") != "1") File.Delete(cut);
-        double cpu = cpu1 - cpu0;
         return new DeliveryResult("floor", jobs, mode, stop.ExitCode is 0 ? "ok" : $"exit code {stop.ExitCode}", 1, lat,
             lat.CallsInWindow > 0 ? cpu * 1e6 / lat.CallsInWindow : null,
             100 * cpu / ((w1 - w0) / 1000.0), rssMax, hwm, null, stop.ExitCode, stop.Graceful, stop.Seconds)
