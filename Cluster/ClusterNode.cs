@@ -573,11 +573,8 @@ public sealed class ClusterNode : BackgroundService
         while (await reader.ReadAsync(stopping)) yield return (reader.GetGuid(0), reader.GetString(1));
     }
 
-    static Change Decode(string doc)
-    {
-        long unnumbered = 0; // the table numbers the jobs it is given (JobTable.ApplyRemoteJob)
-        return LineDecoder.Decode(Encoding.UTF8.GetBytes(doc), ref unnumbered).Change;
-    }
+    /// <summary>A document as a change; the table numbers the jobs it is given (JobTable.ApplyRemoteJob).</summary>
+    static Change Decode(string doc) => LineDecoder.Decode(Encoding.UTF8.GetBytes(doc)).Change;
 
     /// <summary>Replaces this node's copy with the database's (a node that fell behind the feed).</summary>
     async Task ReloadAsync(CancellationToken stopping)

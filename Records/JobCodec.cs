@@ -58,7 +58,7 @@ public static class JobCodec
     /// first journal format (before schedule kinds had codecs), which kept the http and schedule
     /// members flat in the job: <c>"method"</c>, <c>"url"</c>, <c>"kind"</c>, <c>"every"</c>, ….
     /// </summary>
-    /// <param name="version">The <see cref="Job.Version"/> the job is read with (a version is not written: replay numbers jobs in file order).</param>
+    /// <param name="version">The <see cref="Job.Version"/> the job is read with (a version is not written: replay gives a job its line's sequence number).</param>
     public static Job ReadRecord(ref Utf8JsonReader reader, long version = 0)
     {
         if (reader.TokenType != JsonTokenType.StartObject) throw new FormatException("job: not an object");

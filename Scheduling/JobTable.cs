@@ -67,7 +67,8 @@ public sealed partial class JobTable
                 // The reader numbers the jobs it reads in file order; a job without a number gets the next.
                 var job = change.Job!.Version > _lastNumber ? change.Job : change.Job with { Version = _lastNumber + 1 };
                 _lastNumber = job.Version;
-                Set(job.Id, _jobs.TryGetValue(job.Id, out var old) ? old with { Job = job } : new JobEntry(job, []));
+                var had = _jobs.TryGetValue(job.Id, out var old);
+                Set(job.Id, had ? old! with { Job = job } : new JobEntry(job, []), had, old);
                 break;
             case ChangeKind.AnswerRemembered:
                 Answers.Add(change.Answer!, 0);
@@ -280,9 +281,11 @@ public sealed partial class JobTable
         if (entry is not null) _stateCounts[(int)entry.State]++;
     }
 
-    void Set(Guid id, JobEntry? entry)
+    void Set(Guid id, JobEntry? entry) => Set(id, entry, _jobs.TryGetValue(id, out var old), old);
+
+    /// <summary><see cref="Set(Guid, JobEntry?)"/> with the entry it replaces already looked up (replay: one lookup a line, not two).</summary>
+    void Set(Guid id, JobEntry? entry, bool had, JobEntry? old)
     {
-        var had = _jobs.TryGetValue(id, out var old);
         if (entry is null)
         {
             if (!had) return;

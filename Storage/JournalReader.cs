@@ -6,15 +6,22 @@ using Ksana.Scheduling;
 namespace Ksana.Storage;
 
 /// <summary>
-/// Replays journal.jsonl (format: see <see cref="Journal"/>) straight from UTF-8 bytes, in chunks,
-/// without a string per line, decoding on one thread while applying on another. Tells a torn tail
-/// (set aside and cut off, with a warning) from damage in the middle (start-up stops; the file is
-/// left exactly as it was).
+/// Replays journal.jsonl (format: see <see cref="Journal"/>) straight from UTF-8 bytes, in chunks of
+/// whole lines, without a string per line: one thread reads the file and cuts it into chunks, the
+/// thread pool checks and decodes the chunks side by side (the bulk of the work), and the calling
+/// thread applies them in file order. Tells a torn tail (set aside and cut off, with a warning) from
+/// damage in the middle (start-up stops; the file is left exactly as it was).
 /// </summary>
 public static class JournalReader
 {
     /// <summary>Longest line accepted: a job is at most the 1 MiB request plus its escaping.</summary>
     public const int LineLengthMax = 8 << 20;
+
+    /// <summary>Bytes of whole lines handed to one decoding task (about 500 jobs).</summary>
+    const int ChunkBytes = 256 << 10;
+
+    /// <summary>Chunks read ahead of the one being applied: enough to keep every core decoding.</summary>
+    static int ChunksAhead => 2 * Environment.ProcessorCount;
 
     public readonly record struct Result(long LastSeq, long Lines, long ValidLength, bool TornTail);
 
@@ -27,16 +34,19 @@ public static class JournalReader
         string? badReason = null;
         long badLine = 0, badOffset = 0;
 
-        // Two stages on two threads: one reads, checks and decodes lines (the bulk of the work),
-        // this one applies them in order, so a start-up with 100 000 jobs uses both cores.
-        using var lines = new BlockingCollection<Batch>(boundedCapacity: 4);
+        // Decoding is about four fifths of a replay's work and applying the rest: with the chunks
+        // decoded on every core and applied here in order, a start-up with 100 000 jobs uses both cores.
+        using var chunks = new BlockingCollection<Task<Batch>>(boundedCapacity: ChunksAhead);
         using var stop = new CancellationTokenSource();
-        var decoder = Task.Factory.StartNew(() => Decode(path, lines, stop.Token), stop.Token,
+        var reader = Task.Factory.StartNew(() => Read(path, chunks, stop.Token), stop.Token,
             TaskCreationOptions.LongRunning, TaskScheduler.Default);
         try
         {
-            foreach (var batch in lines.GetConsumingEnumerable(stop.Token))
+            foreach (var chunk in chunks.GetConsumingEnumerable(stop.Token))
             {
+                // A decoding task's own failure (an unexpected exception) surfaces here, after every
+                // line before its chunk was applied, as it would have on one thread.
+                var batch = chunk.GetAwaiter().GetResult();
                 foreach (ref readonly var line in batch.Lines.AsSpan(0, batch.Count))
                 {
                     if (line.Incomplete)
@@ -72,14 +82,13 @@ public static class JournalReader
                 }
                 ArrayPool<Decoded>.Shared.Return(batch.Lines, clearArray: true);
             }
-            // The decoder's own failure (a line too long, an unexpected exception) surfaces here,
-            // after every line before it was applied, as it would have on one thread.
-            decoder.GetAwaiter().GetResult();
+            // The reader's own failure (a line too long) surfaces here, after every chunk before it.
+            reader.GetAwaiter().GetResult();
         }
         finally
         {
             stop.Cancel();
-            try { decoder.Wait(); } catch (AggregateException) { } // already surfaced, or cancelled by a failure here
+            try { reader.Wait(); } catch (AggregateException) { } // already surfaced, or cancelled by a failure here
         }
 
         if (badReason is null) return new Result(lastSeq, lineNumber, validLength, false);
@@ -104,61 +113,71 @@ public static class JournalReader
         return new Result(lastSeq, badLine - 1, validLength, true);
     }
 
-    /// <summary>One line as the decoder saw it, in file order; <see cref="Incomplete"/>: the bytes after the last newline.</summary>
+    /// <summary>One line as its decoder saw it, in file order; <see cref="Incomplete"/>: the bytes after the last newline.</summary>
     readonly record struct Decoded(long Offset, long End, bool Blank, bool Incomplete, string? Reason, long Seq, Change Change);
 
-    /// <summary>Lines handed from the decoder to the applier: the first <see cref="Count"/> of a pooled array, given back once applied.</summary>
+    /// <summary>The lines of one chunk: the first <see cref="Count"/> of a pooled array, given back once applied.</summary>
     readonly record struct Batch(Decoded[] Lines, int Count);
 
-    const int BatchLines = 256;
-
-    /// <summary>The reading stage: splits the file into lines and checks and decodes each (see <see cref="Replay"/>).</summary>
-    static void Decode(string path, BlockingCollection<Batch> output, CancellationToken stop)
+    /// <summary>
+    /// The reading stage: cuts the file into chunks of whole lines and starts a decoding task for
+    /// each, in file order, at most <see cref="ChunksAhead"/> ahead of the applier (see <see cref="Replay"/>).
+    /// </summary>
+    static void Read(string path, BlockingCollection<Task<Batch>> output, CancellationToken stop)
     {
         try
         {
             using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
             var length = RandomAccess.GetLength(file);
-            var buffer = new byte[1 << 20];
+            var buffer = ArrayPool<byte>.Shared.Rent(ChunkBytes);
             int filled = 0;
             long fileOffset = 0; // file offset of buffer[0]
-            long readAt = 0, lineNumber = 0, jobsRead = 0;
-            var batch = new Batch(ArrayPool<Decoded>.Shared.Rent(BatchLines), 0);
-            while (true)
+            long readAt = 0, lineNumber = 0;
+            try
             {
-                if (filled == buffer.Length)
-                {
-                    if (buffer.Length >= LineLengthMax)
-                    {
-                        Flush(ref batch, output, stop);
-                        Fail(path, lineNumber + 1, $"line longer than {LineLengthMax} bytes");
-                    }
-                    Array.Resize(ref buffer, buffer.Length * 2);
-                }
-                var n = readAt < length ? RandomAccess.Read(file, buffer.AsSpan(filled), readAt) : 0;
-                readAt += n;
-                filled += n;
-                var span = buffer.AsSpan(0, filled);
-                var consumed = 0;
                 while (true)
                 {
-                    var nl = span[consumed..].IndexOf((byte)'\n');
-                    if (nl < 0) break;
-                    var line = span.Slice(consumed, nl);
-                    lineNumber++;
-                    var lineOffset = fileOffset + consumed;
-                    consumed += nl + 1;
-                    var reason = DecodeLine(line, ref jobsRead, out var seq, out var change);
-                    Add(ref batch, new Decoded(lineOffset, fileOffset + consumed, line.Trim((byte)0).Length == 0, false, reason, seq, change), output, stop);
+                    if (filled == buffer.Length)
+                    {
+                        // Not one whole line in the buffer: a long line. Grow, up to the longest allowed.
+                        if (buffer.Length >= LineLengthMax) Fail(path, lineNumber + 1, $"line longer than {LineLengthMax} bytes");
+                        var larger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+                        buffer.AsSpan(0, filled).CopyTo(larger);
+                        ArrayPool<byte>.Shared.Return(buffer);
+                        buffer = larger;
+                    }
+                    var n = readAt < length ? RandomAccess.Read(file, buffer.AsSpan(filled), readAt) : 0;
+                    readAt += n;
+                    filled += n;
+                    if (n > 0 && filled < buffer.Length) continue;
+                    var end = buffer.AsSpan(0, filled).LastIndexOf((byte)'\n') + 1;
+                    if (end > 0)
+                    {
+                        // Hand the whole lines over; the unfinished line starts the next buffer.
+                        var next = ArrayPool<byte>.Shared.Rent(Math.Max(ChunkBytes, filled - end + 1));
+                        buffer.AsSpan(end, filled - end).CopyTo(next);
+                        var chunk = buffer;
+                        var at = fileOffset;
+                        var lines = buffer.AsSpan(0, end).Count((byte)'\n');
+                        buffer = next;
+                        output.Add(Task.Run(() => DecodeChunk(chunk, end, at, lines)), stop);
+                        lineNumber += lines;
+                        fileOffset += end;
+                        filled -= end;
+                    }
+                    if (n == 0) break;
                 }
-                // Keep the unfinished line at the front of the buffer.
-                span[consumed..].CopyTo(buffer);
-                filled -= consumed;
-                fileOffset += consumed;
-                if (n == 0) break;
+                if (filled > 0)
+                {
+                    var tail = ArrayPool<Decoded>.Shared.Rent(1);
+                    tail[0] = new Decoded(fileOffset, fileOffset + filled, false, true, "incomplete last line (no newline)", 0, default);
+                    output.Add(Task.FromResult(new Batch(tail, 1)), stop);
+                }
             }
-            if (filled > 0) Add(ref batch, new Decoded(fileOffset, fileOffset + filled, false, true, "incomplete last line (no newline)", 0, default), output, stop);
-            Flush(ref batch, output, stop);
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
         }
         finally
         {
@@ -166,28 +185,40 @@ public static class JournalReader
         }
     }
 
-    static void Add(ref Batch batch, in Decoded line, BlockingCollection<Batch> output, CancellationToken stop)
+    /// <summary>The decoding stage, for one chunk of whole lines (each ends in a newline); gives the chunk back to the pool.</summary>
+    static Batch DecodeChunk(byte[] chunk, int length, long fileOffset, int lines)
     {
-        batch.Lines[batch.Count] = line;
-        batch = batch with { Count = batch.Count + 1 };
-        if (batch.Count == BatchLines) Flush(ref batch, output, stop);
+        var decoded = ArrayPool<Decoded>.Shared.Rent(lines);
+        var count = 0;
+        try
+        {
+            var span = chunk.AsSpan(0, length);
+            var consumed = 0;
+            while (consumed < length)
+            {
+                var nl = span[consumed..].IndexOf((byte)'\n');
+                var line = span.Slice(consumed, nl);
+                var lineOffset = fileOffset + consumed;
+                consumed += nl + 1;
+                var reason = DecodeLine(line, out var seq, out var change);
+                decoded[count++] = new Decoded(lineOffset, fileOffset + consumed, line.Trim((byte)0).Length == 0, false, reason, seq, change);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(chunk);
+        }
+        return new Batch(decoded, count);
     }
 
-    static void Flush(ref Batch batch, BlockingCollection<Batch> output, CancellationToken stop)
-    {
-        if (batch.Count == 0) return;
-        output.Add(batch, stop);
-        batch = new Batch(ArrayPool<Decoded>.Shared.Rent(BatchLines), 0);
-    }
-
-    static string? DecodeLine(ReadOnlySpan<byte> line, ref long jobsRead, out long seq, out Change change)
+    static string? DecodeLine(ReadOnlySpan<byte> line, out long seq, out Change change)
     {
         seq = 0;
         change = default;
         if (!LineEncoder.Verify(line)) return "checksum mismatch or malformed line";
         try
         {
-            (seq, change) = LineDecoder.Decode(line, ref jobsRead);
+            (seq, change) = LineDecoder.Decode(line);
             return null;
         }
         catch (Exception e) when (e is JsonException or FormatException or InvalidOperationException)

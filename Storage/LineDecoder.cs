@@ -13,11 +13,13 @@ namespace Ksana.Storage;
 /// </summary>
 public static class LineDecoder
 {
-    /// <param name="jobsRead">
-    /// Job records read so far: a job read here gets the next number as its <see cref="Job.Version"/>
-    /// (the order replay gives versions in), so the table need not copy it to number it.
-    /// </param>
-    public static (long Seq, Change Change) Decode(ReadOnlySpan<byte> line, ref long jobsRead)
+    /// <remarks>
+    /// A job read here gets its line's sequence number as its <see cref="Job.Version"/> (written
+    /// first on every line): numbers that rise in file order, known without reading the lines
+    /// before, so chunks of the journal decode side by side and the table need not copy a job to
+    /// number it.
+    /// </remarks>
+    public static (long Seq, Change Change) Decode(ReadOnlySpan<byte> line)
     {
         var reader = new Utf8JsonReader(line);
         Expect(ref reader, JsonTokenType.StartObject);
@@ -40,7 +42,7 @@ public static class LineDecoder
                     : reader.ValueTextEquals("idem"u8) ? 6
                     : throw new FormatException("op: unknown operation");
             }
-            else if (reader.ValueTextEquals("job"u8)) { Next(ref reader); job = JobCodec.ReadRecord(ref reader, jobsRead + 1); }
+            else if (reader.ValueTextEquals("job"u8)) { Next(ref reader); job = JobCodec.ReadRecord(ref reader, seq); }
             else if (reader.ValueTextEquals("id"u8)) deleted = JsonRead.Guid(ref reader, "id", op == 5 ? 'N' : 'D');
             else if (reader.ValueTextEquals("job_id"u8)) jobId = JsonRead.Guid(ref reader, "job_id");
             else if (reader.ValueTextEquals("event"u8)) { Next(ref reader); queued = EventCodec.Read(ref reader); }
@@ -49,7 +51,6 @@ public static class LineDecoder
             else if (reader.ValueTextEquals("crc"u8)) Next(ref reader);
             else throw Unknown(ref reader);
         }
-        if (op == 1 && job is not null) jobsRead++;
         return op switch
         {
             1 when job is not null => (seq, Change.Written(job)),
