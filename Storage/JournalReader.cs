@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Collections.Concurrent;
 using System.Text.Json;
 using Ksana.Scheduling;
@@ -38,7 +37,8 @@ public static class JournalReader
         // decoded on every core and applied here in order, a start-up with 100 000 jobs uses both cores.
         using var chunks = new BlockingCollection<Task<Batch>>(boundedCapacity: ChunksAhead);
         using var stop = new CancellationTokenSource();
-        var reader = Task.Factory.StartNew(() => Read(path, chunks, stop.Token), stop.Token,
+        var spares = new Spares();
+        var reader = Task.Factory.StartNew(() => Read(path, chunks, spares, stop.Token), stop.Token,
             TaskCreationOptions.LongRunning, TaskScheduler.Default);
         try
         {
@@ -80,7 +80,7 @@ public static class JournalReader
                         badOffset = line.Offset;
                     }
                 }
-                ArrayPool<Decoded>.Shared.Return(batch.Lines, clearArray: true);
+                spares.Give(batch.Lines);
             }
             // The reader's own failure (a line too long) surfaces here, after every chunk before it.
             reader.GetAwaiter().GetResult();
@@ -123,13 +123,13 @@ public static class JournalReader
     /// The reading stage: cuts the file into chunks of whole lines and starts a decoding task for
     /// each, in file order, at most <see cref="ChunksAhead"/> ahead of the applier (see <see cref="Replay"/>).
     /// </summary>
-    static void Read(string path, BlockingCollection<Task<Batch>> output, CancellationToken stop)
+    static void Read(string path, BlockingCollection<Task<Batch>> output, Spares spares, CancellationToken stop)
     {
         try
         {
             using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
             var length = RandomAccess.GetLength(file);
-            var buffer = ArrayPool<byte>.Shared.Rent(ChunkBytes);
+            var buffer = spares.Bytes(ChunkBytes);
             int filled = 0;
             long fileOffset = 0; // file offset of buffer[0]
             long readAt = 0, lineNumber = 0;
@@ -141,9 +141,8 @@ public static class JournalReader
                     {
                         // Not one whole line in the buffer: a long line. Grow, up to the longest allowed.
                         if (buffer.Length >= LineLengthMax) Fail(path, lineNumber + 1, $"line longer than {LineLengthMax} bytes");
-                        var larger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+                        var larger = new byte[buffer.Length * 2];
                         buffer.AsSpan(0, filled).CopyTo(larger);
-                        ArrayPool<byte>.Shared.Return(buffer);
                         buffer = larger;
                     }
                     var n = readAt < length ? RandomAccess.Read(file, buffer.AsSpan(filled), readAt) : 0;
@@ -154,13 +153,13 @@ public static class JournalReader
                     if (end > 0)
                     {
                         // Hand the whole lines over; the unfinished line starts the next buffer.
-                        var next = ArrayPool<byte>.Shared.Rent(Math.Max(ChunkBytes, filled - end + 1));
+                        var next = spares.Bytes(Math.Max(ChunkBytes, filled - end + 1));
                         buffer.AsSpan(end, filled - end).CopyTo(next);
                         var chunk = buffer;
                         var at = fileOffset;
                         var lines = buffer.AsSpan(0, end).Count((byte)'\n');
                         buffer = next;
-                        output.Add(Task.Run(() => DecodeChunk(chunk, end, at, lines)), stop);
+                        output.Add(Task.Run(() => DecodeChunk(chunk, end, at, lines, spares)), stop);
                         lineNumber += lines;
                         fileOffset += end;
                         filled -= end;
@@ -169,14 +168,14 @@ public static class JournalReader
                 }
                 if (filled > 0)
                 {
-                    var tail = ArrayPool<Decoded>.Shared.Rent(1);
+                    var tail = spares.Lines(1);
                     tail[0] = new Decoded(fileOffset, fileOffset + filled, false, true, "incomplete last line (no newline)", 0, default);
                     output.Add(Task.FromResult(new Batch(tail, 1)), stop);
                 }
             }
             finally
             {
-                ArrayPool<byte>.Shared.Return(buffer);
+                spares.Give(buffer);
             }
         }
         finally
@@ -186,9 +185,9 @@ public static class JournalReader
     }
 
     /// <summary>The decoding stage, for one chunk of whole lines (each ends in a newline); gives the chunk back to the pool.</summary>
-    static Batch DecodeChunk(byte[] chunk, int length, long fileOffset, int lines)
+    static Batch DecodeChunk(byte[] chunk, int length, long fileOffset, int lines, Spares spares)
     {
-        var decoded = ArrayPool<Decoded>.Shared.Rent(lines);
+        var decoded = spares.Lines(lines);
         var count = 0;
         try
         {
@@ -206,9 +205,44 @@ public static class JournalReader
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(chunk);
+            spares.Give(chunk);
         }
         return new Batch(decoded, count);
+    }
+
+    /// <summary>
+    /// The buffers of one replay, passed between its threads: a handful of each, reused from chunk
+    /// to chunk and dropped with the replay (a shared pool would keep them for the life of the process).
+    /// </summary>
+    sealed class Spares
+    {
+        readonly ConcurrentQueue<byte[]> _bytes = new();
+        readonly ConcurrentQueue<Decoded[]> _lines = new();
+
+        public byte[] Bytes(int atLeast) => (atLeast <= ChunkBytes ? Take(_bytes, ChunkBytes) : null) ?? new byte[Math.Max(atLeast, ChunkBytes)];
+
+        public Decoded[] Lines(int atLeast) => Take(_lines, atLeast) ?? new Decoded[Math.Max(atLeast, 1024)];
+
+        /// <summary>Takes back a chunk's buffer; one grown for a long line is not kept (chunks stay their size).</summary>
+        public void Give(byte[] buffer)
+        {
+            if (buffer.Length == ChunkBytes) _bytes.Enqueue(buffer);
+        }
+
+        /// <summary>Takes back an applied batch's array, cleared so that it holds no change.</summary>
+        public void Give(Decoded[] lines)
+        {
+            Array.Clear(lines);
+            _lines.Enqueue(lines);
+        }
+
+        /// <summary>A spare at least <paramref name="atLeast"/> long, or null; a shorter one is dropped (lines vary in length).</summary>
+        static T[]? Take<T>(ConcurrentQueue<T[]> spares, int atLeast)
+        {
+            while (spares.TryDequeue(out var spare))
+                if (spare.Length >= atLeast) return spare;
+            return null;
+        }
     }
 
     static string? DecodeLine(ReadOnlySpan<byte> line, out long seq, out Change change)
