@@ -116,7 +116,7 @@ public static class JournalReader
     /// <summary>One line as its decoder saw it, in file order; <see cref="Incomplete"/>: the bytes after the last newline.</summary>
     readonly record struct Decoded(long Offset, long End, bool Blank, bool Incomplete, string? Reason, long Seq, Change Change);
 
-    /// <summary>The lines of one chunk: the first <see cref="Count"/> of a pooled array, given back once applied.</summary>
+    /// <summary>The lines of one chunk: the first <see cref="Count"/> of a spare array (<see cref="Spares"/>), given back once applied.</summary>
     readonly record struct Batch(Decoded[] Lines, int Count);
 
     /// <summary>
@@ -184,7 +184,7 @@ public static class JournalReader
         }
     }
 
-    /// <summary>The decoding stage, for one chunk of whole lines (each ends in a newline); gives the chunk back to the pool.</summary>
+    /// <summary>The decoding stage, for one chunk of whole lines (each ends in a newline); gives the chunk's buffer back to the spares.</summary>
     static Batch DecodeChunk(byte[] chunk, int length, long fileOffset, int lines, Spares spares)
     {
         var decoded = spares.Lines(lines);
