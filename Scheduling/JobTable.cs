@@ -64,7 +64,7 @@ public sealed partial class JobTable
         switch (change.Kind)
         {
             case ChangeKind.JobWritten:
-                // The reader numbers the jobs it reads in file order; a job without a number gets the next.
+                // A replayed job's version is its line's sequence number (LineDecoder); a job without one gets the next.
                 var job = change.Job!.Version > _lastNumber ? change.Job : change.Job with { Version = _lastNumber + 1 };
                 _lastNumber = job.Version;
                 var had = _jobs.TryGetValue(job.Id, out var old);

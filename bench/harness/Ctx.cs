@@ -16,7 +16,7 @@ sealed class Ctx
     /// <summary>Past this instant nothing new starts (the suite must end within 45 minutes).</summary>
     public required DateTime DeadlineUtc { get; init; }
     public required List<SystemDef> Systems { get; init; }
-    /// <summary>The machine's floor for the delivery cases (bench/floor/floor.c, built by run.sh); null when no C compiler was found.</summary>
+    /// <summary>The machine's floor for the delivery cases (bench/floor/floor.c, built by run.sh); null when it did not build (no C compiler, or a compile error).</summary>
     public string? FloorBin { get; init; }
     public string ApiKey { get; } = "bench-" + Guid.NewGuid().ToString("N");
     public string KeyFile => Path.Combine(RunDir, "keys");
