@@ -21,8 +21,16 @@ public sealed class ApiKeys : IDisposable
     readonly string? _path;
     readonly ILogger _log;
     readonly WatchedFile? _file;
-    byte[][] _digests = [];
-    KeyScope[] _scopes = [];
+    KeySet _keys = KeySet.None;
+
+    /// <summary>
+    /// The keys of one reading of the file, published whole: each key's digest, its scope, and the
+    /// identity a request with that key gets (computed here once rather than on every request).
+    /// </summary>
+    sealed record KeySet(byte[][] Digests, KeyScope[] Scopes, string[] Identities)
+    {
+        public static readonly KeySet None = new([], [], []);
+    }
 
     public ApiKeys(string? path, TimeProvider time, ILogger<ApiKeys> log)
     {
@@ -61,10 +69,10 @@ public sealed class ApiKeys : IDisposable
             {
                 _log.LogWarning("AUTH_KEYS_FILE {Path} cannot be read ({Error}): every authenticated request is rejected", _path, e.Message);
             }
-            var before = _digests.Length;
-            // Scopes first: a reader that sees the new digests must find their scopes (same length or longer).
-            Volatile.Write(ref _scopes, scopes.ToArray());
-            Volatile.Write(ref _digests, digests.ToArray());
+            var before = _keys.Digests.Length;
+            // A second hash, so what is stored elsewhere (idempotency records are per key) is not the digest that unlocks this server.
+            var identities = digests.Select(d => Convert.ToHexStringLower(SHA256.HashData(d).AsSpan(0, 16))).ToArray();
+            Volatile.Write(ref _keys, new KeySet([.. digests], [.. scopes], identities));
             if (digests.Count == 0)
                 _log.LogWarning("AUTH_KEYS_FILE {Path} holds no key: every request but GET /health will be rejected with 401", _path);
             else if (!force || before != digests.Count)
@@ -96,8 +104,8 @@ public sealed class ApiKeys : IDisposable
     /// </summary>
     public (KeyScope Scope, string Identity)? Check(IHeaderDictionary headers)
     {
-        var scopes = Volatile.Read(ref _scopes);
-        var digests = Volatile.Read(ref _digests);
+        var keys = Volatile.Read(ref _keys);
+        var digests = keys.Digests;
         if (digests.Length == 0) return null;
         string? key = null;
         var authorization = headers.Authorization.ToString();
@@ -108,16 +116,14 @@ public sealed class ApiKeys : IDisposable
         if (string.IsNullOrEmpty(key) || key.Length > 4096) return null;
 
         Span<byte> digest = stackalloc byte[32];
-        SHA256.HashData(Encoding.UTF8.GetBytes(key), digest);
+        Span<byte> utf8 = key.Length <= 256 ? stackalloc byte[key.Length * 3] : new byte[Encoding.UTF8.GetMaxByteCount(key.Length)];
+        SHA256.HashData(utf8[..Encoding.UTF8.GetBytes(key, utf8)], digest);
         var match = -1;
         for (var i = 0; i < digests.Length; i++)
             if (CryptographicOperations.FixedTimeEquals(digest, digests[i]))
                 match = i;
         if (match < 0) return null;
-        // A second hash, so what is stored elsewhere is not the digest that unlocks this server.
-        Span<byte> identity = stackalloc byte[32];
-        SHA256.HashData(digest, identity);
-        return (match < scopes.Length ? scopes[match] : KeyScope.Admin, Convert.ToHexStringLower(identity[..16]));
+        return (keys.Scopes[match], keys.Identities[match]);
     }
 
     public void Dispose()

@@ -51,13 +51,32 @@ public sealed class JobRequest
     /// literal address callbacks may not reach (SPEC §10).
     /// </summary>
     public static (JobSpec? Spec, Dictionary<string, string[]> Errors) Validate(
-        JsonNode? document, Settings defaults, DateTimeOffset now, bool checkRunAt = true,
+        JsonElement document, Settings defaults, DateTimeOffset now, bool checkRunAt = true,
         JobSpec? stored = null, OutboundPolicy? outbound = null)
     {
         var request = new JobRequest(defaults, now, stored, outbound);
         var spec = request.Read(document, checkRunAt);
-        var errors = request._errors.ToDictionary(e => e.Key, e => e.Value.ToArray());
-        return (errors.Count == 0 ? spec : null, errors);
+        return (request._errors.Count == 0 ? spec : null, request.Errors());
+    }
+
+    /// <summary>As above, for a document built in memory (an upsert's body, a merged PATCH); null is no body.</summary>
+    public static (JobSpec? Spec, Dictionary<string, string[]> Errors) Validate(
+        JsonNode? document, Settings defaults, DateTimeOffset now, bool checkRunAt = true,
+        JobSpec? stored = null, OutboundPolicy? outbound = null)
+    {
+        using var parsed = Parsed(document);
+        return Validate(parsed.RootElement, defaults, now, checkRunAt, stored, outbound);
+    }
+
+    /// <summary>A node as a document to read (the JSON null for no node).</summary>
+    static JsonDocument Parsed(JsonNode? node) =>
+        JsonDocument.Parse(node is null ? "null" : node.ToJsonString());
+
+    Dictionary<string, string[]> Errors()
+    {
+        var errors = new Dictionary<string, string[]>(_errors.Count);
+        foreach (var (path, messages) in _errors) errors[path] = [.. messages];
+        return errors;
     }
 
     /// <summary>
@@ -66,10 +85,10 @@ public sealed class JobRequest
     /// </summary>
     public static (Schedule? Schedule, Dictionary<string, string[]> Errors) ValidateSchedule(JsonNode? node, Settings defaults, DateTimeOffset now)
     {
+        using var parsed = Parsed(node);
         var request = new JobRequest(defaults, now, stored: null, outbound: null);
-        var schedule = request.ReadSchedule(node, checkRunAt: true);
-        var errors = request._errors.ToDictionary(e => e.Key, e => e.Value.ToArray());
-        return (errors.Count == 0 ? schedule : null, errors);
+        var schedule = request.ReadSchedule(Present(parsed.RootElement), checkRunAt: true);
+        return (request._errors.Count == 0 ? schedule : null, request.Errors());
     }
 
     void Error(string path, string message)
@@ -78,18 +97,18 @@ public sealed class JobRequest
         list.Add(message);
     }
 
-    JobSpec? Read(JsonNode? document, bool checkRunAt)
+    JobSpec? Read(JsonElement root, bool checkRunAt)
     {
-        if (document is not JsonObject root)
+        if (root.ValueKind != JsonValueKind.Object)
         {
             Error("$", "the request body must be a JSON object");
             return null;
         }
-        foreach (var (member, _) in root)
-            if (!ClientFields.Contains(member) && !ServerFields.Contains(member))
-                Error(member, $"unknown field \"{member}\"{Suggest(member, ClientFields)}");
+        foreach (var property in root.EnumerateObject())
+            if (!Known(property, ClientFields) && !Known(property, ServerFields))
+                Error(property.Name, $"unknown field \"{property.Name}\"{Suggest(property.Name, ClientFields)}");
 
-        var key = root["key"] is null ? null : String(root, "key", "key", required: true);
+        var key = Member(root, "key") is null ? null : String(root, "key", "key", required: true);
         if (key is not null && !IsKey(key))
             Error("key", $"must be 1 to {KeyLengthMax} characters of A-Z a-z 0-9 . _ - :");
         var name = String(root, "name", "name", required: true);
@@ -98,8 +117,8 @@ public sealed class JobRequest
         var enabled = Bool(root, "enabled", "enabled") ?? true;
         var type = String(root, "type", "type", required: false) ?? "http";
         if (type != "http") Error("type", $"must be \"http\" (the only job type), not \"{type}\"");
-        var http = ReadHttp(root["http"]);
-        var schedule = ReadSchedule(root["schedule"], checkRunAt);
+        var http = ReadHttp(Member(root, "http"));
+        var schedule = ReadSchedule(Member(root, "schedule"), checkRunAt);
         var timeout = ReadDuration(root, "timeout") ?? _defaults.DefaultTimeout;
         var maxRetries = Int(root, "max_retries", 0, RetryPolicy.RetriesMax) ?? _defaults.MaxRetries;
         var backoff = ReadDuration(root, "retry_backoff") ?? _defaults.RetryBackoff;
@@ -109,20 +128,20 @@ public sealed class JobRequest
         return new JobSpec(name, enabled, http, schedule, timeout, maxRetries, backoff) { Key = key, PauseAfterFailures = pauseAfter };
     }
 
-    HttpTarget? ReadHttp(JsonNode? node)
+    HttpTarget? ReadHttp(JsonElement? node)
     {
-        if (node is null)
+        if (node is not { } http)
         {
             Error("http", "is required: {\"method\": \"POST\", \"url\": \"https://…\"}");
             return null;
         }
-        if (node is not JsonObject http)
+        if (http.ValueKind != JsonValueKind.Object)
         {
             Error("http", "must be an object");
             return null;
         }
-        foreach (var (key, _) in http)
-            if (!HttpFields.Contains(key)) Error($"http.{key}", $"unknown field \"{key}\"{Suggest(key, HttpFields)}");
+        foreach (var property in http.EnumerateObject())
+            if (!Known(property, HttpFields)) Error($"http.{property.Name}", $"unknown field \"{property.Name}\"{Suggest(property.Name, HttpFields)}");
 
         var given = String(http, "method", "http.method", required: false)?.ToUpperInvariant() ?? "GET";
         var method = Array.Find(HttpTarget.Methods, m => m == given);
@@ -153,23 +172,24 @@ public sealed class JobRequest
         }
 
         var headers = new List<KeyValuePair<string, string>>();
-        switch (http["headers"])
+        switch (Member(http, "headers"))
         {
             case null:
                 break;
-            case JsonObject map:
-                if (map.Count > HeadersMax) Error("http.headers", $"at most {HeadersMax} headers");
-                foreach (var (key, value) in map)
+            case { ValueKind: JsonValueKind.Object } map:
+                if (map.GetPropertyCount() > HeadersMax) Error("http.headers", $"at most {HeadersMax} headers");
+                foreach (var property in map.EnumerateObject())
                 {
+                    var (key, value) = (property.Name, property.Value);
                     var path = $"http.headers.{key}";
                     if (!IsToken(key)) Error(path, "is not a valid HTTP header name");
                     else if (key.StartsWith("X-Ksana-", StringComparison.OrdinalIgnoreCase)) Error(path, "X-Ksana-* headers are reserved for Ksana");
                     else if (ForbiddenHeaders.Contains(key)) Error(path, $"{key} is set by Ksana itself");
-                    if (value is not JsonValue v || v.GetValueKind() != JsonValueKind.String)
+                    if (value.ValueKind != JsonValueKind.String)
                         Error(path, "must be a string");
                     else
                     {
-                        var text = v.GetValue<string>();
+                        var text = value.GetString()!;
                         if (text.Length > HeaderValueLengthMax || text.AsSpan().IndexOfAny('\r', '\n', '\0') >= 0)
                             Error(path, $"must be at most {HeaderValueLengthMax} characters, without line breaks");
                         if (text == Secrets.Mask && Secrets.IsSensitiveHeader(key))
@@ -193,61 +213,74 @@ public sealed class JobRequest
     }
 
     /// <summary>The schedule object goes to its kind's codec, which the journal reads through too.</summary>
-    Schedule? ReadSchedule(JsonNode? node, bool checkRunAt)
+    Schedule? ReadSchedule(JsonElement? node, bool checkRunAt)
     {
-        if (node is null)
+        if (node is not { } schedule)
         {
             Error("schedule", $"is required: {string.Join(" or ", ScheduleCodec.All.Select(c => c.Example))}");
             return null;
         }
-        if (node is not JsonObject schedule)
+        if (schedule.ValueKind != JsonValueKind.Object)
         {
             Error("schedule", "must be an object");
             return null;
         }
         var fields = new ScheduleFields(_now, checkRunAt, _errors);
-        foreach (var (key, value) in schedule)
+        foreach (var property in schedule.EnumerateObject())
         {
-            if (value is JsonValue v && v.GetValueKind() == JsonValueKind.String) fields.Add(key, v.GetValue<string>());
-            else fields.AddNotText(key, value is null ? "null" : Kind(value));
+            var (key, value) = (property.Name, property.Value);
+            if (value.ValueKind == JsonValueKind.String) fields.Add(key, value.GetString()!);
+            else fields.AddNotText(key, Kind(value));
         }
         return ScheduleCodec.Read(fields);
     }
 
-    string? String(JsonObject obj, string key, string path, bool required)
+    /// <summary>Member <paramref name="key"/> of an object, or null when it is absent or JSON null (both mean "not given").</summary>
+    static JsonElement? Member(JsonElement obj, string key) =>
+        obj.TryGetProperty(key, out var value) ? Present(value) : null;
+
+    static JsonElement? Present(JsonElement value) =>
+        value.ValueKind is JsonValueKind.Null or JsonValueKind.Undefined ? null : value;
+
+    /// <summary>Whether the member's name is one of <paramref name="names"/>, without making a string of it.</summary>
+    static bool Known(JsonProperty property, HashSet<string> names)
     {
-        var node = obj[key];
-        if (node is null)
+        foreach (var name in names)
+            if (property.NameEquals(name)) return true;
+        return false;
+    }
+
+    string? String(JsonElement obj, string key, string path, bool required)
+    {
+        if (Member(obj, key) is not { } node)
         {
             if (required) Error(path, "is required");
             return null;
         }
-        if (node is JsonValue v && v.GetValueKind() == JsonValueKind.String) return v.GetValue<string>();
+        if (node.ValueKind == JsonValueKind.String) return node.GetString();
         Error(path, $"must be a string, not {Kind(node)}");
         return null;
     }
 
-    bool? Bool(JsonObject obj, string key, string path)
+    bool? Bool(JsonElement obj, string key, string path)
     {
-        var node = obj[key];
-        if (node is null) return null;
-        if (node is JsonValue v && v.GetValueKind() is JsonValueKind.True or JsonValueKind.False) return v.GetValue<bool>();
+        if (Member(obj, key) is not { } node) return null;
+        if (node.ValueKind is JsonValueKind.True or JsonValueKind.False) return node.GetBoolean();
         Error(path, $"must be true or false, not {Kind(node)}");
         return null;
     }
 
-    int? Int(JsonObject obj, string key, int min, int max)
+    int? Int(JsonElement obj, string key, int min, int max)
     {
-        var node = obj[key];
-        if (node is null) return null;
-        if (node is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<int>(out var n) && n >= min && n <= max)
+        if (Member(obj, key) is not { } node) return null;
+        if (node.ValueKind == JsonValueKind.Number && node.TryGetInt32(out var n) && n >= min && n <= max)
             return n;
         Error(key, $"must be a whole number from {min} to {max}");
         return null;
     }
 
     /// <summary>timeout and retry_backoff: from 1ms to an hour.</summary>
-    Duration? ReadDuration(JsonObject obj, string key)
+    Duration? ReadDuration(JsonElement obj, string key)
     {
         var text = String(obj, key, key, required: false);
         if (text is null) return null;
@@ -269,17 +302,13 @@ public sealed class JobRequest
         Uri.TryCreate(stored, UriKind.Absolute, out var before)
         && Uri.Compare(before, url, UriComponents.SchemeAndServer | UriComponents.Port, UriFormat.SafeUnescaped, StringComparison.OrdinalIgnoreCase) == 0;
 
-    static string Kind(JsonNode node) => node switch
+    static string Kind(JsonElement node) => node.ValueKind switch
     {
-        JsonObject => "an object",
-        JsonArray => "an array",
-        JsonValue v => v.GetValueKind() switch
-        {
-            JsonValueKind.String => "a string",
-            JsonValueKind.Number => "a number",
-            JsonValueKind.True or JsonValueKind.False => "a boolean",
-            _ => "null",
-        },
+        JsonValueKind.Object => "an object",
+        JsonValueKind.Array => "an array",
+        JsonValueKind.String => "a string",
+        JsonValueKind.Number => "a number",
+        JsonValueKind.True or JsonValueKind.False => "a boolean",
         _ => "null",
     };
 

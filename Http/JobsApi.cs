@@ -33,9 +33,11 @@ public static class JobsApi
     static async Task<Results<Created<JobView>, ValidationProblem, ProblemHttpResult>> Create(
         HttpRequest request, Jobs jobs, Settings settings, OutboundRules outbound)
     {
-        var (json, problem) = await RequestBody.ReadJsonAsync(request);
-        if (problem is not null) return problem;
-        var (spec, errors) = JobRequest.Validate(json, settings, jobs.Now(), outbound: outbound.Current);
+        var (body, problem) = await RequestBody.ReadDocumentAsync(request);
+        if (body is null) return problem!;
+        JobSpec? spec;
+        Dictionary<string, string[]> errors;
+        using (body) (spec, errors) = JobRequest.Validate(body.Root, settings, jobs.Now(), outbound: outbound.Current);
         if (spec is null) return Problems.Invalid(errors);
         var created = await jobs.CreateAsync(spec);
         if (created.Value is not { } job) return Problems.Refused(created, "");

@@ -12,7 +12,19 @@ namespace Ksana.Http;
 public static class Unicode
 {
     /// <summary>The JSON path of the first string (member name or value) that is not valid Unicode, or null.</summary>
-    public static string? FirstInvalid(ReadOnlySpan<byte> json)
+    public static string? FirstInvalid(ReadOnlySpan<byte> json) => AllValid(json) ? null : PathOfFirstInvalid(json);
+
+    /// <summary>Whether every string is valid Unicode: one pass that keeps no path (the usual case, a valid body).</summary>
+    static bool AllValid(ReadOnlySpan<byte> json)
+    {
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 64 });
+        while (reader.Read())
+            if (reader.TokenType is JsonTokenType.PropertyName or JsonTokenType.String && !IsValid(ref reader))
+                return false;
+        return true;
+    }
+
+    static string? PathOfFirstInvalid(ReadOnlySpan<byte> json)
     {
         var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 64 });
         var path = new List<(bool IsArray, string Segment, int Index)>();
