@@ -26,6 +26,9 @@ public sealed class Jobs(JobTable table, Runner runner, TimeProvider time)
     /// <summary>The next time the job fires on its schedule, jitter included, as shown to clients.</summary>
     public DateTimeOffset? NextRunAt(Job job) => job.NextAfter(time.GetUtcNow())?.FireAt;
 
+    /// <summary>Why a create is refused at MAX_JOBS; made once, not on every create.</summary>
+    string LimitReached => field ??= $"the job limit is reached ({table.MaxJobs} jobs, set by MAX_JOBS)";
+
     public async Task<JobResult<Job>> CreateAsync(JobSpec spec)
     {
         var now = Now();
@@ -34,7 +37,7 @@ public sealed class Jobs(JobTable table, Runner runner, TimeProvider time)
         {
             var created = table.Create(new Job(Ids.New(), spec, now, now, now, OnceOutcome.Pending, 0), out owner);
             return created is { } c ? c : (null, null);
-        }, $"the job limit is reached ({table.MaxJobs} jobs, set by MAX_JOBS)");
+        }, LimitReached);
         return owner != Guid.Empty ? JobResult<Job>.Refused(Refusal.Conflict, KeyTaken(spec.Key!, owner)) : result;
     }
 
@@ -66,7 +69,7 @@ public sealed class Jobs(JobTable table, Runner runner, TimeProvider time)
                     return (c.Job, true);
                 }
                 if (owner != Guid.Empty) continue; // another caller created it first: replace theirs
-                return JobResult<(Job, bool)>.Refused(Refusal.Conflict, $"the job limit is reached ({table.MaxJobs} jobs, set by MAX_JOBS)");
+                return JobResult<(Job, bool)>.Refused(Refusal.Conflict, LimitReached);
             }
             catch (ChangeLogUnavailableException e)
             {

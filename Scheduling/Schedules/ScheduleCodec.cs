@@ -54,7 +54,22 @@ public abstract class ScheduleCodec
                 fields.Error(name, $"is not a field of a \"{kind}\" schedule (allowed: kind, {string.Join(", ", codec.Members)})");
         var options = codec.ReadOptions(fields);
         var schedule = codec.ReadKind(fields, options);
-        return fields.HasErrors ? null : schedule;
+        return fields.HasErrors || schedule is null ? null : Shared(schedule);
+    }
+
+    [ThreadStatic] static Schedule? _lastRead;
+
+    /// <summary>
+    /// The schedule last read on this thread when it equals <paramref name="schedule"/>, else
+    /// <paramref name="schedule"/>. Jobs made together, or read back together, often share a
+    /// schedule (<c>"every": "1m"</c>, <c>0 * * * *</c> in one zone); schedules are immutable, so
+    /// they can share the instance, one object fewer per job for as long as the job lives.
+    /// </summary>
+    static Schedule Shared(Schedule schedule)
+    {
+        if (_lastRead is { } last && last.Equals(schedule)) return last;
+        _lastRead = schedule;
+        return schedule;
     }
 
     ScheduleOptions ReadOptions(ScheduleFields fields)

@@ -76,4 +76,27 @@ public class EveryScheduleTests
         // Spread, not constant: 200 draws from 30 000 ms land on many values.
         await Assert.That(offsets.Count).IsGreaterThan(150);
     }
+
+    static Schedule? Read(string every, string? jitter = null)
+    {
+        var fields = new ScheduleFields(At("2030-01-01T00:00:00Z"), checkPast: true, new Dictionary<string, List<string>>());
+        fields.Add("kind", "every");
+        fields.Add("every", every);
+        if (jitter is not null) fields.Add("jitter", jitter);
+        return ScheduleCodec.Read(fields);
+    }
+
+    [Test]
+    public async Task Jobs_read_one_after_another_with_an_equal_schedule_share_one_instance()
+    {
+        var first = Read("1m");
+        var second = Read("60s");
+        var other = Read("1m", jitter: "5s");
+        var third = Read("1m", jitter: "5s");
+        await Assert.That(first).IsNotNull();
+        await Assert.That(ReferenceEquals(first, second)).IsTrue();
+        await Assert.That(other).IsNotEqualTo(first);
+        await Assert.That(ReferenceEquals(other, third)).IsTrue();
+        await Assert.That(((EverySchedule)third!).Options.Jitter).IsEqualTo(D("5s"));
+    }
 }
