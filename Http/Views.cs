@@ -33,13 +33,13 @@ public sealed class JobViewConverter : JsonConverter<JobView>
         w.WriteString("state"u8, Names.Of(entry.State));
         if (job.PausedReason is { } reason) w.WriteString("paused_reason"u8, reason);
         else w.WriteNull("paused_reason"u8);
-        if (view.NextRunAt is { } next) w.WriteString("next_run_at"u8, Rfc3339.Format(next));
+        if (view.NextRunAt is { } next) Rfc3339.Write(w, "next_run_at"u8, next);
         else w.WriteNull("next_run_at"u8);
         w.WritePropertyName("last_run"u8);
         if (entry.Runs is [var last, ..]) RunCodec.Write(w, last, withNulls: true);
         else w.WriteNullValue();
-        w.WriteString("created_at"u8, Rfc3339.Format(job.CreatedAt));
-        w.WriteString("updated_at"u8, Rfc3339.Format(job.UpdatedAt));
+        Rfc3339.Write(w, "created_at"u8, job.CreatedAt);
+        Rfc3339.Write(w, "updated_at"u8, job.UpdatedAt);
         w.WriteEndObject();
     }
 }
