@@ -22,10 +22,10 @@ public sealed class JobRequest
     public const int HeaderValueLengthMax = 8192;
     public const int BodyLengthMax = 512 * 1024;
 
-    static readonly HashSet<string> ClientFields = ["key", "name", "enabled", "type", "http", "schedule", "timeout", "max_retries", "retry_backoff", "pause_after_failures"];
+    static readonly string[] ClientFields = ["key", "name", "enabled", "type", "http", "schedule", "timeout", "max_retries", "retry_backoff", "pause_after_failures"];
     /// <summary>Server fields are accepted and ignored, so a job read back can be sent again.</summary>
-    static readonly HashSet<string> ServerFields = ["id", "state", "paused_reason", "next_run_at", "last_run", "created_at", "updated_at"];
-    static readonly HashSet<string> HttpFields = ["method", "url", "headers", "body"];
+    static readonly string[] ServerFields = ["id", "state", "paused_reason", "next_run_at", "last_run", "created_at", "updated_at"];
+    static readonly string[] HttpFields = ["method", "url", "headers", "body"];
     static readonly HashSet<string> ForbiddenHeaders = new(StringComparer.OrdinalIgnoreCase)
         { "Host", "Content-Length", "Transfer-Encoding", "Connection", "Upgrade", "Keep-Alive", "TE", "Trailer", "User-Agent" };
 
@@ -243,7 +243,7 @@ public sealed class JobRequest
         value.ValueKind is JsonValueKind.Null or JsonValueKind.Undefined ? null : value;
 
     /// <summary>Whether the member's name is one of <paramref name="names"/>, without making a string of it.</summary>
-    static bool Known(JsonProperty property, HashSet<string> names)
+    static bool Known(JsonProperty property, string[] names)
     {
         foreach (var name in names)
             if (property.NameEquals(name)) return true;

@@ -16,9 +16,22 @@ public static class RequestBody
     /// <summary>The body as a tree that can be changed (an upsert's body, a merge patch).</summary>
     public static async Task<(JsonNode? Json, ProblemHttpResult? Problem)> ReadJsonAsync(HttpRequest request)
     {
-        var (body, problem) = await ReadDocumentAsync(request);
-        if (body is null) return (null, problem);
-        using (body) return (JsonNode.Parse(body.Bytes.Span, documentOptions: Strict), null);
+        var (buffer, length, problem) = await ReadAsync(request);
+        if (buffer is null) return (null, problem);
+        try
+        {
+            var body = buffer.AsSpan(0, length);
+            if (Check(body) is { } bad) return (null, bad);
+            return (JsonNode.Parse(body, documentOptions: Strict), null);
+        }
+        catch (JsonException e)
+        {
+            return (null, Malformed(e));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     /// <summary>
@@ -27,11 +40,36 @@ public static class RequestBody
     /// </summary>
     public static async Task<(JsonBody? Body, ProblemHttpResult? Problem)> ReadDocumentAsync(HttpRequest request)
     {
+        var (buffer, length, problem) = await ReadAsync(request);
+        if (buffer is null) return (null, problem);
+        try
+        {
+            if (Check(buffer.AsSpan(0, length)) is { } bad) return (null, bad);
+            var body = new JsonBody(JsonDocument.Parse(buffer.AsMemory(0, length), Strict), buffer);
+            buffer = null; // the body owns it now
+            return (body, null);
+        }
+        catch (JsonException e)
+        {
+            return (null, Malformed(e));
+        }
+        finally
+        {
+            if (buffer is not null) ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>
+    /// The whole body in a buffer rented from the shared pool, which the caller gives back; or the
+    /// answer for a body that is not JSON, too large, or could not be read.
+    /// </summary>
+    static async Task<(byte[]? Buffer, int Length, ProblemHttpResult? Problem)> ReadAsync(HttpRequest request)
+    {
         if (!IsJson(request.ContentType))
-            return (null, Problems.Status(StatusCodes.Status415UnsupportedMediaType,
+            return (null, 0, Problems.Status(StatusCodes.Status415UnsupportedMediaType,
                 $"the body must be JSON: send Content-Type: application/json (got {(request.ContentType is { } ct ? $"\"{ct}\"" : "none")})"));
         if (request.ContentLength > SizeMax)
-            return (null, TooLarge());
+            return (null, 0, TooLarge());
 
         var buffer = ArrayPool<byte>.Shared.Rent(request.ContentLength is > 0 and var announced ? (int)announced + 1 : 16 * 1024);
         var length = 0;
@@ -41,7 +79,7 @@ public static class RequestBody
             {
                 if (length == buffer.Length)
                 {
-                    if (length > SizeMax) return (null, TooLarge());
+                    if (length > SizeMax) return (null, 0, TooLarge());
                     var bigger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
                     buffer.AsSpan(0, length).CopyTo(bigger);
                     ArrayPool<byte>.Shared.Return(buffer);
@@ -50,22 +88,20 @@ public static class RequestBody
                 var n = await request.Body.ReadAsync(buffer.AsMemory(length));
                 if (n == 0) break;
                 length += n;
-                if (length > SizeMax) return (null, TooLarge());
+                if (length > SizeMax) return (null, 0, TooLarge());
             }
-            var problem = Parse(buffer, length, out var document);
-            if (problem is not null) return (null, problem);
-            var body = new JsonBody(document!, buffer, length);
-            buffer = null; // the body owns it now
-            return (body, null);
+            var read = buffer;
+            buffer = null; // the caller's now
+            return (read, length, null);
         }
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
-            return (null, TooLarge());
+            return (null, 0, TooLarge());
         }
         catch (BadHttpRequestException e)
         {
             // The client went away or sent less than it announced: an answer, not a server error.
-            return (null, Problems.Status(StatusCodes.Status400BadRequest, $"the request body could not be read: {e.Message}"));
+            return (null, 0, Problems.Status(StatusCodes.Status400BadRequest, $"the request body could not be read: {e.Message}"));
         }
         finally
         {
@@ -73,27 +109,22 @@ public static class RequestBody
         }
     }
 
-    /// <summary>A 400 for a body that is empty, not valid Unicode or not well-formed JSON; otherwise its document, over <paramref name="buffer"/>'s memory.</summary>
-    static ProblemHttpResult? Parse(byte[] buffer, int length, out JsonDocument? document)
+    /// <summary>A 400 for a body that is empty or not valid Unicode; null otherwise. May throw <see cref="JsonException"/> for malformed JSON.</summary>
+    static ProblemHttpResult? Check(ReadOnlySpan<byte> body)
     {
-        document = null;
-        var body = buffer.AsSpan(0, length);
         if (body.Trim(" \t\r\n"u8).IsEmpty)
             return Problems.Status(StatusCodes.Status400BadRequest, "the request body is empty: expected a JSON object");
-        try
-        {
-            // First: the parser reads member names eagerly, and a bad one would throw outside JsonException.
-            if (Unicode.FirstInvalid(body) is { } field)
-                return Problems.InvalidField(field, "is not valid Unicode (invalid UTF-8 or a lone surrogate)");
-            document = JsonDocument.Parse(buffer.AsMemory(0, length), Strict);
-            return null;
-        }
-        catch (JsonException e)
-        {
-            var where = e.LineNumber is { } line ? $" at line {line + 1}, byte {e.BytePositionInLine + 1}" : "";
-            var why = e.Message.Split(" Path:", 2)[0].Split(" LineNumber:", 2)[0].TrimEnd('.', ' ');
-            return Problems.Status(StatusCodes.Status400BadRequest, $"malformed JSON{where}: {why}");
-        }
+        // Before parsing: the parser reads member names eagerly, and a bad one would throw outside JsonException.
+        return Unicode.FirstInvalid(body) is { } field
+            ? Problems.InvalidField(field, "is not valid Unicode (invalid UTF-8 or a lone surrogate)")
+            : null;
+    }
+
+    static ProblemHttpResult Malformed(JsonException e)
+    {
+        var where = e.LineNumber is { } line ? $" at line {line + 1}, byte {e.BytePositionInLine + 1}" : "";
+        var why = e.Message.Split(" Path:", 2)[0].Split(" LineNumber:", 2)[0].TrimEnd('.', ' ');
+        return Problems.Status(StatusCodes.Status400BadRequest, $"malformed JSON{where}: {why}");
     }
 
     static ProblemHttpResult TooLarge() =>
@@ -109,15 +140,12 @@ public static class RequestBody
     }
 }
 
-/// <summary>A request body and its parsed document, over a buffer from the shared pool that <see cref="Dispose"/> gives back.</summary>
-public sealed class JsonBody(JsonDocument document, byte[] buffer, int length) : IDisposable
+/// <summary>A request body's parsed document, over a buffer from the shared pool that <see cref="Dispose"/> gives back.</summary>
+public sealed class JsonBody(JsonDocument document, byte[] buffer) : IDisposable
 {
     byte[]? _buffer = buffer;
 
     public JsonElement Root => document.RootElement;
-
-    /// <summary>The body's bytes, valid until disposed.</summary>
-    public ReadOnlyMemory<byte> Bytes => _buffer.AsMemory(0, length);
 
     public void Dispose()
     {
