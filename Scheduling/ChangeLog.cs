@@ -61,6 +61,13 @@ public abstract class ChangeLog : IDisposable
     /// <summary>The number of the last change known to be durable.</summary>
     public abstract long DurableNumber { get; }
 
+    /// <summary>
+    /// While a compaction writes out a snapshot of the table, the number of the last change that
+    /// snapshot holds: what the table showed then must not be written over in place until it is
+    /// written. <see cref="long.MaxValue"/> when no snapshot is being written.
+    /// </summary>
+    public virtual long PinnedNumber => long.MaxValue;
+
     /// <summary>A task that completes when every change appended so far is durable.</summary>
     public abstract Task FlushAsync();
 

@@ -51,7 +51,7 @@ public sealed partial class JobTable
             }
             var durable = Append(Change.Recorded(run), run.JobId, entry, urgent: false);
             var ends = run.IsFinished && !RunHistory.EndedBefore(entry.Runs, run.RunId);
-            next = next with { Runs = RunHistory.Upsert(next.Runs, run, RunsKept) };
+            next = next with { Runs = RunHistory.Upsert(next.Runs, run, RunsKept, Overwrite) };
             if (job is null) Replace(entry, next);
             else Set(run.JobId, next);
             if (ends) Observer.RunFinished(run.Status, run.FinishedAt ?? default);

@@ -75,7 +75,7 @@ public sealed partial class JobTable
                 break;
             case ChangeKind.RunWritten:
                 if (_jobs.TryGetValue(change.Run!.JobId, out var entry))
-                    Replace(entry, entry with { Runs = RunHistory.Upsert(entry.Runs, change.Run, RunsKept) });
+                    Replace(entry, entry with { Runs = RunHistory.Upsert(entry.Runs, change.Run, RunsKept, RunHistory.Overwrite.Replay) });
                 break;
             case ChangeKind.EventQueued:
                 if (_jobs.TryGetValue(change.Event!.JobId, out var queuing))
@@ -224,7 +224,7 @@ public sealed partial class JobTable
             if (!_jobs.TryGetValue(run.JobId, out var entry)) return Task.CompletedTask;
             var durable = Append(Change.Recorded(run), run.JobId, entry, urgent);
             var ends = run.IsFinished && !RunHistory.EndedBefore(entry.Runs, run.RunId);
-            Replace(entry, entry with { Runs = RunHistory.Upsert(entry.Runs, run, RunsKept) });
+            Replace(entry, entry with { Runs = RunHistory.Upsert(entry.Runs, run, RunsKept, Overwrite) });
             if (ends) Observer.RunFinished(run.Status, run.FinishedAt ?? default);
             return durable;
         }
@@ -266,6 +266,12 @@ public sealed partial class JobTable
         _undo.Add((number, id, previous));
         return durable;
     }
+
+    /// <summary>
+    /// What the change just appended may write over in a run history (see <see cref="RunHistory"/>):
+    /// nothing an undo could go back to, nor what a compaction in progress is writing out.
+    /// </summary>
+    RunHistory.Overwrite Overwrite => new(_lastNumber, Log.DurableNumber, Log.PinnedNumber);
 
     /// <summary>Replaces a job's entry with a new one of the same job (its runs changed).</summary>
     void Replace(JobEntry old, JobEntry entry)

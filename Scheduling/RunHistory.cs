@@ -16,18 +16,23 @@ namespace Ksana.Scheduling;
 /// buffer); and the older failed runs kept besides (newest first, SPEC §5: a failure is not pushed
 /// out by the successes after it). A run that starts takes the open place; when it ends its row,
 /// then the row of the slots skipped behind it, are appended to the buffer in place, past the end
-/// of every history that shares it, and the oldest recent row leaves by moving the start. So a job
-/// firing every second writes its rows into one buffer and copies it once every
-/// <see cref="Slack"/> runs, rather than making a new array twice per run: those arrays lived a
-/// second, long enough to reach the oldest generation, and died there. Under overload a record of
-/// skipped slots is written twice (when the series opens and when its run ends) and its run twice
-/// more: held beside the run in flight, none of those writes copies the rows.
+/// of every history that shares it, and the oldest recent row leaves by moving the start.
 ///
-/// Immutable as seen by a reader: a history never shows a row written after it was made, so a
-/// reader, an undo or a compaction snapshot holding an old history sees it unchanged. Writes are
-/// made under the table's lock (or by the single replay thread). A history writes in place only
-/// when it ends where the buffer's written rows end; any other (an older history, after an undo)
-/// copies.
+/// The buffer is a ring once it is full: <see cref="Slack"/> rows beyond the recent ones, and a
+/// row is written over the oldest row that left (rows are numbered from the buffer's first, and
+/// row n lives at n modulo its length). So a job firing every second writes its rows into one
+/// array for good, and a run leaves nothing that lives until the job's next run: a copy every
+/// <see cref="Slack"/> runs was about 170 bytes a run that outlived the young generation.
+///
+/// A history never shows a row written after it was made, so a reader, an undo or a compaction
+/// snapshot holding an old history sees it unchanged, as long as no row it shows is written over.
+/// Writes are made under the table's lock (or by the single replay thread). A history writes in
+/// place only when it ends where the buffer's written rows end (any other, an older history after
+/// an undo, copies), and writes over a row that left only when what the table says rules out that
+/// anyone holds a history that shows it (<see cref="Overwrite"/>): no undo can go back to such a
+/// history, and no compaction's snapshot holds one. Otherwise it copies, as before. A reader of the
+/// API holds a history for the length of one answer; for it to see a row written over, the job
+/// would have to write <see cref="Slack"/> more rows while it reads.
 /// </summary>
 [CollectionBuilder(typeof(RunHistory), nameof(Of))]
 public readonly struct RunHistory : IReadOnlyList<Run>
@@ -35,7 +40,7 @@ public readonly struct RunHistory : IReadOnlyList<Run>
     /// <summary>Most free rows a buffer gets beyond the recent rows when it is (re)made: runs appended between copies.</summary>
     public const int Slack = 8;
 
-    readonly Buffer? _recent;   // rows [_start, _end) of its array, oldest first
+    readonly Buffer? _recent;   // rows [_start, _end) of its ring, oldest first (row n at n modulo its length)
     readonly int _start;
     readonly int _end;
     readonly Row[]? _failed;    // older failed runs kept besides, newest first
@@ -45,13 +50,46 @@ public readonly struct RunHistory : IReadOnlyList<Run>
     /// <summary>
     /// Rows shared by the histories of one job; <see cref="Used"/> counts the rows ever written. The
     /// job's id is kept here, once per job, rather than in every history (a job's entry holds one).
+    /// <see cref="Born"/> and <see cref="Appended"/> are the numbers of the table's changes that made
+    /// the buffer and that wrote its newest row (see <see cref="Overwrite"/>).
     /// </summary>
-    sealed class Buffer(Row[] rows, int used, Guid jobId)
+    sealed class Buffer(Row[] rows, int used, Guid jobId, in Permit permit)
     {
         public readonly Row[] Rows = rows;
         public readonly Guid JobId = jobId;
+        public readonly long Born = permit.Born;
         public int Used = used;
+        public long Appended = permit.Number;
+
+        /// <summary>Row <paramref name="n"/> (numbered from the buffer's first row ever written).</summary>
+        public ref Row this[int n] => ref Rows[n % Rows.Length];
     }
+
+    /// <summary>
+    /// What the table tells a write about who may still hold an older history: the number of this
+    /// change, the last durable change (an undo goes back to what a later change found, never to
+    /// what an earlier one did), and the last change in the snapshot a compaction is writing out
+    /// (<see cref="long.MaxValue"/> when none is). <see cref="Never"/> writes over no row (tests, and
+    /// writers that cannot say), and keeps the next write from doing so; <see cref="Replay"/> writes
+    /// over any row that left (nobody holds a history while the journal is replayed).
+    /// </summary>
+    /// <remarks>
+    /// Why that is enough. A history shows at most <c>cap</c> recent rows, so one that shows row
+    /// <c>a</c> ends at or before row <c>a + cap</c>: it was made before the change that wrote row
+    /// <c>a + cap</c>. When that change is durable, no undo goes back to a history made before it;
+    /// when it is in the snapshot (or the buffer is younger than the snapshot), neither does the
+    /// compaction. A change may therefore write over row <c>a</c> when <c>a + cap</c> is at most the
+    /// buffer's newest row and the change that wrote that row (<see cref="Buffer.Appended"/>) is both.
+    /// </remarks>
+    public readonly record struct Overwrite(long Number, long Durable, long Pinned)
+    {
+        public static Overwrite Never => new(long.MaxValue, long.MinValue, long.MinValue);
+        public static Overwrite Replay => new(0, long.MaxValue, long.MaxValue);
+    }
+
+    /// <summary>Whether <paramref name="write"/> may write over rows of <paramref name="buffer"/> up to <c>cap</c> below its newest (see <see cref="Overwrite"/>).</summary>
+    static bool Allows(in Overwrite write, Buffer buffer) =>
+        buffer.Appended <= write.Durable && (buffer.Appended <= write.Pinned || buffer.Born > write.Pinned);
 
     RunHistory(Buffer? recent, int start, int end, Row[]? failed, Run? open, Run? openSkips)
     {
@@ -71,11 +109,24 @@ public readonly struct RunHistory : IReadOnlyList<Run>
         if (runs.IsEmpty) return default;
         var rows = new Row[runs.Length];
         for (var i = 0; i < rows.Length; i++) rows[rows.Length - 1 - i] = Row.Of(runs[i]);
-        return new RunHistory(new Buffer(rows, rows.Length, runs[0].JobId), 0, rows.Length, null, null, null);
+        return new RunHistory(new Buffer(rows, rows.Length, runs[0].JobId, new Permit(null, -1, long.MaxValue)), 0, rows.Length, null, null, null);
     }
 
-    /// <summary>The recent rows, oldest first.</summary>
-    ReadOnlySpan<Row> Recent => _recent is null ? default : _recent.Rows.AsSpan(_start, _end - _start);
+    int RecentCount => _end - _start;
+
+    /// <summary>Recent row <paramref name="i"/>, oldest first.</summary>
+    ref readonly Row Recent(int i) => ref _recent![_start + i];
+
+    /// <summary>The recent rows, oldest first, copied into the start of <paramref name="rows"/>.</summary>
+    void CopyRecent(Span<Row> rows)
+    {
+        if (_recent is not { } buffer || _start == _end) return;
+        var length = buffer.Rows.Length;
+        var from = _start % length;
+        var first = Math.Min(RecentCount, length - from);
+        buffer.Rows.AsSpan(from, first).CopyTo(rows);
+        buffer.Rows.AsSpan(0, RecentCount - first).CopyTo(rows[first..]);
+    }
 
     ReadOnlySpan<Row> Failed => _failed;
 
@@ -84,7 +135,7 @@ public readonly struct RunHistory : IReadOnlyList<Run>
     /// <summary>The open run at <paramref name="index"/> (0 is the newest), or null when that index is a row.</summary>
     Run? OpenAt(int index) => index == 0 ? _openSkips ?? _open : index == 1 && _openSkips is not null ? _open : null;
 
-    public int Length => OpenCount + (_end - _start) + (_failed?.Length ?? 0);
+    public int Length => OpenCount + RecentCount + (_failed?.Length ?? 0);
     public int Count => Length;
 
     /// <summary>The run at <paramref name="index"/> (0 is the newest), made whole from its row.</summary>
@@ -97,9 +148,9 @@ public readonly struct RunHistory : IReadOnlyList<Run>
     ref readonly Row RowAt(int index)
     {
         var i = index - OpenCount;
-        var recent = Recent;
-        if ((uint)i < (uint)recent.Length) return ref recent[recent.Length - 1 - i];
-        return ref Failed[i - recent.Length];
+        var recent = RecentCount;
+        if ((uint)i < (uint)recent) return ref Recent(recent - 1 - i);
+        return ref Failed[i - recent];
     }
 
     /// <summary>Run <paramref name="index"/>'s id, status and scheduled_at (UTC ticks), read without making a <see cref="Run"/> (scans).</summary>
@@ -121,15 +172,14 @@ public readonly struct RunHistory : IReadOnlyList<Run>
         if (_open?.RunId == runId) return _open;
         if (_openSkips?.RunId == runId) return _openSkips;
         var (failed, at) = Locate(runId);
-        return at < 0 ? null : (failed ? Failed : Recent)[at].ToRun(JobId);
+        return at < 0 ? null : (failed ? ref Failed[at] : ref Recent(at)).ToRun(JobId);
     }
 
     /// <summary>Where row <paramref name="runId"/> is: among the older failed runs or the recent ones, and at which index; -1 when neither (the open runs are not looked at).</summary>
     (bool Failed, int Index) Locate(Guid runId)
     {
-        var recent = Recent;
-        for (var i = 0; i < recent.Length; i++)
-            if (recent[i].RunId == runId) return (false, i);
+        for (var i = 0; i < RecentCount; i++)
+            if (Recent(i).RunId == runId) return (false, i);
         var failed = Failed;
         for (var i = 0; i < failed.Length; i++)
             if (failed[i].RunId == runId) return (true, i);
@@ -143,9 +193,34 @@ public readonly struct RunHistory : IReadOnlyList<Run>
     /// record of slots skipped behind a run stays above that run, whichever of the two was written
     /// first.
     /// </summary>
-    public static RunHistory Upsert(RunHistory history, Run run, int cap)
+    public static RunHistory Upsert(RunHistory history, Run run, int cap) => Upsert(history, run, cap, Overwrite.Never);
+
+    /// <summary>
+    /// <see cref="Upsert(RunHistory, Run, int)"/>, writing over the buffer's rows that left when
+    /// <paramref name="write"/> allows it (see the type's summary).
+    /// </summary>
+    public static RunHistory Upsert(RunHistory history, Run run, int cap, in Overwrite write)
     {
+        // Decided once, before this change writes a row: which rows no history still wanted shows.
         cap = Math.Max(cap, 1);
+        var permit = history._recent is { } buffer && Allows(write, buffer)
+            ? new Permit(buffer, buffer.Used - 1 - cap, write.Number)
+            : new Permit(null, -1, write.Number);
+        return Write(history, run, cap, permit);
+    }
+
+    /// <summary>
+    /// Which buffer a change may write over rows of (null: none), and up to which row; the change's
+    /// number, which the rows it writes and a buffer it makes are marked with.
+    /// </summary>
+    readonly record struct Permit(Buffer? Buffer, int Limit, long Number)
+    {
+        /// <summary>A buffer made without a number (<see cref="Overwrite.Never"/>) counts as made before any snapshot.</summary>
+        public long Born => Number == long.MaxValue ? 0 : Number;
+    }
+
+    static RunHistory Write(RunHistory history, Run run, int cap, in Permit permit)
+    {
         var h = history;
         // The record of the slots skipped behind the run in flight grew or closed: it keeps its place.
         if (h._openSkips?.RunId == run.RunId) return h.With(h._open, run);
@@ -154,9 +229,9 @@ public readonly struct RunHistory : IReadOnlyList<Run>
             // The run in flight changed (retrying) or ended: its row goes where the open place was,
             // and the slots skipped behind it above (room was made for both when they opened).
             if (!run.IsFinished) return h.With(run, h._openSkips);
-            return h.With(null, null).Append(Row.Of(run), run.JobId).Append(h._openSkips);
+            return h.With(null, null).Append(Row.Of(run), run.JobId, permit).Append(h._openSkips, permit);
         }
-        if (h.Locate(run.RunId) is (var inFailed, >= 0 and var at)) return h.Replaced(run, inFailed, at);
+        if (h.Locate(run.RunId) is (var inFailed, >= 0 and var at)) return h.Replaced(run, inFailed, at, permit);
         if (cap >= 2)
         {
             // Slots skipped behind the run in flight, or behind a run not yet recorded: the record
@@ -165,20 +240,20 @@ public readonly struct RunHistory : IReadOnlyList<Run>
             // first, with the run beneath it.
             if (run.Skips is { Blocker: var blocker } && blocker != Guid.Empty)
             {
-                if (h._openSkips is not null) h = h.With(null, null).Append(h._open).Append(h._openSkips);
+                if (h._openSkips is not null) h = h.With(null, null).Append(h._open, permit).Append(h._openSkips, permit);
                 if (h._open is null || h._open.RunId == blocker) return h.MadeRoom(cap).With(h._open, run);
             }
             // The run that a waiting record was skipped behind: it goes beneath that record.
             if (h._open is null && h._openSkips is { Skips: { } waiting } && waiting.Blocker == run.RunId)
                 return run.IsFinished
-                    ? h.MadeRoom(cap).With(null, null).Append(Row.Of(run), run.JobId).Append(h._openSkips)
+                    ? h.MadeRoom(cap).With(null, null).Append(Row.Of(run), run.JobId, permit).Append(h._openSkips, permit)
                     : h.MadeRoom(cap).With(run, h._openSkips);
         }
         // Another run: the open ones become rows like any other, oldest first, below the new one.
-        h = h.With(null, null).Append(h._open).Append(h._openSkips);
+        h = h.With(null, null).Append(h._open, permit).Append(h._openSkips, permit);
         // A new run: the recent rows make room for it, the oldest leaving (or, failed, joining the older failed).
         h = h.MadeRoom(cap);
-        return run.IsFinished ? h.Append(Row.Of(run), run.JobId) : h.With(run, null);
+        return run.IsFinished ? h.Append(Row.Of(run), run.JobId, permit) : h.With(run, null);
     }
 
     RunHistory With(Run? open, Run? openSkips) => new(_recent, _start, _end, _failed, open, openSkips);
@@ -192,10 +267,10 @@ public readonly struct RunHistory : IReadOnlyList<Run>
     }
 
     /// <summary>Adds <paramref name="run"/>, when there is one, as the newest recent row.</summary>
-    RunHistory Append(Run? run) => run is null ? this : Append(Row.Of(run), run.JobId);
+    RunHistory Append(Run? run, in Permit permit) => run is null ? this : Append(Row.Of(run), run.JobId, permit);
 
     /// <summary>A kept run written again (a record of skipped slots grown, a replay): its part is copied with the new row at <paramref name="at"/>.</summary>
-    RunHistory Replaced(Run run, bool inFailed, int at)
+    RunHistory Replaced(Run run, bool inFailed, int at, in Permit permit)
     {
         if (inFailed)
         {
@@ -203,33 +278,39 @@ public readonly struct RunHistory : IReadOnlyList<Run>
             failed[at] = Row.Of(run);
             return new RunHistory(_recent, _start, _end, failed, _open, _openSkips);
         }
-        var recent = Recent;
-        var rows = new Row[recent.Length + Math.Min(Slack, recent.Length)];
-        recent.CopyTo(rows);
+        var recent = RecentCount;
+        var rows = new Row[recent + Math.Min(Slack, recent)];
+        CopyRecent(rows);
         rows[at] = Row.Of(run);
-        return new RunHistory(new Buffer(rows, recent.Length, run.JobId), 0, recent.Length, _failed, _open, _openSkips);
+        return new RunHistory(new Buffer(rows, recent, run.JobId, permit), 0, recent, _failed, _open, _openSkips);
     }
 
-    /// <summary>Adds <paramref name="row"/> as the newest recent row: in place when this history ends where the buffer's rows end.</summary>
-    RunHistory Append(in Row row, Guid jobId)
+    /// <summary>
+    /// Adds <paramref name="row"/> as the newest recent row: in place when this history ends where
+    /// the buffer's rows end and the buffer has a row never written, or one that left and that
+    /// <paramref name="permit"/> lets it write over; otherwise into a copy.
+    /// </summary>
+    RunHistory Append(in Row row, Guid jobId, in Permit permit)
     {
-        if (_recent is { } buffer && _end == buffer.Used && buffer.Used < buffer.Rows.Length)
+        if (_recent is { } buffer && _end == buffer.Used && _end < int.MaxValue
+            && (_end < buffer.Rows.Length || ReferenceEquals(buffer, permit.Buffer) && _end - buffer.Rows.Length <= permit.Limit))
         {
-            buffer.Rows[buffer.Used++] = row;
+            buffer[buffer.Used++] = row;
+            buffer.Appended = permit.Number;
             return new RunHistory(buffer, _start, _end + 1, _failed, _open, _openSkips);
         }
-        var recent = Recent;
+        var recent = RecentCount;
         // Room to grow: as much again as the rows, up to Slack (a job with one run keeps two rows, not nine).
-        var rows = new Row[recent.Length + 1 + Math.Min(Slack, recent.Length + 1)];
-        recent.CopyTo(rows);
-        rows[recent.Length] = row;
-        return new RunHistory(new Buffer(rows, recent.Length + 1, jobId), 0, recent.Length + 1, _failed, _open, _openSkips);
+        var rows = new Row[recent + 1 + Math.Min(Slack, recent + 1)];
+        CopyRecent(rows);
+        rows[recent] = row;
+        return new RunHistory(new Buffer(rows, recent + 1, jobId, permit), 0, recent + 1, _failed, _open, _openSkips);
     }
 
     /// <summary>The oldest recent row leaves; a failed one joins the older failed runs, of which the newest <paramref name="cap"/> stay.</summary>
     RunHistory EvictOldest(int cap)
     {
-        ref readonly var oldest = ref _recent!.Rows[_start];
+        ref readonly var oldest = ref _recent![_start];
         var failed = _failed;
         if (oldest.Status == RunStatus.Failed)
         {
@@ -248,7 +329,7 @@ public readonly struct RunHistory : IReadOnlyList<Run>
         if (history._open?.RunId == runId) return false;
         if (history._openSkips?.RunId == runId) return history._openSkips.IsFinished;
         var (failed, at) = history.Locate(runId);
-        return at >= 0 && Run.Ended((failed ? history.Failed : history.Recent)[at].Status);
+        return at >= 0 && Run.Ended((failed ? ref history.Failed[at] : ref history.Recent(at)).Status);
     }
 
     /// <summary>The id of the job these runs belong to (Guid.Empty for an empty history).</summary>

@@ -69,6 +69,8 @@ public sealed class Journal : ChangeLog
     long _snapshotLength;
     long _nextSeq;
     long _durableNumber;
+    // The last change in the snapshot a compaction is writing out (long.MaxValue: none): see PinnedNumber.
+    long _pinnedNumber = long.MaxValue;
     // The lines not yet taken by the writer, in order; a run's newest line there is found by its id.
     List<Line> _pending = new(256);
     List<Line> _spare = new(256);
@@ -98,6 +100,8 @@ public sealed class Journal : ChangeLog
     }
 
     public override long DurableNumber => Volatile.Read(ref _durableNumber);
+
+    public override long PinnedNumber => Volatile.Read(ref _pinnedNumber);
 
     public long FileLength => Volatile.Read(ref _fileLength);
 
@@ -212,6 +216,8 @@ public sealed class Journal : ChangeLog
                 {
                     // The state in memory now is exactly what the file holds once this batch is written.
                     var (count, changes) = _snapshot();
+                    // Run histories must not write over rows this snapshot shows until it is written.
+                    Volatile.Write(ref _pinnedNumber, lastNumber);
                     snapshot = changes;
                     snapshotFirstSeq = _nextSeq;
                     _nextSeq += count;
@@ -226,6 +232,7 @@ public sealed class Journal : ChangeLog
 
             if (snapshot is not null && written)
                 _compaction = new Compaction(_path, snapshot, snapshotFirstSeq, _fileLength, () => { lock (_gate) Wake(); });
+            else if (snapshot is not null) Volatile.Write(ref _pinnedNumber, long.MaxValue);
             // Appends outrunning a compaction (a slow disk, a starved machine) wait for it once the
             // file has grown by a second allowance: the file stays bounded whatever the write rate.
             if (_compaction is { IsWritten: false } running && _fileLength > 2 * (2 * _snapshotLength + _compactionSlackBytes))
@@ -314,6 +321,8 @@ public sealed class Journal : ChangeLog
     void FinishCompaction(Compaction done)
     {
         _compaction = null;
+        // The snapshot is written (or given up): nothing reads its histories any more.
+        Volatile.Write(ref _pinnedNumber, long.MaxValue);
         if (done.Finish(_file, _fileLength, _log) is not { } replaced)
         {
             _snapshotLength = _fileLength;
