@@ -37,7 +37,7 @@ namespace Ksana.Scheduling;
 [CollectionBuilder(typeof(RunHistory), nameof(Of))]
 public readonly struct RunHistory : IReadOnlyList<Run>
 {
-    /// <summary>Most free rows a buffer gets beyond the recent rows when it is (re)made: runs appended between copies.</summary>
+    /// <summary>Most free rows a buffer gets beyond the recent rows when it is (re)made: runs appended between copies while it grows, and the rows that left that a full buffer's ring keeps before writing over them.</summary>
     public const int Slack = 8;
 
     readonly Buffer? _recent;   // rows [_start, _end) of its ring, oldest first (row n at n modulo its length)
