@@ -169,17 +169,9 @@ public class RunHistoryTests
     /// compaction in progress holds. Durability lags a few changes behind, and compactions come and go.
     /// </summary>
     [Test]
-    [Arguments(1, false)]
-    [Arguments(2, false)]
-    [Arguments(3, false)]
-    [Arguments(5, false)]
-    [Arguments(20, false)]
-    [Arguments(1, true)]
-    [Arguments(2, true)]
-    [Arguments(3, true)]
-    [Arguments(5, true)]
-    [Arguments(20, true)]
-    public async Task Rows_written_in_place_read_as_the_copying_history_did_and_old_histories_never_change(int cap, bool ring)
+    [MatrixDataSource]
+    public async Task Rows_written_in_place_read_as_the_copying_history_did_and_old_histories_never_change(
+        [Matrix(1, 2, 3, 5, 20)] int cap, [Matrix(false, true)] bool ring)
     {
         var random = new Random(cap * 7919 + (ring ? 1 : 0));
         for (var round = 0; round < 40; round++)
