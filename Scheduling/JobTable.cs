@@ -20,6 +20,7 @@ public sealed partial class JobTable
     // a scrape counts jobs by state without walking up to MAX_JOBS entries.
     readonly Dictionary<string, Guid> _byKey = new(StringComparer.Ordinal);
     readonly long[] _stateCounts = new long[4];
+    readonly HashSet<Guid> _mayNeedRepair = []; // filled by replay, taken by start-up's repairs
     int _undoHead;
     long _lastNumber;
     ChangeLog? _log;
@@ -67,15 +68,25 @@ public sealed partial class JobTable
                 // A replayed job's version is its line's sequence number (LineDecoder); a job without one gets the next.
                 var job = change.Job!.Version > _lastNumber ? change.Job : change.Job with { Version = _lastNumber + 1 };
                 _lastNumber = job.Version;
-                var had = _jobs.TryGetValue(job.Id, out var old);
-                Set(job.Id, had ? old! with { Job = job } : new JobEntry(job, []), had, old);
+                if (job.Spec.Schedule.FiresOnce || job.Spec.Schedule.Options.CatchUp is not null) _mayNeedRepair.Add(job.Id);
+                // Most job lines are a job's first (a snapshot holds each job once): one lookup, not two.
+                var fresh = new JobEntry(job, []);
+                if (_jobs.TryAdd(job.Id, fresh)) Added(job.Id, fresh);
+                else
+                {
+                    var old = _jobs[job.Id];
+                    Set(job.Id, old with { Job = job }, true, old);
+                }
                 break;
             case ChangeKind.AnswerRemembered:
                 Answers.Add(change.Answer!, 0);
                 break;
             case ChangeKind.RunWritten:
                 if (_jobs.TryGetValue(change.Run!.JobId, out var entry))
+                {
                     Replace(entry, entry with { Runs = RunHistory.Upsert(entry.Runs, change.Run, RunsKept, RunHistory.Overwrite.Replay) });
+                    if (!change.Run.IsFinished) _mayNeedRepair.Add(change.Run.JobId);
+                }
                 break;
             case ChangeKind.EventQueued:
                 if (_jobs.TryGetValue(change.Event!.JobId, out var queuing))
@@ -93,6 +104,25 @@ public sealed partial class JobTable
 
     /// <summary>After replay: the listing order gives back what the guess of the table's size overshot.</summary>
     public void ReplayDone() => _order.TrimExcess();
+
+    /// <summary>
+    /// The jobs start-up may have to repair (<see cref="Jobs.RecoverAsync"/>), in listing order, and
+    /// forgets them: those replay saw with a run in flight, a schedule that fires once, or a catch_up.
+    /// No other job can need a repair, so start-up does not walk every job to find them.
+    /// </summary>
+    public JobEntry[] TakeRepairCandidates()
+    {
+        lock (_lock)
+        {
+            var found = new List<JobEntry>(_mayNeedRepair.Count);
+            foreach (var id in _mayNeedRepair)
+                if (_jobs.TryGetValue(id, out var entry)) found.Add(entry);
+            _mayNeedRepair.Clear();
+            _mayNeedRepair.TrimExcess();
+            found.Sort((a, b) => OrderComparer.Instance.Compare((a.Job.CreatedAt.UtcTicks, a.Job.Id), (b.Job.CreatedAt.UtcTicks, b.Job.Id)));
+            return [.. found];
+        }
+    }
 
     /// <summary>Connects the replayed state to the log that will carry every later change.</summary>
     public void Attach(ChangeLog log)
@@ -250,6 +280,15 @@ public sealed partial class JobTable
     /// <summary>Every entry as it is now, without the lock (for scans: run queries, the outbox at start-up).</summary>
     public IEnumerable<JobEntry> Entries => _jobs.Values;
 
+    /// <summary>
+    /// Every entry, in no order, read as the walk passes it, without the lock or a copy: for a scan
+    /// that hears of later changes anyway (the scheduler's first plan, which drains its inbox after).
+    /// </summary>
+    public IEnumerable<JobEntry> Walk()
+    {
+        foreach (var (_, entry) in _jobs) yield return entry;
+    }
+
     Task Append(in Change change, Guid id, JobEntry? previous, bool urgent)
     {
         var number = _lastNumber + 1;
@@ -300,17 +339,32 @@ public sealed partial class JobTable
             if (at >= 0) _order.RemoveAt(at);
             Indexed(id, old, null);
         }
+        else if (!had)
+        {
+            _jobs[id] = entry;
+            Added(id, entry);
+            return;
+        }
         else
         {
             _jobs[id] = entry;
-            if (!had)
-            {
-                var key = (entry.Job.CreatedAt.UtcTicks, id);
-                var at = _order.BinarySearch(key, OrderComparer.Instance);
-                _order.Insert(at < 0 ? ~at : at, key);
-            }
-            Indexed(id, had ? old : null, entry);
+            Indexed(id, old, entry);
         }
+        if (_log is not null) Changed?.Invoke(id);
+    }
+
+    /// <summary>Puts a job just added to <see cref="_jobs"/> in the listing order and the indexes.</summary>
+    void Added(Guid id, JobEntry entry)
+    {
+        var key = (entry.Job.CreatedAt.UtcTicks, id);
+        // Replay and creates add jobs in created_at order, nearly always: then it goes last.
+        if (_order.Count == 0 || OrderComparer.Instance.Compare(_order[^1], key) < 0) _order.Add(key);
+        else
+        {
+            var at = _order.BinarySearch(key, OrderComparer.Instance);
+            _order.Insert(at < 0 ? ~at : at, key);
+        }
+        Indexed(id, null, entry);
         if (_log is not null) Changed?.Invoke(id);
     }
 

@@ -288,20 +288,17 @@ public sealed class Jobs(JobTable table, Runner runner, TimeProvider time)
     /// <summary>
     /// Start-up repairs (SPEC §2, §5): a run left in flight by a crash is failed as interrupted; a
     /// once job whose run_at passed while Ksana was down is missed, or run when its catch_up allows;
-    /// a repeating job with catch_up makes up its latest missed slot. Every job is then planned.
+    /// a repeating job with catch_up makes up its latest missed slot. Only the jobs replay marked
+    /// can need one (<see cref="JobTable.TakeRepairCandidates"/>). Every job is then planned.
     /// </summary>
     public async Task RecoverAsync(Scheduler scheduler, bool clustered = false)
     {
-        var entries = table.All();
+        var candidates = table.TakeRepairCandidates();
         // Cluster mode: runs in flight may belong to live nodes, and the jobs are not yet this node's;
         // each partition is repaired by the node that takes it (TakeOverAsync).
-        if (clustered)
-        {
-            scheduler.PlanAll(entries);
-            return;
-        }
-        if (await RepairAsync(entries, interrupted: true)) entries = table.All();
-        scheduler.PlanAll(entries);
+        if (!clustered) await RepairAsync(candidates, interrupted: true);
+        // The scheduler walks the table on its own thread as it starts, while the server starts on this one.
+        scheduler.PlanAll(table.Walk());
     }
 
     /// <summary>
