@@ -73,6 +73,9 @@ public static class JsonRead
         }
         var value = reader.ValueSpan;
         if (value.Length > text.Length) throw new FormatException($"{field}: too long");
-        return Encoding.UTF8.GetChars(value, text);
+        // Times and durations are ASCII as written (widened without decoding); anything else is decoded.
+        return System.Text.Ascii.ToUtf16(value, text, out var written) == System.Buffers.OperationStatus.Done
+            ? written
+            : Encoding.UTF8.GetChars(value, text);
     }
 }

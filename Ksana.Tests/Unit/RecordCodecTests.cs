@@ -59,6 +59,30 @@ public class RecordCodecTests
         await Assert.That(RoundTrip(Change.Removed(id))).IsEqualTo(Change.Removed(id));
     }
 
+    [Test]
+    public async Task A_job_whose_members_come_in_another_order_or_escaped_reads_the_same()
+    {
+        var job = new Job(Guid.NewGuid(), Rig.Every(TimeSpan.FromMinutes(1)) with { Key = "k", PauseAfterFailures = 3 }, T, T.AddSeconds(1), T.AddSeconds(2), OnceOutcome.Pending, 0)
+        {
+            PausedReason = "paused after 3 failed runs",
+            FailureStreak = 4,
+            StreakAtResume = 1,
+        };
+        var buffer = new ArrayBufferWriter<byte>();
+        new LineEncoder().Write(buffer, 7, Change.Written(job));
+        var written = Encoding.UTF8.GetString(buffer.WrittenSpan[..^1]);
+        var record = written[written.IndexOf("{\"id\"", StringComparison.Ordinal)..written.LastIndexOf(",\"crc\"", StringComparison.Ordinal)];
+        // The same members, last ones first; a member name and the method written with escapes.
+        var members = System.Text.Json.Nodes.JsonNode.Parse(record)!.AsObject().Select(m => (m.Key, Value: m.Value!.ToJsonString())).Reverse().ToList();
+        var reordered = "{" + string.Join(",", members.Select(m => $"\"{(m.Key == "created_at" ? "created\\u005fat" : m.Key)}\":{m.Value}")) + "}";
+        reordered = reordered.Replace("\"method\":\"POST\"", "\"method\":\"PO\\u0053T\"");
+        var line = Legacy($$"""{"seq":7,"op":"job","job":{{reordered}}""");
+        var bytes = Encoding.UTF8.GetBytes(line);
+        await Assert.That(LineEncoder.Verify(bytes)).IsTrue();
+        var (_, decoded) = LineDecoder.Decode(bytes);
+        await Assert.That(decoded.Job!).IsEqualTo(job with { Version = 7 });
+    }
+
     /// <summary>Lines as the first journal format wrote them: http and schedule members flat in the job.</summary>
     static string Legacy(string body)
     {
