@@ -10,7 +10,8 @@ namespace Ksana.Storage;
  *
  * Format. UTF-8 JSON lines, one change per line, appended in order:
  *
- *   {"seq":17,"op":"job","job":{...}, "crc":"8c2f0a1b"}\n     a job written whole (create or any change)
+ *   {"seq":17,"op":"job","job":{...}, "crc":"8c2f0a1b"}\n     a job written whole (create or any change;
+ *                                                               members at the reader's default left out: JobCodec)
  *   {"seq":18,"op":"del","id":"<uuid>",  "crc":"…"}\n          a job deleted, with its runs
  *   {"seq":19,"op":"run","run":{...},    "crc":"…"}\n          a run written whole (upsert by run_id)
  *   {"seq":20,"op":"idem","idem":{...},  "crc":"…"}\n          an answer remembered for an Idempotency-Key (AnswerCodec)

@@ -60,6 +60,25 @@ public class RecordCodecTests
     }
 
     [Test]
+    public async Task A_job_line_leaves_out_the_members_at_their_default_and_reads_back_the_same()
+    {
+        var job = new Job(Guid.NewGuid(), Rig.Every(TimeSpan.FromMinutes(1)) with { MaxRetries = 0 }, T, T, T, OnceOutcome.Pending, 0);
+        var buffer = new ArrayBufferWriter<byte>();
+        new LineEncoder().Write(buffer, 7, Change.Written(job));
+        var line = Encoding.UTF8.GetString(buffer.WrittenSpan);
+        foreach (var member in new[] { "\"key\"", "\"headers\"", "\"body\"", "\"max_retries\"", "\"pause_after_failures\"", "\"once\"" })
+            await Assert.That(line).DoesNotContain(member);
+        await Assert.That(RoundTrip(Change.Written(job)).Job!).IsEqualTo(job with { Version = 7 });
+        // Not at their default, they are written.
+        var full = job with
+        {
+            Spec = job.Spec with { Key = "k", MaxRetries = 2, PauseAfterFailures = 1, Http = new HttpTarget("POST", "http://127.0.0.1:1/x", [new("X-A", "1")], "b") },
+            Once = OnceOutcome.Missed,
+        };
+        await Assert.That(RoundTrip(Change.Written(full)).Job!).IsEqualTo(full with { Version = 7 });
+    }
+
+    [Test]
     public async Task A_job_whose_members_come_in_another_order_or_escaped_reads_the_same()
     {
         var job = new Job(Guid.NewGuid(), Rig.Every(TimeSpan.FromMinutes(1)) with { Key = "k", PauseAfterFailures = 3 }, T, T.AddSeconds(1), T.AddSeconds(2), OnceOutcome.Pending, 0)
