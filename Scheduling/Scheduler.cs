@@ -44,7 +44,7 @@ public sealed class Scheduler : BackgroundService
     readonly ConcurrentQueue<Guid> _inbox = new();
     PeriodicTimer? _timer;
     long _periodTicks;
-    IEnumerable<JobEntry>? _toPlan; // given by PlanAll, planned by the next tick
+    IEnumerable<JobEntry>? _toPlan; // given by PlanAll, planned as the loop starts (or by the next tick)
     DateTimeOffset _toPlanFrom;
 
     public Scheduler(JobTable table, Runner runner, TimeProvider time, ILogger<Scheduler> log)
@@ -104,7 +104,7 @@ public sealed class Scheduler : BackgroundService
     {
         // The first plan (100 000 cron jobs: a few hundred milliseconds) on a thread of its own
         // before the loop starts, not on a pool thread that the server's first requests need.
-        await Task.Factory.StartNew(PlanPending, stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        await Task.Factory.StartNew(PlanPending, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         using var timer = new PeriodicTimer(TickMin, _time);
         _periodTicks = TickMin.Ticks;
         _timer = timer;

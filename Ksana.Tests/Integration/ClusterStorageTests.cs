@@ -113,7 +113,13 @@ public sealed class ClusterStorageTests
         using var apiC = new KsanaApi(c.Address, "storage-key");
         var names = (await apiC.ListAllJobsAsync()).Select(j => j["name"]!.GetValue<string>()).ToArray();
         await Assert.That(names).IsEquivalentTo(new[] { "once-only" });
-        var cluster = (await apiC.GetJsonAsync("/cluster"))["nodes"]!.AsArray().Select(n => n!["name"]!.GetValue<string>()).ToArray();
+        // A node is listed from its first heartbeat, which its start does not wait for.
+        string[] cluster = [];
+        await Poll.Until(async () =>
+        {
+            cluster = (await apiC.GetJsonAsync("/cluster"))["nodes"]!.AsArray().Select(n => n!["name"]!.GetValue<string>()).ToArray();
+            return cluster.Length == 3;
+        }, TimeSpan.FromSeconds(3));
         await Assert.That(cluster).IsEquivalentTo(new[] { "a", "b", "c" });
     }
 
