@@ -277,16 +277,16 @@ public sealed partial class JobTable
     /// <summary>Completes once every change made so far is durable (at once when nothing waits to be written).</summary>
     public Task FlushAsync() => Log.FlushAsync();
 
-    /// <summary>Every entry as it is now, without the lock (for scans: run queries, the outbox at start-up).</summary>
-    public IEnumerable<JobEntry> Entries => _jobs.Values;
-
     /// <summary>
-    /// Every entry, in no order, read as the walk passes it, without the lock or a copy: for a scan
-    /// that hears of later changes anyway (the scheduler's first plan, which drains its inbox after).
+    /// Every entry, in no order, each as the walk passes it, without the lock or a copy (for scans:
+    /// run queries, the outbox, the scheduler's first plan, which hears of later changes anyway).
     /// </summary>
-    public IEnumerable<JobEntry> Walk()
+    public IEnumerable<JobEntry> Entries
     {
-        foreach (var (_, entry) in _jobs) yield return entry;
+        get
+        {
+            foreach (var (_, entry) in _jobs) yield return entry;
+        }
     }
 
     Task Append(in Change change, Guid id, JobEntry? previous, bool urgent)

@@ -298,7 +298,7 @@ public sealed class Jobs(JobTable table, Runner runner, TimeProvider time)
         // each partition is repaired by the node that takes it (TakeOverAsync).
         if (!clustered) await RepairAsync(candidates, interrupted: true);
         // The scheduler walks the table on its own thread as it starts, while the server starts on this one.
-        scheduler.PlanAll(table.Walk());
+        scheduler.PlanAll(table.Entries);
     }
 
     /// <summary>

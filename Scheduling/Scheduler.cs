@@ -78,16 +78,12 @@ public sealed class Scheduler : BackgroundService
     /// <summary>Makes the plan <see cref="PlanAll"/> asked for, if it is still to be made.</summary>
     void PlanPending()
     {
-        if (Interlocked.Exchange(ref _toPlan, null) is { } toPlan) PlanNow(toPlan, _toPlanFrom);
-    }
-
-    void PlanNow(IEnumerable<JobEntry> entries, DateTimeOffset from)
-    {
+        if (Interlocked.Exchange(ref _toPlan, null) is not { } entries) return;
         // Sized once: 100 000 jobs would otherwise grow both by doubling, copying each time.
         var count = entries.TryGetNonEnumeratedCount(out var n) ? n : _table.Count;
         _planned.EnsureCapacity(count);
         _queue.EnsureCapacity(count);
-        foreach (var entry in entries) Plan(entry.Job.Id, entry.Job, from);
+        foreach (var entry in entries) Plan(entry.Job.Id, entry.Job, _toPlanFrom);
     }
 
     void OnChanged(Guid id)
