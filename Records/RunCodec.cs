@@ -13,10 +13,17 @@ public static class RunCodec
 {
     public static void Write(Utf8JsonWriter w, Run run, bool withNulls)
     {
-        WriteHead(w, run.RunId, run.JobId, run.Trigger, run.Status, run.ScheduledAt, run.FinishedAt, run.Error, run.Error is not null, run.Replays, withNulls);
-        foreach (var a in run.Attempts) WriteAttempt(w, a, withNulls);
-        w.WriteEndArray();
-        w.WriteEndObject();
+        var json = new JsonOut(w);
+        Write(ref json, run, withNulls);
+    }
+
+    /// <summary>As <see cref="Write(Utf8JsonWriter, Run, bool)"/>, through either writer (the journal writes through <see cref="JsonBytes"/>).</summary>
+    public static void Write<TOut>(ref TOut w, Run run, bool withNulls) where TOut : IJsonOut, allows ref struct
+    {
+        WriteHead(ref w, run.RunId, run.JobId, run.Trigger, run.Status, run.ScheduledAt, run.FinishedAt, run.Error, run.Error is not null, run.Replays, withNulls);
+        foreach (var a in run.Attempts) WriteAttempt(ref w, a, withNulls);
+        w.EndArray();
+        w.EndObject();
     }
 
     /// <summary>
@@ -24,13 +31,13 @@ public static class RunCodec
     /// no error and no replay, from its fields: a job's history writes its plain rows this way
     /// when the journal is compacted, without making a <see cref="Run"/> of each.
     /// </summary>
-    public static void WritePlain(Utf8JsonWriter w, Guid runId, Guid jobId, RunTrigger trigger, RunStatus status,
-        DateTimeOffset scheduledAt, DateTimeOffset? finishedAt, in Attempt? attempt)
+    public static void WritePlain<TOut>(ref TOut w, Guid runId, Guid jobId, RunTrigger trigger, RunStatus status,
+        DateTimeOffset scheduledAt, DateTimeOffset? finishedAt, in Attempt? attempt) where TOut : IJsonOut, allows ref struct
     {
-        WriteHead(w, runId, jobId, trigger, status, scheduledAt, finishedAt, default, hasError: false, 0, withNulls: false);
-        if (attempt is { } a) WriteAttempt(w, a, withNulls: false);
-        w.WriteEndArray();
-        w.WriteEndObject();
+        WriteHead(ref w, runId, jobId, trigger, status, scheduledAt, finishedAt, default, hasError: false, 0, withNulls: false);
+        if (attempt is { } a) WriteAttempt(ref w, a, withNulls: false);
+        w.EndArray();
+        w.EndObject();
     }
 
     /// <summary>
@@ -38,47 +45,46 @@ public static class RunCodec
     /// (<see cref="Run.Skipped"/>), without making the run or its error's text: under overload half
     /// the runs a compaction writes are such records.
     /// </summary>
-    public static void WriteSkipped(Utf8JsonWriter w, Guid recordId, Guid jobId, SkipSeries skips, DateTimeOffset finishedAt)
+    public static void WriteSkipped<TOut>(ref TOut w, Guid recordId, Guid jobId, SkipSeries skips, DateTimeOffset finishedAt) where TOut : IJsonOut, allows ref struct
     {
         Span<char> error = stackalloc char[SkipSeries.TextMax];
-        WriteHead(w, recordId, jobId, RunTrigger.Schedule, RunStatus.Skipped, skips.First, finishedAt, error[..skips.Write(error)], hasError: true, 0, withNulls: false);
-        w.WriteEndArray();
-        w.WriteEndObject();
+        WriteHead(ref w, recordId, jobId, RunTrigger.Schedule, RunStatus.Skipped, skips.First, finishedAt, error[..skips.Write(error)], hasError: true, 0, withNulls: false);
+        w.EndArray();
+        w.EndObject();
     }
 
     /// <summary>The run's members up to its open attempts array.</summary>
-    static void WriteHead(Utf8JsonWriter w, Guid runId, Guid jobId, RunTrigger trigger, RunStatus status,
-        DateTimeOffset scheduledAt, DateTimeOffset? finishedAt, ReadOnlySpan<char> error, bool hasError, int replays, bool withNulls)
+    static void WriteHead<TOut>(ref TOut w, Guid runId, Guid jobId, RunTrigger trigger, RunStatus status,
+        DateTimeOffset scheduledAt, DateTimeOffset? finishedAt, scoped ReadOnlySpan<char> error, bool hasError, int replays, bool withNulls)
+        where TOut : IJsonOut, allows ref struct
     {
-        w.WriteStartObject();
-        Span<char> id = stackalloc char[32];
-        runId.TryFormat(id, out _, "N");
-        w.WriteString("run_id"u8, id);
-        w.WriteString("job_id"u8, jobId);
-        w.WriteString("trigger"u8, Names.Of(trigger));
-        w.WriteString("status"u8, Names.Of(status));
-        Rfc3339.Write(w, "scheduled_at"u8, scheduledAt);
-        if (finishedAt is { } finished) Rfc3339.Write(w, "finished_at"u8, finished);
-        else if (withNulls) w.WriteNull("finished_at"u8);
-        if (hasError) w.WriteString("error"u8, error);
-        else if (withNulls) w.WriteNull("error"u8);
-        if (replays > 0 || withNulls) w.WriteNumber("replays"u8, replays);
-        w.WriteStartArray("attempts"u8);
+        w.StartObject();
+        w.HexGuid("run_id"u8, runId);
+        w.Guid("job_id"u8, jobId);
+        w.String("trigger"u8, Names.Of(trigger));
+        w.String("status"u8, Names.Of(status));
+        w.Time("scheduled_at"u8, scheduledAt);
+        if (finishedAt is { } finished) w.Time("finished_at"u8, finished);
+        else if (withNulls) w.Null("finished_at"u8);
+        if (hasError) w.String("error"u8, error);
+        else if (withNulls) w.Null("error"u8);
+        if (replays > 0 || withNulls) w.Number("replays"u8, replays);
+        w.StartArray("attempts"u8);
     }
 
-    static void WriteAttempt(Utf8JsonWriter w, in Attempt a, bool withNulls)
+    static void WriteAttempt<TOut>(ref TOut w, in Attempt a, bool withNulls) where TOut : IJsonOut, allows ref struct
     {
-        w.WriteStartObject();
-        w.WriteNumber("attempt"u8, a.Number);
-        Rfc3339.Write(w, "started_at"u8, a.StartedAt);
-        w.WriteNumber("duration_ms"u8, a.DurationMs);
-        if (a.StatusCode is { } code) w.WriteNumber("status_code"u8, code);
-        else if (withNulls) w.WriteNull("status_code"u8);
-        if (a.Error is { } e) w.WriteString("error"u8, e);
-        else if (withNulls) w.WriteNull("error"u8);
-        if (a.Response is { } response) w.WriteString("response"u8, response);
-        else if (withNulls) w.WriteNull("response"u8);
-        w.WriteEndObject();
+        w.StartObject();
+        w.Number("attempt"u8, a.Number);
+        w.Time("started_at"u8, a.StartedAt);
+        w.Number("duration_ms"u8, a.DurationMs);
+        if (a.StatusCode is { } code) w.Number("status_code"u8, code);
+        else if (withNulls) w.Null("status_code"u8);
+        if (a.Error is { } e) w.String("error"u8, e);
+        else if (withNulls) w.Null("error"u8);
+        if (a.Response is { } response) w.String("response"u8, response);
+        else if (withNulls) w.Null("response"u8);
+        w.EndObject();
     }
 
     /// <summary>Reads what <see cref="Write"/> wrote, the reader on the object's start.</summary>

@@ -340,9 +340,9 @@ public readonly struct RunHistory : IReadOnlyList<Run>
     /// does, without nulls). A plain row is written from its fields: a compaction writes every kept
     /// run of every job, and a <see cref="Run"/> made for each was most of what it allocated.
     /// </summary>
-    public void WriteRecord(int index, System.Text.Json.Utf8JsonWriter w)
+    public void WriteRecord<TOut>(int index, ref TOut w) where TOut : Records.IJsonOut, allows ref struct
     {
-        if (OpenAt(index) is not null || !RowAt(index).TryWrite(w, JobId)) Records.RunCodec.Write(w, this[index], withNulls: false);
+        if (OpenAt(index) is not null || !RowAt(index).TryWrite(ref w, JobId)) Records.RunCodec.Write(ref w, this[index], withNulls: false);
     }
 
     public Enumerator GetEnumerator() => new(this);
@@ -448,10 +448,10 @@ public readonly struct RunHistory : IReadOnlyList<Run>
         Attempt? OnlyAttempt => _startedMs == None ? null : new Attempt(1, Scheduled.AddMilliseconds(_startedMs), _durationMs, _statusCode, null);
 
         /// <summary>Writes the run's journal record from the row alone, for a plain row or a record of skipped slots; false for any other.</summary>
-        public bool TryWrite(System.Text.Json.Utf8JsonWriter w, Guid jobId)
+        public bool TryWrite<TOut>(ref TOut w, Guid jobId) where TOut : Records.IJsonOut, allows ref struct
         {
-            if (_ref is null) Records.RunCodec.WritePlain(w, RunId, jobId, Trigger, Status, Scheduled, Finished, OnlyAttempt);
-            else if (_ref is SkipSeries skips) Records.RunCodec.WriteSkipped(w, RunId, jobId, skips, Finished ?? Scheduled);
+            if (_ref is null) Records.RunCodec.WritePlain(ref w, RunId, jobId, Trigger, Status, Scheduled, Finished, OnlyAttempt);
+            else if (_ref is SkipSeries skips) Records.RunCodec.WriteSkipped(ref w, RunId, jobId, skips, Finished ?? Scheduled);
             else return false;
             return true;
         }

@@ -20,23 +20,57 @@ internal sealed class LineEncoder
 
     public LineEncoder() => _json = new Utf8JsonWriter(_scratch, new JsonWriterOptions { SkipValidation = true });
 
+    /// <summary>Longest run line written straight as bytes (<see cref="JsonBytes"/>); a longer one goes the other way.</summary>
+    const int DirectMax = 1024;
+
+    /// <summary>Whether run lines may be written straight as bytes; off, every line goes through the <see cref="Utf8JsonWriter"/> (tests compare the two).</summary>
+    internal bool Direct { get; init; } = true;
+
     public int Write(IBufferWriter<byte> output, long seq, in Change change)
     {
+        if (change.Kind == ChangeKind.RunWritten && Direct && WriteDirect(output, seq, change) is var direct and > 0) return direct;
         _scratch.ResetWrittenCount();
         _json.Reset(_scratch);
         WriteLine(_json, seq, change);
         _json.Flush();
         // The writer closed the object with '}': the checksum member takes its place.
         var body = _scratch.WrittenSpan[..^1];
-        var length = body.Length + CrcSuffixLength + 1;
-        var dest = output.GetSpan(length);
+        var dest = output.GetSpan(body.Length + CrcSuffixLength + 1);
         body.CopyTo(dest);
-        var tail = dest[body.Length..];
+        var length = Seal(output, dest, body.Length);
+        if (_scratch.Capacity > (1 << 20)) _scratch.Clear();
+        return length;
+    }
+
+    /// <summary>
+    /// A run's line written straight into <paramref name="output"/> (<see cref="JsonBytes"/>): the
+    /// same bytes as the other way, at a third of the cost. 0 when the run has a text that is not
+    /// plain or does not fit: nothing is then taken from <paramref name="output"/>.
+    /// </summary>
+    static int WriteDirect(IBufferWriter<byte> output, long seq, in Change change)
+    {
+        var dest = output.GetSpan(DirectMax);
+        var w = new JsonBytes(dest[..(DirectMax - CrcSuffixLength - 1)]);
+        w.StartObject();
+        w.Number("seq"u8, seq);
+        w.String("op"u8, "run"u8);
+        w.Name("run"u8);
+        if (change.Run is { } run) RunCodec.Write(ref w, run, withNulls: false);
+        else change.Runs.WriteRecord(change.RunIndex, ref w);
+        if (w.Failed) return 0;
+        // The line's object is left open: the checksum member closes it.
+        return Seal(output, dest, w.Length);
+    }
+
+    /// <summary>Appends the checksum member and the newline to the line's first <paramref name="bodyLength"/> bytes in <paramref name="dest"/>.</summary>
+    static int Seal(IBufferWriter<byte> output, Span<byte> dest, int bodyLength)
+    {
+        var length = bodyLength + CrcSuffixLength + 1;
+        var tail = dest[bodyLength..];
         ",\"crc\":\""u8.CopyTo(tail);
-        Crc32.HashToUInt32(body).TryFormat(tail[8..], out _, "x8");
+        Crc32.HashToUInt32(dest[..bodyLength]).TryFormat(tail[8..], out _, "x8");
         "\"}\n"u8.CopyTo(tail[16..]);
         output.Advance(length);
-        if (_scratch.Capacity > (1 << 20)) _scratch.Clear();
         return length;
     }
 
@@ -74,8 +108,9 @@ internal sealed class LineEncoder
             default:
                 w.WriteString("op"u8, "run"u8);
                 w.WritePropertyName("run"u8);
-                if (change.Run is { } run) RunCodec.Write(w, run, withNulls: false);
-                else change.Runs.WriteRecord(change.RunIndex, w);
+                var json = new JsonOut(w);
+                if (change.Run is { } run) RunCodec.Write(ref json, run, withNulls: false);
+                else change.Runs.WriteRecord(change.RunIndex, ref json);
                 break;
         }
         w.WriteEndObject();

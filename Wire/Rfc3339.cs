@@ -1,3 +1,5 @@
+using System.Numerics;
+
 namespace Ksana.Wire;
 
 /// Strict RFC 3339 date-time: offsets accepted and normalised to UTC; no offset = error;
@@ -126,21 +128,26 @@ public static class Rfc3339
     }
 
     /// <summary>Writes the text into <paramref name="buf"/> (at least <see cref="MaxLength"/> long) and answers its length.</summary>
-    public static int Format(DateTimeOffset t, Span<char> buf)
+    public static int Format(DateTimeOffset t, Span<char> buf) => Format<char>(t, buf);
+
+    /// <summary>As <see cref="Format(DateTimeOffset, Span{char})"/>, as ASCII bytes (the journal's direct writer).</summary>
+    public static int Format(DateTimeOffset t, Span<byte> buf) => Format<byte>(t, buf);
+
+    static int Format<T>(DateTimeOffset t, Span<T> buf) where T : unmanaged, IBinaryInteger<T>
     {
         var ticks = t.UtcTicks;
         var d = new DateTime(ticks, DateTimeKind.Utc);
         var fraction = (int)(ticks % TimeSpan.TicksPerSecond);
         Write(buf, 0, 4, d.Year);
-        buf[4] = '-';
+        buf[4] = T.CreateTruncating('-');
         Write(buf, 5, 2, d.Month);
-        buf[7] = '-';
+        buf[7] = T.CreateTruncating('-');
         Write(buf, 8, 2, d.Day);
-        buf[10] = 'T';
+        buf[10] = T.CreateTruncating('T');
         Write(buf, 11, 2, d.Hour);
-        buf[13] = ':';
+        buf[13] = T.CreateTruncating(':');
         Write(buf, 14, 2, d.Minute);
-        buf[16] = ':';
+        buf[16] = T.CreateTruncating(':');
         Write(buf, 17, 2, d.Second);
         var len = PrefixLength;
         if (fraction != 0)
@@ -151,11 +158,11 @@ public static class Rfc3339
                 fraction /= 10;
                 digits--;
             }
-            buf[len++] = '.';
+            buf[len++] = T.CreateTruncating('.');
             Write(buf, len, digits, fraction);
             len += digits;
         }
-        buf[len++] = 'Z';
+        buf[len++] = T.CreateTruncating('Z');
         return len;
     }
 
@@ -197,11 +204,11 @@ public static class Rfc3339
         return true;
     }
 
-    private static void Write(Span<char> buf, int start, int count, int value)
+    private static void Write<T>(Span<T> buf, int start, int count, int value) where T : unmanaged, IBinaryInteger<T>
     {
         for (var i = start + count - 1; i >= start; i--)
         {
-            buf[i] = (char)('0' + value % 10);
+            buf[i] = T.CreateTruncating('0' + value % 10);
             value /= 10;
         }
     }

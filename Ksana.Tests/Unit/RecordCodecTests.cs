@@ -131,4 +131,74 @@ public class RecordCodecTests
         await Assert.That(b.State).IsEqualTo(JobState.Completed);
         await Assert.That(b.Spec.Timeout).IsEqualTo(Duration.FromMilliseconds(1500));
     }
+
+    /// <summary>Both ways of writing a run's line: straight as bytes (where it can) and through the JSON writer.</summary>
+    static (string Direct, string Written) BothWays(Change change)
+    {
+        var direct = new ArrayBufferWriter<byte>();
+        var written = new ArrayBufferWriter<byte>();
+        new LineEncoder().Write(direct, 42, change);
+        new LineEncoder { Direct = false }.Write(written, 42, change);
+        return (Encoding.UTF8.GetString(direct.WrittenSpan), Encoding.UTF8.GetString(written.WrittenSpan));
+    }
+
+    [Test]
+    public async Task Text_is_plain_exactly_when_the_JSON_writer_writes_it_unescaped()
+    {
+        // Every ASCII character, and a few beyond: the direct writer must agree with the writer it stands in for.
+        var chars = Enumerable.Range(0, 128).Select(c => (char)c).Concat(['é', '\u00a0', '\u2028', '€', '\ud83d']);
+        foreach (var c in chars)
+        {
+            var text = $"a{c}b";
+            var buffer = new ArrayBufferWriter<byte>();
+            using (var w = new System.Text.Json.Utf8JsonWriter(buffer)) w.WriteStringValue(text);
+            var unescaped = Encoding.UTF8.GetString(buffer.WrittenSpan) == $"\"{text}\"";
+            await Assert.That(Ksana.Records.JsonBytes.IsPlain(text)).IsEqualTo(unescaped).Because($"U+{(int)c:X4}");
+        }
+    }
+
+    [Test]
+    public async Task A_run_line_written_straight_as_bytes_is_the_line_the_JSON_writer_writes()
+    {
+        var random = new Random(20261201);
+        var texts = new[] { "connection error: refused", "timeout after 1500ms", "HTTP 500 <b>\"oops\"</b> & 'quotes' + more", "naïve – ünïcödé ✓", new string('x', 900), new string('y', 2000), "", "a+b", "can't", "x`y", "a>b" };
+        for (var i = 0; i < 400; i++)
+        {
+            var scheduled = T.AddTicks(random.NextInt64(0, TimeSpan.TicksPerDay * 400));
+            var attempts = Enumerable.Range(1, random.Next(0, 4)).Select(n => new Attempt(n, scheduled.AddTicks(random.NextInt64(0, 10_000_000)), random.NextInt64(0, 100_000),
+                random.Next(3) == 0 ? null : random.Next(100, 600), random.Next(3) == 0 ? texts[random.Next(texts.Length)] : null,
+                random.Next(3) == 0 ? texts[random.Next(texts.Length)] : null)).ToArray();
+            var run = new Run(Guid.NewGuid(), Guid.NewGuid(), (RunTrigger)random.Next(2), (RunStatus)random.Next(6), scheduled,
+                random.Next(4) == 0 ? null : scheduled.AddMilliseconds(random.Next(0, 100_000)), attempts,
+                random.Next(3) == 0 ? texts[random.Next(texts.Length)] : null) { Replays = random.Next(3) == 0 ? random.Next(1, 5) : 0 };
+            var (direct, written) = BothWays(Change.Recorded(run));
+            await Assert.That(direct).IsEqualTo(written).Because($"run {i}");
+            // And it reads back as the run it says.
+            await Assert.That(BothWays(RoundTrip(Change.Recorded(run))).Written).IsEqualTo(written).Because($"run {i} read back");
+        }
+    }
+
+    [Test]
+    public async Task A_kept_run_written_straight_from_its_row_is_the_line_the_JSON_writer_writes()
+    {
+        var jobId = Guid.NewGuid();
+        var history = RunHistory.Empty;
+        var at = T;
+        for (var i = 0; i < 30; i++)
+        {
+            at = at.AddSeconds(1);
+            Run run = (i % 3) switch
+            {
+                0 => new Run(Guid.NewGuid(), jobId, RunTrigger.Schedule, RunStatus.Succeeded, at, at.AddMilliseconds(4), [new Attempt(1, at.AddMilliseconds(1), 3, 204, null)], null),
+                1 => Run.Skipped(Guid.NewGuid(), jobId, new SkipSeries(i, at, at.AddSeconds(i), i % 2 == 0 ? Guid.Empty : Guid.NewGuid()), at.AddSeconds(i)),
+                _ => new Run(Guid.NewGuid(), jobId, RunTrigger.Manual, RunStatus.Failed, at, at.AddSeconds(2), [new Attempt(1, at, 10, 503, "HTTP 503 \"busy\"", "<html>")], "gave up"),
+            };
+            history = RunHistory.Upsert(history, run, 20);
+        }
+        for (var i = 0; i < history.Length; i++)
+        {
+            var (direct, written) = BothWays(Change.Kept(history, i));
+            await Assert.That(direct).IsEqualTo(written).Because($"row {i}");
+        }
+    }
 }
