@@ -36,6 +36,9 @@ static class ProcessStats
         writer.Family("dotnet_gc_collections_total", "Garbage collections since start, by generation.", "counter");
         for (var generation = 0; generation < Generations.Length; generation++)
             writer.Sample("dotnet_gc_collections_total", null, "generation", Generations[generation], (long)GC.CollectionCount(generation));
+        // Every managed thread stands still for a pause: a burst of due slots is late by as much.
+        writer.Family("dotnet_gc_pause_seconds_total", "Time the garbage collector has paused the process since start.", "counter");
+        writer.Sample("dotnet_gc_pause_seconds_total", null, null, null, GC.GetTotalPauseDuration().TotalSeconds);
         // Bytes allocated per callback is the figure the run path is tuned on (README, "Benchmarks").
         writer.Family("dotnet_gc_allocated_bytes_total", "Bytes allocated on the managed heap since start.", "counter");
         writer.Sample("dotnet_gc_allocated_bytes_total", null, null, null, GC.GetTotalAllocatedBytes());

@@ -156,6 +156,7 @@ public class MetricsTests
             "# TYPE ksana_events_pending gauge", "ksana_events_pending 3",
             "# TYPE ksana_build_info gauge", "ksana_build_info{version=\"1.2.3\"} 1",
             "# TYPE process_cpu_seconds_total counter", "process_start_time_seconds 1700000000",
+            "# TYPE dotnet_gc_collections_total counter", "# TYPE dotnet_gc_pause_seconds_total counter",
         ];
         var have = text.Split('\n').ToHashSet();
         var missing = lines.Where(l => !have.Contains(l)).ToList();
