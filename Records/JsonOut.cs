@@ -119,27 +119,24 @@ public ref struct JsonBytes(Span<byte> into) : IJsonOut
 
     public void String(scoped ReadOnlySpan<byte> name, scoped ReadOnlySpan<char> text)
     {
-        Name(name);
-        if (!IsPlain(text) || !Room(text.Length + 2))
+        if (!IsPlain(text))
         {
             Failed = true;
             return;
         }
-        _into[_at++] = (byte)'"';
-        System.Text.Ascii.FromUtf16(text, _into[_at..], out var written);
-        _at += written;
-        _into[_at++] = (byte)'"';
-        _opened = false;
+        var into = OpenString(name, text.Length);
+        if (Failed) return;
+        System.Text.Ascii.FromUtf16(text, into, out var written);
+        CloseString(written);
     }
 
     /// <summary>A value already known to be plain ASCII (a fixed name of an enum, say).</summary>
     public void String(scoped ReadOnlySpan<byte> name, scoped ReadOnlySpan<byte> ascii)
     {
-        Name(name);
-        Byte((byte)'"');
-        Bytes(ascii);
-        Byte((byte)'"');
-        _opened = false;
+        var into = OpenString(name, ascii.Length);
+        if (Failed) return;
+        ascii.CopyTo(into);
+        CloseString(ascii.Length);
     }
 
     public void Number(scoped ReadOnlySpan<byte> name, long value)
@@ -163,29 +160,39 @@ public ref struct JsonBytes(Span<byte> into) : IJsonOut
 
     void Formatted(scoped ReadOnlySpan<byte> name, Guid id, scoped ReadOnlySpan<char> format)
     {
-        Name(name);
-        if (!Room(38))
-        {
-            Failed = true;
-            return;
-        }
-        _into[_at++] = (byte)'"';
-        id.TryFormat(_into[_at..], out var written, format);
-        _at += written;
-        _into[_at++] = (byte)'"';
-        _opened = false;
+        var into = OpenString(name, 36);
+        if (Failed) return;
+        id.TryFormat(into, out var written, format);
+        CloseString(written);
     }
 
     public void Time(scoped ReadOnlySpan<byte> name, DateTimeOffset t)
     {
+        var into = OpenString(name, Rfc3339.MaxLength);
+        if (Failed) return;
+        CloseString(Rfc3339.Format(t, into));
+    }
+
+    /// <summary>
+    /// Writes the member's name and the string's opening quote, and answers where its at most
+    /// <paramref name="max"/> bytes go (<see cref="CloseString"/> follows); sets <see cref="Failed"/> when they may not fit.
+    /// </summary>
+    Span<byte> OpenString(scoped ReadOnlySpan<byte> name, int max)
+    {
         Name(name);
-        if (!Room(Rfc3339.MaxLength + 2))
+        if (!Room(max + 2))
         {
             Failed = true;
-            return;
+            return default;
         }
         _into[_at++] = (byte)'"';
-        _at += Rfc3339.Format(t, _into[_at..]);
+        return _into[_at..];
+    }
+
+    /// <summary>Takes the <paramref name="written"/> bytes of the string <see cref="OpenString"/> opened, and closes it.</summary>
+    void CloseString(int written)
+    {
+        _at += written;
         _into[_at++] = (byte)'"';
         _opened = false;
     }
