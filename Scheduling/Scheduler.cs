@@ -17,6 +17,10 @@ namespace Ksana.Scheduling;
  *   2. plans the job's next slot after max(slot, now): a stall never makes up slots, and runs
  *      never drift;
  *   3. drains the inbox, re-planning each changed job from now.
+ * While the runner is backlogged (a thousand runs already wait for a worker), step 1 stops: the due
+ * slots wait in the plan, in the order they came due, and the next tick (1 ms on) goes on. A slot
+ * that waits there past its job's next slot is fired late, and the slots it passed are treated as
+ * in a stall: not made up and not recorded.
  *
  * The loop is a PeriodicTimer whose period follows the next due slot (1 ms to 1 s), so an idle
  * server wakes once a second and a busy one is on time to the millisecond. A change from outside
@@ -141,7 +145,8 @@ public sealed class Scheduler : BackgroundService
         PlanPending();
         var now = _time.GetUtcNow();
         var fired = 0;
-        while (_queue.TryPeek(out var id, out var dueTicks) && dueTicks <= now.UtcTicks)
+        // Not while the runner is backlogged: a due slot waits here, as a value, not as a run (see the header).
+        while (!_runner.Backlogged && _queue.TryPeek(out var id, out var dueTicks) && dueTicks <= now.UtcTicks)
         {
             _queue.Dequeue();
             if (!_planned.TryGetValue(id, out var planned) || planned.FireAt != dueTicks) continue;

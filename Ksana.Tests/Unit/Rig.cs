@@ -23,7 +23,8 @@ public sealed class Rig : IDisposable
     public List<(RunInFlight Run, AttemptRequest Request, DateTimeOffset At)> Calls { get; } = [];
     public Func<AttemptRequest, Task<AttemptOutcome>> Send { get; set; } = _ => Task.FromResult(Ok);
 
-    public Rig(string dir, FakeTimeProvider? time = null, long compactionSlackBytes = 8 << 20, bool eventsOn = false)
+    public Rig(string dir, FakeTimeProvider? time = null, long compactionSlackBytes = 8 << 20, bool eventsOn = false,
+        int workers = 32, int readyMax = 1000)
     {
         Time = time ?? new FakeTimeProvider(T0);
         Data = DataDir.Open(dir, 20, 100_000, NullLogger.Instance, compactionSlackBytes);
@@ -32,7 +33,7 @@ public sealed class Rig : IDisposable
             var jobId = Guid.Parse(request.Headers.First(h => h.Key == "X-Ksana-Job-Id").Value);
             lock (Calls) Calls.Add((Runner!.InFlight(jobId)!, request, Time.GetUtcNow()));
             return Send(request);
-        }, workers: 32, userAgent: "ksana/test") { EventsOn = eventsOn };
+        }, workers: workers, userAgent: "ksana/test") { EventsOn = eventsOn, ReadyMax = readyMax };
         Scheduler = new Scheduler(Data.Table, Runner, Time, NullLogger<Scheduler>.Instance);
         Jobs = new Jobs(Data.Table, Runner, Time);
         Jobs.RecoverAsync(Scheduler).GetAwaiter().GetResult();

@@ -62,6 +62,61 @@ public class SchedulerTests
     }
 
     [Test]
+    public async Task Under_a_backlog_due_slots_wait_in_the_plan_and_fire_in_the_order_they_came_due()
+    {
+        using var dir = new TempDir();
+        using var rig = new Rig(dir.Data, workers: 1, readyMax: 2);
+        var release = new TaskCompletionSource<AttemptOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
+        rig.Send = _ => release.Task;
+        var jobs = new List<Job>();
+        for (var i = 0; i < 6; i++) jobs.Add(await rig.CreateAsync(Rig.Every(S(10), T0 + S(10) + TimeSpan.FromMilliseconds(i))));
+        await Assert.That(rig.Scheduler.Tick()).IsEqualTo(0); // plans them
+        rig.Time.Advance(S(11));
+        // One run takes the one worker, two wait for it, and that is the runner's backlog: the other
+        // three slots stay in the plan, with no run made for them.
+        await Assert.That(rig.Scheduler.Tick()).IsEqualTo(3);
+        await Assert.That(jobs.Select(j => rig.Runner.InFlight(j.Id) is not null)).IsEquivalentTo(new[] { true, true, true, false, false, false });
+
+        release.SetResult(Rig.Ok);
+        await rig.Runner.IdleAsync();
+        await Assert.That(rig.Scheduler.Tick()).IsEqualTo(3);
+        await rig.Runner.IdleAsync();
+        await rig.Data.Journal.FlushAsync();
+        // Each slot fired once, late, as itself: in the order the slots came due, nothing skipped.
+        List<Guid> order;
+        lock (rig.Calls) order = rig.Calls.Select(c => c.Run.Job.Id).ToList();
+        await Assert.That(order).IsEquivalentTo(jobs.Select(j => j.Id), TUnit.Assertions.Enums.CollectionOrdering.Matching);
+        for (var i = 0; i < jobs.Count; i++)
+        {
+            await Assert.That(rig.Fired(jobs[i].Id)).IsEquivalentTo(new[] { T0 + S(10) + TimeSpan.FromMilliseconds(i) });
+            await Assert.That(rig.Runs(jobs[i].Id).Select(r => r.Status)).IsEquivalentTo(new[] { RunStatus.Succeeded });
+        }
+    }
+
+    [Test]
+    public async Task A_run_asked_to_start_inline_with_no_worker_free_waits_behind_the_runs_already_waiting()
+    {
+        using var dir = new TempDir();
+        using var rig = new Rig(dir.Data, workers: 1);
+        var release = new TaskCompletionSource<AttemptOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
+        rig.Send = _ => release.Task;
+        var a = await rig.CreateAsync(Rig.Every(S(10)));
+        var b = await rig.CreateAsync(Rig.Every(S(10)));
+        var c = await rig.CreateAsync(Rig.Every(S(10)));
+        await Assert.That(rig.Runner.StartScheduled(a, T0 + S(10), inline: true)).IsTrue();  // takes the worker
+        await Assert.That(rig.Runner.StartScheduled(b, T0 + S(10))).IsTrue();                // waits for it
+        await Assert.That(rig.Runner.StartScheduled(c, T0 + S(10), inline: true)).IsTrue();  // waits behind b
+        int sent;
+        lock (rig.Calls) sent = rig.Calls.Count;
+        await Assert.That(sent).IsEqualTo(1);
+        release.SetResult(Rig.Ok);
+        await rig.Runner.IdleAsync();
+        List<Guid> order;
+        lock (rig.Calls) order = rig.Calls.Select(call => call.Run.Job.Id).ToList();
+        await Assert.That(order).IsEquivalentTo(new[] { a.Id, b.Id, c.Id }, TUnit.Assertions.Enums.CollectionOrdering.Matching);
+    }
+
+    [Test]
     public async Task Once_job_fires_once_at_run_at_and_completes()
     {
         using var dir = new TempDir();
