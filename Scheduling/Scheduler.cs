@@ -47,7 +47,9 @@ public sealed class Scheduler : BackgroundService
     readonly Dictionary<Guid, (long Slot, long FireAt)> _planned = [];
     readonly ConcurrentQueue<Guid> _inbox = new();
     PeriodicTimer? _timer;
+    // The timer's period as last set, and the lock that sets both together (see SetPeriod).
     long _periodTicks;
+    readonly Lock _periodLock = new();
     IEnumerable<JobEntry>? _toPlan; // given by PlanAll, planned as the loop starts (or by the next tick)
     DateTimeOffset _toPlanFrom;
 
@@ -93,11 +95,7 @@ public sealed class Scheduler : BackgroundService
     void OnChanged(Guid id)
     {
         _inbox.Enqueue(id);
-        if (Interlocked.Read(ref _periodTicks) != TickMin.Ticks && _timer is { } timer)
-        {
-            Interlocked.Exchange(ref _periodTicks, TickMin.Ticks);
-            timer.Period = TickMin;
-        }
+        if (Interlocked.Read(ref _periodTicks) != TickMin.Ticks && _timer is { } timer) SetPeriod(timer, TickMin);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -134,9 +132,29 @@ public sealed class Scheduler : BackgroundService
         if (!_inbox.IsEmpty) SetPeriod(timer, TickMin);
     }
 
+    /// <summary>
+    /// Sets the timer's period and its record together, under a lock. Set apart, a change arriving
+    /// while the loop set a longer period could leave the record at 1 ms and the timer at the longer
+    /// one; while slots stayed due (overload), no later call saw a difference to mend, and the loop
+    /// ticked twice a second instead of every millisecond.
+    /// </summary>
     void SetPeriod(PeriodicTimer timer, TimeSpan period)
     {
-        if (Interlocked.Exchange(ref _periodTicks, period.Ticks) != period.Ticks) timer.Period = period;
+        lock (_periodLock)
+        {
+            if (_periodTicks == period.Ticks) return;
+            Interlocked.Exchange(ref _periodTicks, period.Ticks);
+            timer.Period = period;
+        }
+    }
+
+    /// <summary>The loop timer's period and the period this scheduler last set (tests: they must agree).</summary>
+    internal (TimeSpan? Timer, TimeSpan Set) Periods
+    {
+        get
+        {
+            lock (_periodLock) return (_timer?.Period, TimeSpan.FromTicks(_periodTicks));
+        }
     }
 
     /// <summary>One pass of the loop (see the header). Returns the number of slots fired.</summary>

@@ -94,6 +94,43 @@ public class SchedulerTests
     }
 
     [Test]
+    public async Task After_changes_from_other_threads_the_loop_timer_has_the_period_the_scheduler_recorded()
+    {
+        // On the real clock, the loop sets its period after each tick (here up to a second: the only
+        // slots are an hour away) while creates on other threads ask for 1 ms at once. However they
+        // interleave, the timer must end with the period the scheduler last recorded. Set apart, the
+        // two could part, the timer left at the longer period and the record at 1 ms, and a loop
+        // with slots always due (overload) then ticked twice a second instead of every millisecond.
+        // That race is a few instructions wide: this test checks the outcome, it cannot force it.
+        using var dir = new TempDir();
+        using var data = Storage.DataDir.Open(dir.Data, 20, 100_000, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        var time = TimeProvider.System;
+        var runner = new Runner(data.Table, time, Microsoft.Extensions.Logging.Abstractions.NullLogger<Runner>.Instance,
+            (_, _) => Task.FromResult(Rig.Ok), workers: 4, userAgent: "ksana/test");
+        var scheduler = new Scheduler(data.Table, runner, time, Microsoft.Extensions.Logging.Abstractions.NullLogger<Scheduler>.Instance);
+        var jobs = new Jobs(data.Table, runner, time);
+        await jobs.RecoverAsync(scheduler);
+        await scheduler.StartAsync(CancellationToken.None);
+        try
+        {
+            var until = DateTime.UtcNow.AddSeconds(0.5);
+            await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
+            {
+                while (DateTime.UtcNow < until) await jobs.CreateAsync(Rig.Every(TimeSpan.FromHours(1)));
+            })));
+            // Quiet now: the loop drains the inbox and settles on a period for the slots an hour away.
+            await Task.Delay(100);
+            var (timer, set) = scheduler.Periods;
+            await Assert.That(timer).IsEqualTo(set);
+            await Assert.That(set).IsEqualTo(Scheduler.TickMax);
+        }
+        finally
+        {
+            await scheduler.StopAsync(CancellationToken.None);
+        }
+    }
+
+    [Test]
     public async Task A_run_asked_to_start_inline_with_no_worker_free_waits_behind_the_runs_already_waiting()
     {
         using var dir = new TempDir();
