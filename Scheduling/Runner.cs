@@ -34,6 +34,8 @@ public sealed class Runner
     // long enough to be promoted by the garbage collector).
     readonly ConcurrentQueue<RunInFlight> _ready = new();
     // How many runs _ready holds (at least: counted up before an enqueue, down after a dequeue).
+    // Kept apart because the scheduler reads it for every slot it fires, and ConcurrentQueue.Count
+    // takes a lock once the queue spans segments, as 1,000 runs do.
     int _readyCount;
     // Runs handed to the thread pool (or started inline) that have not yet got their first worker:
     // until they do, the semaphore's count alone would overstate the room.
@@ -175,8 +177,8 @@ public sealed class Runner
             }
         }
         // Only onto a free worker, inline or not: a run started inline with none free would wait on
-        // the worker semaphore ahead of the runs waiting here, which would then only move when the
-        // scheduler stopped starting runs inline.
+        // the worker semaphore, and a freed worker goes to such a waiter first: it would overtake
+        // the runs already waiting here, and park an async chain the ready queue exists to avoid.
         var room = _workers.CurrentCount - Volatile.Read(ref _unseated) > 0;
         if (room && inline)
         {
