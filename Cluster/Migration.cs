@@ -67,9 +67,10 @@ public static class Migration
             {
                 writer.Add(Change.Written(entry.Job));
                 jobs++;
-                for (var i = entry.Runs.Length - 1; i >= 0; i--)
+                var kept = entry.Runs;
+                for (var i = kept.Length - 1; i >= 0; i--)
                 {
-                    var run = entry.Runs[i];
+                    var run = kept[i];
                     if (!run.IsFinished)
                         run = run with { Status = RunStatus.Failed, FinishedAt = now, Error = "interrupted: Ksana stopped while this run was in flight" };
                     writer.Add(Change.Recorded(run));

@@ -51,9 +51,15 @@ public sealed partial class JobTable
             }
             var durable = Append(Change.Recorded(run), run.JobId, entry, urgent: false);
             var ends = run.IsFinished && !RunHistory.EndedBefore(entry.Runs, run.RunId);
-            next = next with { Runs = RunHistory.Upsert(next.Runs, run, RunsKept, Overwrite) };
-            if (job is null) Replace(entry, next);
-            else Set(run.JobId, next);
+            var runs = RunHistory.Upsert(entry.Runs, run, RunsKept, Overwrite);
+            // Nearly always the job is as it was and no event is queued: the runs are written in place.
+            if (ReferenceEquals(next, entry)) WriteRuns(entry, runs);
+            else
+            {
+                next.WriteRuns(runs); // a new entry, not yet seen by anyone
+                if (job is null) Replace(entry, next);
+                else Set(run.JobId, next);
+            }
             if (ends) Observer.RunFinished(run.Status, run.FinishedAt ?? default);
             if (events.Length > 0) EventsQueued?.Invoke(run.JobId);
             return durable;

@@ -29,7 +29,7 @@ public sealed partial class JobTable
         lock (_lock)
         {
             if (_jobs.TryGetValue(run.JobId, out var entry))
-                Replace(entry, entry with { Runs = RunHistory.Upsert(entry.Runs, run, RunsKept) });
+                WriteRuns(entry, RunHistory.Upsert(entry.Runs, run, RunsKept));
         }
     }
 

@@ -15,7 +15,8 @@ public sealed partial class JobTable
     readonly Lock _lock = new();
     readonly ConcurrentDictionary<Guid, JobEntry> _jobs;
     readonly List<(long Ticks, Guid Id)> _order; // by created_at, then id: the listing order
-    readonly List<(long Number, Guid Id, JobEntry? Previous)> _undo = [];
+    // Each change not yet durable, with the entry and the runs it found (runs are written in place).
+    readonly List<(long Number, Guid Id, JobEntry? Previous, RunHistory PreviousRuns)> _undo = [];
     // Kept with every change under the lock, so a key's uniqueness is checked where it is written and
     // a scrape counts jobs by state without walking up to MAX_JOBS entries.
     readonly Dictionary<string, Guid> _byKey = new(StringComparer.Ordinal);
@@ -84,7 +85,7 @@ public sealed partial class JobTable
             case ChangeKind.RunWritten:
                 if (_jobs.TryGetValue(change.Run!.JobId, out var entry))
                 {
-                    Replace(entry, entry with { Runs = RunHistory.Upsert(entry.Runs, change.Run, RunsKept, RunHistory.Overwrite.Replay) });
+                    WriteRuns(entry, RunHistory.Upsert(entry.Runs, change.Run, RunsKept, RunHistory.Overwrite.Replay));
                     if (!change.Run.IsFinished) _mayNeedRepair.Add(change.Run.JobId);
                 }
                 break;
@@ -254,7 +255,7 @@ public sealed partial class JobTable
             if (!_jobs.TryGetValue(run.JobId, out var entry)) return Task.CompletedTask;
             var durable = Append(Change.Recorded(run), run.JobId, entry, urgent);
             var ends = run.IsFinished && !RunHistory.EndedBefore(entry.Runs, run.RunId);
-            Replace(entry, entry with { Runs = RunHistory.Upsert(entry.Runs, run, RunsKept, Overwrite) });
+            WriteRuns(entry, RunHistory.Upsert(entry.Runs, run, RunsKept, Overwrite));
             if (ends) Observer.RunFinished(run.Status, run.FinishedAt ?? default);
             return durable;
         }
@@ -302,7 +303,7 @@ public sealed partial class JobTable
             _undo.RemoveRange(0, _undoHead);
             _undoHead = 0;
         }
-        _undo.Add((number, id, previous));
+        _undo.Add((number, id, previous, previous?.Runs ?? default));
         return durable;
     }
 
@@ -312,11 +313,19 @@ public sealed partial class JobTable
     /// </summary>
     RunHistory.Overwrite Overwrite => new(_lastNumber, Log.DurableNumber, Log.PinnedNumber);
 
-    /// <summary>Replaces a job's entry with a new one of the same job (its runs changed).</summary>
+    /// <summary>Replaces a job's entry with a new one of the same job (its outbox or runs changed).</summary>
     void Replace(JobEntry old, JobEntry entry)
     {
         _jobs[entry.Job.Id] = entry;
         Counted(old, entry);
+    }
+
+    /// <summary>Writes a job's runs into its entry, in place, and keeps the state counts (a once job's state depends on its newest run).</summary>
+    void WriteRuns(JobEntry entry, in RunHistory runs)
+    {
+        _stateCounts[(int)entry.State]--;
+        entry.WriteRuns(runs);
+        _stateCounts[(int)entry.State]++;
     }
 
     /// <summary>Moves a job between the per-state counts; either side may be null (created, deleted).</summary>
@@ -384,8 +393,15 @@ public sealed partial class JobTable
     {
         for (var i = _undo.Count - 1; i >= _undoHead && _undo[i].Number >= firstLost; i--)
         {
-            var (_, id, previous) = _undo[i];
-            Set(id, previous);
+            var (_, id, previous, runs) = _undo[i];
+            if (previous is not null && _jobs.TryGetValue(id, out var current) && ReferenceEquals(current, previous))
+            {
+                // The same entry: only its runs changed since.
+                WriteRuns(previous, runs);
+                Changed?.Invoke(id);
+            }
+            // An entry no longer current got no write since it was replaced: it holds the runs it had then.
+            else Set(id, previous);
             _undo.RemoveAt(i);
         }
         Answers.Undo(firstLost);
@@ -396,18 +412,25 @@ public sealed partial class JobTable
     (int Count, IEnumerable<Change> Changes) Snapshot()
     {
         var entries = Ordered();
+        // The runs as they are now: an entry's runs are written in place, and the snapshot is written out later, on the log's thread.
+        var runs = new RunHistory[entries.Length];
         var answers = Answers.Live();
         var count = entries.Length + answers.Length;
-        foreach (var entry in entries) count += entry.Runs.Length + entry.Outbox.Length;
-        return (count, Changes(entries, answers));
+        for (var i = 0; i < entries.Length; i++)
+        {
+            runs[i] = entries[i].Runs;
+            count += runs[i].Length + entries[i].Outbox.Length;
+        }
+        return (count, Changes(entries, runs, answers));
     }
 
-    static IEnumerable<Change> Changes(JobEntry[] entries, RememberedAnswer[] answers)
+    static IEnumerable<Change> Changes(JobEntry[] entries, RunHistory[] runs, RememberedAnswer[] answers)
     {
-        foreach (var entry in entries)
+        for (var j = 0; j < entries.Length; j++)
         {
+            var entry = entries[j];
             yield return Change.Written(entry.Job);
-            for (var i = entry.Runs.Length - 1; i >= 0; i--) yield return Change.Kept(entry.Runs, i);
+            for (var i = runs[j].Length - 1; i >= 0; i--) yield return Change.Kept(runs[j], i);
             foreach (var e in entry.Outbox) yield return Change.Queued(e);
         }
         foreach (var answer in answers) yield return Change.Remembered(answer);
