@@ -313,7 +313,7 @@ public sealed partial class JobTable
     /// </summary>
     RunHistory.Overwrite Overwrite => new(_lastNumber, Log.DurableNumber, Log.PinnedNumber);
 
-    /// <summary>Replaces a job's entry with a new one of the same job (its outbox or runs changed).</summary>
+    /// <summary>Replaces a job's entry with a new one of the same job (its outbox changed; runs alone are written in place, see WriteRuns).</summary>
     void Replace(JobEntry old, JobEntry entry)
     {
         _jobs[entry.Job.Id] = entry;
