@@ -25,9 +25,9 @@ public sealed class DataDir : IDisposable
     /// <summary>
     /// A guess at the jobs a journal of <paramref name="length"/> bytes holds: a job's line is about
     /// 400 bytes or more. Guessing low costs a regrowth of the table's index during replay (at 100 000
-    /// jobs, about 18 ms of the applying thread with the old guess of 512 bytes a line); run lines make
-    /// it guess high (bounded by the file: a few bytes per line of the journal, the listing's given
-    /// back after replay).
+    /// jobs, about 18 ms of the applying thread with the old guess of 512 bytes a line). Run lines make
+    /// it guess high, which costs little: a few bytes per line of the journal, and the listing's spare
+    /// room is given back after replay.
     /// </summary>
     static int ExpectedJobs(long length) => (int)Math.Min(length / 384, int.MaxValue);
 
