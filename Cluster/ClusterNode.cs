@@ -16,8 +16,10 @@ namespace Ksana.Cluster;
  * its jobs is in flight here, so runs of a job never overlap across nodes. The node fires a job only
  * while it holds the partition and less than 0.9 × LEASE_TTL has passed (on its own monotonic clock)
  * since the start of the round that last renewed it: a node that cannot renew stops firing before
- * its lease can expire. Every run is still claimed by a row unique per (job, slot), fenced by the
- * lease inside the database, so two nodes that both believe they own a job fire its slot once.
+ * its lease can expire (a slot due meanwhile waits up to LEASE_TTL for the renewal: Scheduler.Renewing).
+ * Housekeeping runs in a loop of its own, so a slow delete never delays a renewal. Every run is
+ * still claimed by a row unique per (job, slot), fenced by the lease inside the database, so two
+ * nodes that both believe they own a job fire its slot once.
  *
  * Takeover. Partitions taken from a dead node are repaired by the taker: the runs the dead node
  * had in flight (its rows in ksana_active) are recorded as failed (interrupted), and the slots that
@@ -45,7 +47,6 @@ public sealed class ClusterNode : BackgroundService
     long _validUntil; // TimeProvider timestamp
     long _feedSeq;
     bool _firstRound = true;
-    long _lastMaintenance;
 
     public ClusterNode(NpgsqlDataSource db, JobTable table, PgChangeLog log, string name, TimeSpan ttl, long feedSeq,
         TimeProvider time, ILogger<ClusterNode> logger)
@@ -76,6 +77,12 @@ public sealed class ClusterNode : BackgroundService
 
     /// <summary>Events of jobs just taken over may be waiting in their outbox: wake the sender.</summary>
     public Action<Guid>? OutboxTaken { get; set; }
+
+    /// <summary>
+    /// Whether the leases held here are past the point where this node may fire on them and the
+    /// round that renews them has not ended yet (or no round has ended since start-up).
+    /// </summary>
+    public bool Renewing => _time.GetTimestamp() >= Volatile.Read(ref _validUntil);
 
     /// <summary>Whether this node may fire the job now (see the header).</summary>
     public bool Owns(Guid jobId) =>
@@ -197,7 +204,7 @@ public sealed class ClusterNode : BackgroundService
 
     protected override async Task ExecuteAsync(CancellationToken stopping)
     {
-        await Task.WhenAll(LeaseLoop(stopping), FeedLoop(stopping), ListenLoop(stopping), ClaimLoop(stopping));
+        await Task.WhenAll(LeaseLoop(stopping), FeedLoop(stopping), ListenLoop(stopping), ClaimLoop(stopping), MaintenanceLoop(stopping));
     }
 
     public override async Task StopAsync(CancellationToken cancellationToken)
@@ -226,9 +233,14 @@ public sealed class ClusterNode : BackgroundService
         while (!stopping.IsCancellationRequested)
         {
             var began = _time.GetTimestamp();
+            var lapsed = !_firstRound && began >= Volatile.Read(ref _validUntil);
             try
             {
                 await RoundAsync(began, stopping);
+                var took = _time.GetElapsedTime(began);
+                if (lapsed || took > _ttl / 4)
+                    _logger.LogWarning("Cluster: a lease round took {Ms:0} ms (LEASE_TTL {Ttl}){Lapsed}", took.TotalMilliseconds, _ttl,
+                        lapsed ? "; the leases had lapsed here before it began, so firing was paused" : "");
             }
             catch (Exception e) when (ClusterStore.IsDatabaseError(e))
             {
@@ -357,11 +369,6 @@ public sealed class ClusterNode : BackgroundService
             foreach (var entry in taken)
                 if (entry.Outbox.Length > 0) OutboxTaken?.Invoke(entry.Job.Id);
         }
-        if (_time.GetElapsedTime(_lastMaintenance) >= Maintenance)
-        {
-            _lastMaintenance = _time.GetTimestamp();
-            await MaintainAsync(held, stopping);
-        }
     }
 
     List<Guid>?[] JobsByPartition()
@@ -401,6 +408,38 @@ public sealed class ClusterNode : BackgroundService
     }
 
     /// <summary>Bounds every table that grows: the feed, old claims, expired answers, runs past the history, nodes long gone.</summary>
+    /// <summary>
+    /// Housekeeping every <see cref="Maintenance"/>, in a loop of its own. It used to run inside the
+    /// lease loop's round: its deletes (old run rows of every partition held, with a window over
+    /// them) could take seconds on a loaded database, the next renewal waited for them, and the
+    /// node's leases lapsed meanwhile, so it stopped firing (SPEC §12) while nothing was wrong.
+    /// </summary>
+    async Task MaintenanceLoop(CancellationToken stopping)
+    {
+        while (!stopping.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(Maintenance, _time, stopping);
+                var held = new List<int>();
+                for (var p = 0; p < _owned.Length; p++)
+                    if (Volatile.Read(ref _owned[p]) == 1) held.Add(p);
+                var began = _time.GetTimestamp();
+                await MaintainAsync(held, stopping);
+                if (_time.GetElapsedTime(began) is var took && took > Maintenance / 10)
+                    _logger.LogWarning("Cluster: housekeeping took {Ms:0} ms", took.TotalMilliseconds);
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e) when (ClusterStore.IsDatabaseError(e))
+            {
+                _logger.LogWarning("Cluster: housekeeping failed ({Error}); it runs again in {Every}", e.Message, Maintenance);
+            }
+        }
+    }
+
     async Task MaintainAsync(List<int> held, CancellationToken stopping)
     {
         await using var batch = _db.CreateBatch();

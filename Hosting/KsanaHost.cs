@@ -138,6 +138,8 @@ public static class KsanaHost
         {
             var runner = app.Services.GetRequiredService<Runner>();
             scheduler.Owns = node.Owns;
+            scheduler.Renewing = () => node.Renewing;
+            scheduler.RenewalWait = settings.LeaseTtl.ToTimeSpan();
             node.TakeOver = jobs.TakeOverAsync;
             node.RunningHere = id => runner.InFlight(id) is not null;
             node.EventsOn = runner.EventsOn;

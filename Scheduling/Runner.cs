@@ -306,6 +306,10 @@ public sealed class Runner
         }
         if (result == ClaimResult.Unavailable)
             _log.LogWarning("Job {JobId}: slot {Slot} not fired: the database cannot be reached to claim it", run.Job.Id, run.ScheduledAt);
+        else if (result == ClaimResult.NotOwner)
+            _log.LogInformation("Job {JobId}: slot {Slot} not fired here: this node's lease on it has expired", run.Job.Id, run.ScheduledAt);
+        else if (result == ClaimResult.Busy && run.Trigger == RunTrigger.Schedule)
+            _log.LogInformation("Job {JobId}: slot {Slot} not fired here: a run of it is in flight on another node", run.Job.Id, run.ScheduledAt);
         _inFlight.TryRemove(new KeyValuePair<Guid, RunInFlight>(run.Job.Id, run));
         run.CloseSkips();
         Seated(run);

@@ -70,6 +70,24 @@ public sealed class Scheduler : BackgroundService
     public Func<Guid, bool>? Owns { get; set; }
 
     /// <summary>
+    /// Cluster mode: whether this node's leases are due for a renewal that has not come yet, so
+    /// that it cannot tell whether it still owns its jobs (a slow round, or PostgreSQL gone). A slot
+    /// of a job it does not own then waits in the plan for up to <see cref="RenewalWait"/>: if the
+    /// renewal comes, the slot fires late, as after a stall; if not, it is passed over (SPEC §12: a
+    /// node that cannot prove it owns a job stops firing it). Passing it over at once lost every
+    /// slot that fell in a round that was merely slow, though no other node could have fired them.
+    /// </summary>
+    public Func<bool>? Renewing { get; set; }
+
+    /// <summary>How long a slot waits for a late renewal (LEASE_TTL: past it, the lease may be another node's).</summary>
+    public TimeSpan RenewalWait { get; set; }
+
+    /// <summary>The loop's period while a slot waits for a renewal.</summary>
+    static readonly TimeSpan RenewalPoll = TimeSpan.FromMilliseconds(10);
+
+    bool _waitingForRenewal;
+
+    /// <summary>
     /// Plans every job from now. Called once at start-up, before the loop runs; the planning itself
     /// is done as the loop starts (or by the first <see cref="Tick"/>), from the time of this call,
     /// so that start-up does not wait for it (at 100 000 jobs, tens of milliseconds; cron jobs take
@@ -125,7 +143,7 @@ public sealed class Scheduler : BackgroundService
         if (_queue.TryPeek(out _, out var due))
         {
             var wait = TimeSpan.FromTicks(due - _time.GetUtcNow().UtcTicks);
-            period = wait < TickMin ? TickMin : wait > TickMax ? TickMax : wait;
+            period = wait < TickMin ? (_waitingForRenewal ? RenewalPoll : TickMin) : wait > TickMax ? TickMax : wait;
         }
         SetPeriod(timer, period);
         // A change that arrived after the tick drained the inbox must not wait a whole period.
@@ -163,6 +181,7 @@ public sealed class Scheduler : BackgroundService
         PlanPending();
         var now = _time.GetUtcNow();
         var fired = 0;
+        _waitingForRenewal = false;
         // Not while the runner is backlogged: a due slot waits here, as a value, not as a run (see the header).
         while (!_runner.Backlogged && _queue.TryPeek(out var id, out var dueTicks) && dueTicks <= now.UtcTicks)
         {
@@ -179,6 +198,13 @@ public sealed class Scheduler : BackgroundService
             }
             if (Owns is { } owns && !owns(id))
             {
+                if (now.UtcTicks - dueTicks < RenewalWait.Ticks && Renewing?.Invoke() == true)
+                {
+                    // Back where it was (its plan entry is unchanged); every later slot waits behind it.
+                    _queue.Enqueue(id, dueTicks);
+                    _waitingForRenewal = true;
+                    break;
+                }
                 Plan(id, job, due > now ? due : now);
                 continue;
             }

@@ -76,6 +76,12 @@ public sealed class ClusterTests
         calls.GroupBy(c => (c.JobId, Slot: SlotOf(c))).Where(g => g.Count() > 1)
             .Select(g => $"{g.Key.JobId} {Rfc3339.Format(g.Key.Slot)} ×{g.Count()} by {string.Join(",", g.Select(NodeOf))}").ToArray();
 
+    /// <summary>What each node logged above information (a failing test shows it).</summary>
+    static string Said(IEnumerable<KsanaProcess> nodes) => string.Join("\n", nodes.SelectMany((n, i) =>
+        n.Stderr.Split('\n').Concat(n.Stdout.Split('\n'))
+            .Where(l => l.Contains("warn", StringComparison.OrdinalIgnoreCase) || l.Contains("fail", StringComparison.OrdinalIgnoreCase) || l.Contains("Cluster:", StringComparison.Ordinal) || l.Contains("not fired", StringComparison.Ordinal))
+            .TakeLast(40).Select(l => $"node{i + 1}: {l}")));
+
     [Test]
     public async Task Jobs_are_shared_over_three_nodes_and_each_slot_fires_once()
     {
@@ -113,7 +119,7 @@ public sealed class ClusterTests
             }
             var silent = ids.Except(inWindow.Select(c => c.JobId)).ToArray();
             await Assert.That(silent).IsEmpty().Because("every job fires in the window");
-            await Assert.That(lost).IsEmpty().Because($"{lost.Count} lost slots");
+            await Assert.That(lost).IsEmpty().Because($"{lost.Count} lost slots; the nodes said:\n{Said(nodes)}");
             await Assert.That(inWindow.Length).IsEqualTo(300 * 60);
 
             var byNode = inWindow.GroupBy(NodeOf).ToDictionary(g => g.Key, g => g.Count() / (double)inWindow.Length);

@@ -20,6 +20,30 @@ public class SchedulerTests
     }
 
     [Test]
+    public async Task Cluster_a_slot_due_while_the_lease_renewal_is_late_fires_late_once_it_comes_and_is_passed_over_without_it()
+    {
+        using var dir = new TempDir();
+        using var rig = new Rig(dir.Data);
+        var job = await rig.CreateAsync(Rig.Every(S(10)));
+        // The node's leases lapse just before the slot of T0+10s; the round that renews them ends at +11.5 s.
+        var renewedAt = T0 + S(11.5);
+        rig.Scheduler.Owns = _ => rig.Time.GetUtcNow() >= renewedAt || rig.Time.GetUtcNow() < T0 + S(9.5);
+        rig.Scheduler.Renewing = () => rig.Time.GetUtcNow() >= T0 + S(9.5) && rig.Time.GetUtcNow() < renewedAt;
+        rig.Scheduler.RenewalWait = S(4);
+        await rig.AdvanceAsync(S(12.5));
+        await Assert.That(rig.Fired(job.Id)).IsEquivalentTo(new[] { T0 + S(10) }).Because("the slot waited for the renewal");
+        var late = rig.Calls.Single().At;
+        await Assert.That(late).IsGreaterThanOrEqualTo(renewedAt).And.IsLessThan(renewedAt + S(0.2));
+
+        // No renewal for longer than the wait: the node cannot prove it owns the job, so the slot of
+        // T0+20s is passed over, and the grid goes on once the leases are renewed again (at 27 s).
+        rig.Scheduler.Owns = _ => rig.Time.GetUtcNow() < T0 + S(19.5) || rig.Time.GetUtcNow() >= T0 + S(27);
+        rig.Scheduler.Renewing = () => rig.Time.GetUtcNow() >= T0 + S(19.5) && rig.Time.GetUtcNow() < T0 + S(27);
+        await rig.AdvanceAsync(S(18));
+        await Assert.That(rig.Fired(job.Id)).IsEquivalentTo(new[] { T0 + S(10), T0 + S(30) });
+    }
+
+    [Test]
     public async Task Start_at_sets_the_grid_origin()
     {
         using var dir = new TempDir();
