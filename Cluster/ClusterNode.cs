@@ -233,7 +233,7 @@ public sealed class ClusterNode : BackgroundService
         while (!stopping.IsCancellationRequested)
         {
             var began = _time.GetTimestamp();
-            var lapsed = !_firstRound && began >= Volatile.Read(ref _validUntil);
+            var lapsed = !_firstRound && Renewing;
             try
             {
                 await RoundAsync(began, stopping);
@@ -407,7 +407,6 @@ public sealed class ClusterNode : BackgroundService
         }
     }
 
-    /// <summary>Bounds every table that grows: the feed, old claims, expired answers, runs past the history, nodes long gone.</summary>
     /// <summary>
     /// Housekeeping every <see cref="Maintenance"/>, in a loop of its own. It used to run inside the
     /// lease loop's round: its deletes (old run rows of every partition held, with a window over
@@ -440,6 +439,7 @@ public sealed class ClusterNode : BackgroundService
         }
     }
 
+    /// <summary>Bounds every table that grows: the feed, old claims, expired answers, runs past the history, nodes long gone.</summary>
     async Task MaintainAsync(List<int> held, CancellationToken stopping)
     {
         await using var batch = _db.CreateBatch();

@@ -115,7 +115,7 @@ public sealed class Scheduler : BackgroundService
     void OnChanged(Guid id)
     {
         _inbox.Enqueue(id);
-        if (_timedWaits)
+        if (TimedWaits)
         {
             // At most one wake-up per long wait: a burst of creates is drained a tick at a time.
             if (Interlocked.Exchange(ref _wakeable, 0) == 1) _wake.Set();
@@ -134,7 +134,6 @@ public sealed class Scheduler : BackgroundService
     /// </summary>
     internal bool TimedWaits { get; set; }
 
-    bool _timedWaits;
     readonly ManualResetEventSlim _wake = new(false, spinCount: 0);
     int _wakeable; // 1 while the loop waits longer than TickMin and a change should wake it
 
@@ -145,7 +144,6 @@ public sealed class Scheduler : BackgroundService
         await Task.Factory.StartNew(PlanPending, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         if (TimedWaits)
         {
-            _timedWaits = true;
             await Task.Factory.StartNew(() => WaitingLoop(stoppingToken), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
             return;
         }
@@ -174,7 +172,8 @@ public sealed class Scheduler : BackgroundService
         {
             var changes = !_inbox.IsEmpty;
             Tick();
-            var wait = NextWaitMs();
+            // Rounded up to the millisecond (the wait's unit), so that the loop never wakes before the slot.
+            var wait = (int)Math.Ceiling(NextWait().TotalMilliseconds);
             // After changes, the next tick is at most TickMin away and no change cuts it short: a
             // thousand creates a second make a thousand ticks a second at most, as the timer did.
             if (changes) wait = Math.Min(wait, (int)TickMin.TotalMilliseconds);
@@ -191,27 +190,19 @@ public sealed class Scheduler : BackgroundService
     }
 
     /// <summary>
-    /// Milliseconds to the next due slot, rounded up so that the loop never wakes before it, from
-    /// TickMin to TickMax; TickMin while slots wait for a worker, RenewalPoll for a lease renewal.
+    /// The wait to the next due slot, from TickMin to TickMax; TickMin while due slots wait for a
+    /// worker, RenewalPoll while they wait for a lease renewal.
     /// </summary>
-    int NextWaitMs()
+    TimeSpan NextWait()
     {
-        if (!_queue.TryPeek(out _, out var due)) return (int)TickMax.TotalMilliseconds;
-        var ticks = due - _time.GetUtcNow().UtcTicks;
-        if (ticks <= 0) return (int)(_waitingForRenewal ? RenewalPoll : TickMin).TotalMilliseconds;
-        var ms = (ticks + TimeSpan.TicksPerMillisecond - 1) / TimeSpan.TicksPerMillisecond;
-        return (int)Math.Clamp(ms, (long)TickMin.TotalMilliseconds, (long)TickMax.TotalMilliseconds);
+        if (!_queue.TryPeek(out _, out var due)) return TickMax;
+        var wait = TimeSpan.FromTicks(due - _time.GetUtcNow().UtcTicks);
+        return wait < TickMin ? (_waitingForRenewal ? RenewalPoll : TickMin) : wait > TickMax ? TickMax : wait;
     }
 
     void AdjustPeriod(PeriodicTimer timer)
     {
-        var period = TickMax;
-        if (_queue.TryPeek(out _, out var due))
-        {
-            var wait = TimeSpan.FromTicks(due - _time.GetUtcNow().UtcTicks);
-            period = wait < TickMin ? (_waitingForRenewal ? RenewalPoll : TickMin) : wait > TickMax ? TickMax : wait;
-        }
-        SetPeriod(timer, period);
+        SetPeriod(timer, NextWait());
         // A change that arrived after the tick drained the inbox must not wait a whole period.
         if (!_inbox.IsEmpty) SetPeriod(timer, TickMin);
     }
