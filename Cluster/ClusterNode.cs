@@ -23,7 +23,8 @@ namespace Ksana.Cluster;
  *
  * Takeover. Partitions taken from a dead node are repaired by the taker: the runs the dead node
  * had in flight (its rows in ksana_active) are recorded as failed (interrupted), and the slots that
- * fell in the gap follow each job's catch_up rule (Jobs.TakeOverAsync).
+ * fell in the gap follow each job's catch_up rule (Jobs.TakeOverAsync), in a loop of its own that
+ * tries again while the database refuses the repairs: the lease round only hands the jobs over.
  *
  * The shared state. Every node keeps the whole table in memory, loaded at start-up, and follows
  * the feed: each write batch adds a row per change with a number from ksana_clock (handed out in
@@ -204,7 +205,8 @@ public sealed class ClusterNode : BackgroundService
 
     protected override async Task ExecuteAsync(CancellationToken stopping)
     {
-        await Task.WhenAll(LeaseLoop(stopping), FeedLoop(stopping), ListenLoop(stopping), ClaimLoop(stopping), MaintenanceLoop(stopping));
+        await Task.WhenAll(LeaseLoop(stopping), FeedLoop(stopping), ListenLoop(stopping), ClaimLoop(stopping), MaintenanceLoop(stopping),
+            TakeOverLoop(stopping));
     }
 
     public override async Task StopAsync(CancellationToken cancellationToken)
@@ -359,15 +361,80 @@ public sealed class ClusterNode : BackgroundService
         foreach (var orphan in dead) Interrupted(orphan);
         if (acquired.Count > 0)
         {
-            var taken = new List<JobEntry>();
+            var taken = new List<Guid>();
             foreach (var (p, _) in acquired)
-                if (byPart[p] is { } jobs)
-                    foreach (var id in jobs)
-                        if (_table.Get(id) is { } entry) taken.Add(entry);
+                if (byPart[p] is { } jobs) taken.AddRange(jobs);
             _logger.LogInformation("Cluster: took {Partitions} partitions ({Jobs} jobs); holding {Held}", acquired.Count, taken.Count, held.Count);
-            if (TakeOver is { } takeOver && taken.Count > 0) await takeOver(taken);
-            foreach (var entry in taken)
-                if (entry.Outbox.Length > 0) OutboxTaken?.Invoke(entry.Job.Id);
+            if (taken.Count > 0)
+            {
+                _taken.Enqueue(taken);
+                _takenSignal.Release();
+            }
+        }
+    }
+
+    readonly System.Collections.Concurrent.ConcurrentQueue<List<Guid>> _taken = new();
+    readonly SemaphoreSlim _takenSignal = new(0);
+
+    /// <summary>Between attempts at a takeover that failed (PostgreSQL unreachable).</summary>
+    TimeSpan TakeOverRetry => _ttl / 8;
+
+    /// <summary>
+    /// The repairs of partitions just taken (<see cref="TakeOver"/>), in a loop of their own. They
+    /// used to be awaited inside the lease round: repairing thousands of jobs (a write each, and
+    /// their catch-ups) held up the next renewal, and a write refused by an unreachable database
+    /// ended the lease loop for good, so the node never renewed again. A takeover that fails is
+    /// tried again, for the jobs whose partitions are still held here, until it succeeds.
+    /// </summary>
+    async Task TakeOverLoop(CancellationToken stopping)
+    {
+        while (true)
+        {
+            try
+            {
+                await _takenSignal.WaitAsync(stopping);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            var ids = new List<Guid>();
+            while (_taken.TryDequeue(out var more)) ids.AddRange(more);
+            while (_takenSignal.CurrentCount > 0) _takenSignal.Wait(0);
+            while (ids.Count > 0)
+            {
+                // As they are now, and only while their partition is still held here: a partition
+                // given up or lost meanwhile is repaired by the node that takes it.
+                var entries = new List<JobEntry>(ids.Count);
+                foreach (var id in ids)
+                    if (Volatile.Read(ref _owned[Schema.PartOf(id)]) == 1 && _table.Get(id) is { } entry) entries.Add(entry);
+                try
+                {
+                    if (TakeOver is { } takeOver && entries.Count > 0) await takeOver(entries);
+                    foreach (var entry in entries)
+                        if (entry.Outbox.Length > 0) OutboxTaken?.Invoke(entry.Job.Id);
+                    break;
+                }
+                catch (Exception e) when (e is ChangeLogUnavailableException || ClusterStore.IsDatabaseError(e))
+                {
+                    _logger.LogWarning("Cluster: the takeover of {Jobs} jobs failed ({Error}); it is tried again in {Retry}",
+                        entries.Count, e.Message, TakeOverRetry);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // A fault of ours, not the database's: trying again would fail again. The loop goes on for the next takeover.
+                    _logger.LogError(e, "Cluster: the takeover of {Jobs} jobs failed; their catch-ups and missed runs are not repaired", entries.Count);
+                    break;
+                }
+                try
+                {
+                    await Task.Delay(TakeOverRetry, _time, stopping);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+            }
         }
     }
 

@@ -152,6 +152,57 @@ public sealed class ClusterStorageTests
     }
 
     [Test]
+    public async Task A_takeover_that_stalls_or_fails_holds_up_no_lease_renewal_and_is_tried_again()
+    {
+        var url = await (await Postgres.Shared).CreateDatabaseAsync();
+        var keys = "takeover-key\n";
+        var ttl = TimeSpan.FromSeconds(2);
+        Func<Settings, Settings> Node(string name) => s => s with { DatabaseUrl = url, NodeName = name, LeaseTtl = Duration.FromSeconds(2) };
+        string id;
+        await using (var a = await KsanaServer.StartAsync(Node("a"), keysFileContent: keys))
+        {
+            using var apiA = new KsanaApi(a.Address, "takeover-key");
+            id = JobDocs.Id(await apiA.CreateJobAsync(JobDocs.Hourly("taken")));
+        } // a stops cleanly and gives its partitions back: b takes them in its first round
+
+        // b's first takeover hangs until released, then fails as a write refused by the database would.
+        var calls = 0;
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var repaired = new TaskCompletionSource<IReadOnlyList<JobEntry>>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var b = await KsanaServer.StartAsync(Node("b"), keysFileContent: keys, beforeStart: app =>
+        {
+            var node = app.Services.GetRequiredService<ClusterNode>();
+            var inner = node.TakeOver!;
+            node.TakeOver = async entries =>
+            {
+                if (Interlocked.Increment(ref calls) == 1)
+                {
+                    await release.Task;
+                    throw new ChangeLogUnavailableException("the change log could not be written (test)");
+                }
+                await inner(entries);
+                repaired.TrySetResult(entries);
+            };
+        });
+        var nodeB = b.Services.GetRequiredService<ClusterNode>();
+        var job = Guid.Parse(id);
+        await Assert.That(await Poll.Until(() => Volatile.Read(ref calls) == 1, TimeSpan.FromSeconds(5))).IsTrue();
+
+        // Two lease times with the takeover stuck: the leases were renewed all along.
+        await Task.Delay(2 * ttl);
+        await Assert.That(nodeB.Renewing).IsFalse();
+        await Assert.That(nodeB.Owns(job)).IsTrue();
+
+        // It fails: the lease loop lives on, and the takeover is tried again and done.
+        release.SetResult();
+        var done = await repaired.Task.WaitAsync(TimeSpan.FromSeconds(5));
+        await Assert.That(done.Select(e => e.Job.Id).ToArray()).IsEquivalentTo(new[] { job });
+        await Task.Delay(2 * ttl);
+        await Assert.That(nodeB.Renewing).IsFalse();
+        await Assert.That(nodeB.Owns(job)).IsTrue();
+    }
+
+    [Test]
     public async Task On_a_single_box_the_cluster_is_this_process()
     {
         await using var server = await KsanaServer.StartAsync(s => s with { NodeName = "solo" });

@@ -54,9 +54,11 @@ public sealed class KsanaServer : KsanaApi, IAsyncDisposable
     /// <paramref name="keysFileContent"/>: null writes one fresh key; pass text to write that instead;
     /// <paramref name="withKeysFile"/> false starts without AUTH_KEYS_FILE. <paramref name="time"/>:
     /// the server's clock (a FakeTimeProvider for timing tests); the real one when null.
+    /// <paramref name="beforeStart"/>: called with the built server before it starts (to wrap a component's hook).
     /// </summary>
     public static async Task<KsanaServer> StartAsync(
-        Func<Settings, Settings>? configure = null, bool withKeysFile = true, string? keysFileContent = null, TimeProvider? time = null)
+        Func<Settings, Settings>? configure = null, bool withKeysFile = true, string? keysFileContent = null, TimeProvider? time = null,
+        Action<WebApplication>? beforeStart = null)
     {
         var dir = new TempDir();
         var key = "key-" + Guid.NewGuid().ToString("N");
@@ -75,7 +77,7 @@ public sealed class KsanaServer : KsanaApi, IAsyncDisposable
 
         try
         {
-            return await StartOnAsync(settings, dir, keysFile, key, time);
+            return await StartOnAsync(settings, dir, keysFile, key, time, beforeStart);
         }
         catch
         {
@@ -84,12 +86,14 @@ public sealed class KsanaServer : KsanaApi, IAsyncDisposable
         }
     }
 
-    static async Task<KsanaServer> StartOnAsync(Settings settings, TempDir dir, string? keysFile, string key, TimeProvider? time)
+    static async Task<KsanaServer> StartOnAsync(Settings settings, TempDir dir, string? keysFile, string key, TimeProvider? time,
+        Action<WebApplication>? beforeStart = null)
     {
         WebApplication? app = null;
         try
         {
             app = KsanaHost.Build(settings, time);
+            beforeStart?.Invoke(app);
             await app.StartAsync();
             var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
             return new KsanaServer(app, settings, dir, keysFile, key, new Uri(address), time);
