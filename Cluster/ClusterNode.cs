@@ -398,9 +398,10 @@ public sealed class ClusterNode : BackgroundService
             {
                 return;
             }
+            // Signals first, then the queue: a batch queued after this drain brings a signal of its own.
+            while (_takenSignal.CurrentCount > 0) _takenSignal.Wait(0);
             var ids = new List<Guid>();
             while (_taken.TryDequeue(out var more)) ids.AddRange(more);
-            while (_takenSignal.CurrentCount > 0) _takenSignal.Wait(0);
             while (ids.Count > 0)
             {
                 // As they are now, and only while their partition is still held here: a partition
