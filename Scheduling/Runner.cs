@@ -54,7 +54,17 @@ public sealed class Runner
         _workers = new SemaphoreSlim(workers, workers);
         _userAgent = userAgent;
         _retry = RetryPolicy.Pipeline(time, () => _draining, RecordRetrying);
+        _failedLines = new LogBudget(time, "failed runs");
+        _unrecordedLines = new LogBudget(time, "runs not recorded");
+        _unclaimedLines = new LogBudget(time, "slots not fired for want of the database");
+        _notHereLines = new LogBudget(time, "slots not fired here");
     }
+
+    // Lines that can come once per run or per slot, thousands a second (see LogBudget).
+    readonly LogBudget _failedLines;
+    readonly LogBudget _unrecordedLines;
+    readonly LogBudget _unclaimedLines;
+    readonly LogBudget _notHereLines;
 
     public bool Draining => _draining;
 
@@ -271,7 +281,8 @@ public sealed class Runner
         }
         catch (ChangeLogUnavailableException e)
         {
-            _log.LogError("Run {RunId} finished but could not be recorded: {Error}", run.RunId, e.Message);
+            if (_unrecordedLines.Allows(_log, LogLevel.Error))
+                _log.LogError("Run {RunId} finished but could not be recorded: {Error}", run.RunId, e.Message);
         }
         finally
         {
@@ -305,10 +316,16 @@ public sealed class Runner
             return true;
         }
         if (result == ClaimResult.Unavailable)
-            _log.LogWarning("Job {JobId}: slot {Slot} not fired: the database cannot be reached to claim it", run.Job.Id, run.ScheduledAt);
+        {
+            if (_unclaimedLines.Allows(_log, LogLevel.Warning))
+                _log.LogWarning("Job {JobId}: slot {Slot} not fired: the database cannot be reached to claim it", run.Job.Id, run.ScheduledAt);
+        }
         else if (result == ClaimResult.NotOwner)
-            _log.LogInformation("Job {JobId}: slot {Slot} not fired here: this node's lease on it has expired", run.Job.Id, run.ScheduledAt);
-        else if (result == ClaimResult.Busy && run.Trigger == RunTrigger.Schedule)
+        {
+            if (_notHereLines.Allows(_log, LogLevel.Information))
+                _log.LogInformation("Job {JobId}: slot {Slot} not fired here: this node's lease on it has expired", run.Job.Id, run.ScheduledAt);
+        }
+        else if (result == ClaimResult.Busy && run.Trigger == RunTrigger.Schedule && _notHereLines.Allows(_log, LogLevel.Information))
             _log.LogInformation("Job {JobId}: slot {Slot} not fired here: a run of it is in flight on another node", run.Job.Id, run.ScheduledAt);
         _inFlight.TryRemove(new KeyValuePair<Guid, RunInFlight>(run.Job.Id, run));
         run.CloseSkips();
@@ -447,7 +464,7 @@ public sealed class Runner
             s.Runner._inFlight.TryRemove(new KeyValuePair<Guid, RunInFlight>(s.Run.Job.Id, s.Run));
             return RunConsequences.Of(job, s.Finished, s.Runner.EventsOn, s.At);
         });
-        if (status == RunStatus.Failed)
+        if (status == RunStatus.Failed && _failedLines.Allows(_log, LogLevel.Warning))
             _log.LogWarning("Run {RunId} of job {JobId} ({Name}) failed: {Error}", run.RunId, run.Job.Id, run.Job.Spec.Name, error);
     }
 

@@ -62,7 +62,10 @@ public sealed class Scheduler : BackgroundService
         _log = log;
         TimedWaits = time == TimeProvider.System;
         table.Changed = OnChanged;
+        _unwrittenLines = new LogBudget(time, "slots not fired for want of the journal");
     }
+
+    readonly LogBudget _unwrittenLines; // once per slot while the disk is full (see LogBudget)
 
     /// <summary>
     /// Cluster mode (SPEC §12): whether this node holds the lease of a job's partition. Every node
@@ -272,7 +275,8 @@ public sealed class Scheduler : BackgroundService
             }
             catch (ChangeLogUnavailableException e)
             {
-                _log.LogError("Job {JobId}: slot {Slot} not fired, the journal is unavailable: {Error}", id, slot, e.Message);
+                if (_unwrittenLines.Allows(_log, LogLevel.Error))
+                    _log.LogError("Job {JobId}: slot {Slot} not fired, the journal is unavailable: {Error}", id, slot, e.Message);
             }
             Plan(id, _table.Get(id)?.Job, due > now ? due : now);
         }

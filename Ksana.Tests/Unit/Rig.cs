@@ -2,6 +2,7 @@ using Ksana.Scheduling;
 using Ksana.Scheduling.Schedules;
 using Ksana.Wire;
 using Ksana.Storage;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 
@@ -24,11 +25,11 @@ public sealed class Rig : IDisposable
     public Func<AttemptRequest, Task<AttemptOutcome>> Send { get; set; } = _ => Task.FromResult(Ok);
 
     public Rig(string dir, FakeTimeProvider? time = null, long compactionSlackBytes = 8 << 20, bool eventsOn = false,
-        int workers = 32, int readyMax = 1000)
+        int workers = 32, int readyMax = 1000, ILogger<Runner>? runnerLog = null)
     {
         Time = time ?? new FakeTimeProvider(T0);
         Data = DataDir.Open(dir, 20, 100_000, NullLogger.Instance, compactionSlackBytes);
-        Runner = new Runner(Data.Table, Time, NullLogger<Runner>.Instance, (request, _) =>
+        Runner = new Runner(Data.Table, Time, runnerLog ?? NullLogger<Runner>.Instance, (request, _) =>
         {
             var jobId = Guid.Parse(request.Headers.First(h => h.Key == "X-Ksana-Job-Id").Value);
             lock (Calls) Calls.Add((Runner!.InFlight(jobId)!, request, Time.GetUtcNow()));

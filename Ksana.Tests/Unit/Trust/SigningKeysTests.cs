@@ -1,24 +1,11 @@
-using System.Collections.Concurrent;
 using System.Text;
 using Ksana.Http.Trust;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Ksana.Tests.Unit.Trust;
 
 public class SigningKeysTests
 {
-    /// <summary>Keeps every formatted log line, so a test can show that no secret reached the log.</summary>
-    sealed class CapturingLogger<T> : ILogger<T>
-    {
-        public readonly ConcurrentQueue<string> Lines = new();
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-        public bool IsEnabled(LogLevel logLevel) => true;
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            Lines.Enqueue($"{logLevel}: {formatter(state, exception)}");
-        public string All => string.Join('\n', Lines);
-    }
-
     sealed class Rig : IDisposable
     {
         public readonly string Dir = Path.Combine(Path.GetTempPath(), "ksana-signing-" + Guid.NewGuid().ToString("N")[..12]);
