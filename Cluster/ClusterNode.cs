@@ -1,4 +1,5 @@
 using System.Text;
+using System.Threading.Channels;
 using Ksana.Scheduling;
 using Ksana.Storage;
 using Ksana.Wire;
@@ -365,16 +366,11 @@ public sealed class ClusterNode : BackgroundService
             foreach (var (p, _) in acquired)
                 if (byPart[p] is { } jobs) taken.AddRange(jobs);
             _logger.LogInformation("Cluster: took {Partitions} partitions ({Jobs} jobs); holding {Held}", acquired.Count, taken.Count, held.Count);
-            if (taken.Count > 0)
-            {
-                _taken.Enqueue(taken);
-                _takenSignal.Release();
-            }
+            if (taken.Count > 0) _taken.Writer.TryWrite(taken);
         }
     }
 
-    readonly System.Collections.Concurrent.ConcurrentQueue<List<Guid>> _taken = new();
-    readonly SemaphoreSlim _takenSignal = new(0);
+    readonly Channel<List<Guid>> _taken = Channel.CreateUnbounded<List<Guid>>(new UnboundedChannelOptions { SingleReader = true });
 
     /// <summary>Between attempts at a takeover that failed (PostgreSQL unreachable).</summary>
     TimeSpan TakeOverRetry => _ttl / 8;
@@ -392,16 +388,14 @@ public sealed class ClusterNode : BackgroundService
         {
             try
             {
-                await _takenSignal.WaitAsync(stopping);
+                await _taken.Reader.WaitToReadAsync(stopping);
             }
             catch (OperationCanceledException)
             {
                 return;
             }
-            // Signals first, then the queue: a batch queued after this drain brings a signal of its own.
-            while (_takenSignal.CurrentCount > 0) _takenSignal.Wait(0);
             var ids = new List<Guid>();
-            while (_taken.TryDequeue(out var more)) ids.AddRange(more);
+            while (_taken.Reader.TryRead(out var more)) ids.AddRange(more);
             while (ids.Count > 0)
             {
                 // As they are now, and only while their partition is still held here: a partition

@@ -315,18 +315,18 @@ public sealed class Runner
             run.Claimed = true;
             return true;
         }
-        if (result == ClaimResult.Unavailable)
+        switch (result)
         {
-            if (_unclaimedLines.Allows(_log, LogLevel.Warning))
+            case ClaimResult.Unavailable when _unclaimedLines.Allows(_log, LogLevel.Warning):
                 _log.LogWarning("Job {JobId}: slot {Slot} not fired: the database cannot be reached to claim it", run.Job.Id, run.ScheduledAt);
-        }
-        else if (result == ClaimResult.NotOwner)
-        {
-            if (_notHereLines.Allows(_log, LogLevel.Information))
+                break;
+            case ClaimResult.NotOwner when _notHereLines.Allows(_log, LogLevel.Information):
                 _log.LogInformation("Job {JobId}: slot {Slot} not fired here: this node's lease on it has expired", run.Job.Id, run.ScheduledAt);
+                break;
+            case ClaimResult.Busy when run.Trigger == RunTrigger.Schedule && _notHereLines.Allows(_log, LogLevel.Information):
+                _log.LogInformation("Job {JobId}: slot {Slot} not fired here: a run of it is in flight on another node", run.Job.Id, run.ScheduledAt);
+                break;
         }
-        else if (result == ClaimResult.Busy && run.Trigger == RunTrigger.Schedule && _notHereLines.Allows(_log, LogLevel.Information))
-            _log.LogInformation("Job {JobId}: slot {Slot} not fired here: a run of it is in flight on another node", run.Job.Id, run.ScheduledAt);
         _inFlight.TryRemove(new KeyValuePair<Guid, RunInFlight>(run.Job.Id, run));
         run.CloseSkips();
         Seated(run);

@@ -66,8 +66,8 @@ sealed class Api : IDisposable
     /// <summary>
     /// Polls GET /health about every millisecond until it answers 200; returns the seconds from
     /// <paramref name="since"/> (started just before exec), or null on timeout or process exit.
-    /// Between probes it sleeps a millisecond rather than spinning: a spinning
-    /// harness takes one of the machine's two cores away from the start-up it is timing.
+    /// Between probes it sleeps a millisecond rather than spinning: a spinning harness takes one of
+    /// the machine's two cores away from the start-up it is timing.
     /// </summary>
     public static double? WaitReady(int port, Stopwatch since, Child child, TimeSpan timeout)
     {
