@@ -69,6 +69,17 @@ public sealed record Job(
     OnceOutcome Once,
     long Version)
 {
+    // The three times as UTC ticks, 8 bytes each where a DateTimeOffset takes 16: 24 bytes a job,
+    // 2.4 MB of the table at 100 000 jobs. Every time a job is given is UTC (the clock's, or a
+    // record's, which the codec writes as UTC), so only the offset's zero is not kept.
+    readonly long _createdAt = CreatedAt.UtcTicks;
+    readonly long _updatedAt = UpdatedAt.UtcTicks;
+    readonly long _gridOrigin = GridOrigin.UtcTicks;
+
+    public DateTimeOffset CreatedAt { get => new(_createdAt, TimeSpan.Zero); init => _createdAt = value.UtcTicks; }
+    public DateTimeOffset UpdatedAt { get => new(_updatedAt, TimeSpan.Zero); init => _updatedAt = value.UtcTicks; }
+    public DateTimeOffset GridOrigin { get => new(_gridOrigin, TimeSpan.Zero); init => _gridOrigin = value.UtcTicks; }
+
     /// <summary>Why the server paused the job (pause_after_failures); cleared by resume.</summary>
     public string? PausedReason { get; init; }
 
