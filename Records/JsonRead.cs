@@ -47,6 +47,12 @@ public static class JsonRead
     public static DateTimeOffset Time(ref Utf8JsonReader reader, string field)
     {
         Next(ref reader);
+        return TimeValue(ref reader, field);
+    }
+
+    /// <summary><see cref="Time"/> for the value the reader is already on.</summary>
+    public static DateTimeOffset TimeValue(ref Utf8JsonReader reader, string field)
+    {
         Span<char> text = stackalloc char[64];
         var length = Ascii(ref reader, text, field);
         return Rfc3339.TryParse(text[..length], out var t, out var error) ? t : throw new FormatException($"{field}: {error}");

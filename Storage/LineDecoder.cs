@@ -42,7 +42,7 @@ public static class LineDecoder
                     : reader.ValueTextEquals("idem"u8) ? 6
                     : throw new FormatException("op: unknown operation");
             }
-            else if (reader.ValueTextEquals("job"u8)) { Next(ref reader); job = JobCodec.ReadRecord(ref reader, seq); }
+            else if (reader.ValueTextEquals("job"u8)) { Next(ref reader); job = JobCodec.ReadRecord(ref reader, seq, line); }
             else if (reader.ValueTextEquals("id"u8)) deleted = JsonRead.Guid(ref reader, "id", op == 5 ? 'N' : 'D');
             else if (reader.ValueTextEquals("job_id"u8)) jobId = JsonRead.Guid(ref reader, "job_id");
             else if (reader.ValueTextEquals("event"u8)) { Next(ref reader); queued = EventCodec.Read(ref reader); }

@@ -102,6 +102,35 @@ public class RecordCodecTests
         await Assert.That(decoded.Job!).IsEqualTo(job with { Version = 7 });
     }
 
+    [Test]
+    public async Task Records_read_one_after_another_each_read_as_written_whether_or_not_their_schedule_and_times_repeat()
+    {
+        // Replay reads a schedule written as the last record's, and a time written as the one
+        // before it, once: a record that only looks alike must still be read for itself.
+        var minute = Rig.Every(TimeSpan.FromMinutes(1));
+        var jitter = new ScheduleOptions(null, null, Duration.FromSeconds(5), null);
+        var jobs = new[]
+        {
+            new Job(Guid.NewGuid(), minute, T, T, T, OnceOutcome.Pending, 0),
+            new Job(Guid.NewGuid(), minute, T, T.AddSeconds(1), T.AddSeconds(1), OnceOutcome.Pending, 0),
+            // The schedule above, and more after it: the same bytes up to where it ends.
+            new Job(Guid.NewGuid(), minute with { Schedule = new EverySchedule(Duration.FromSeconds(60), jitter) }, T, T, T, OnceOutcome.Pending, 0),
+            new Job(Guid.NewGuid(), minute, T.AddSeconds(2), T.AddSeconds(3), T.AddSeconds(2), OnceOutcome.Pending, 0),
+            new Job(Guid.NewGuid(), Rig.Every(TimeSpan.FromMinutes(10)), T, T, T, OnceOutcome.Pending, 0),
+            new Job(Guid.NewGuid(), Rig.Cron("30 2 * * MON-FRI", "Europe/Berlin"), T, T, T, OnceOutcome.Pending, 0),
+            new Job(Guid.NewGuid(), Rig.Cron("30 2 * * MON-FRI", "Europe/Berlin"), T, T, T, OnceOutcome.Pending, 0),
+            new Job(Guid.NewGuid(), Rig.Cron("30 2 * * MON-FRI", "Asia/Tokyo"), T, T, T, OnceOutcome.Pending, 0),
+        };
+        var buffer = new ArrayBufferWriter<byte>();
+        var encoder = new LineEncoder();
+        foreach (var job in jobs) encoder.Write(buffer, 7, Change.Written(job));
+        // Read on one thread without an await between lines, as a replay's chunk is.
+        var lines = Encoding.UTF8.GetString(buffer.WrittenSpan).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var read = lines.Select(l => LineDecoder.Decode(Encoding.UTF8.GetBytes(l)).Change.Job!).ToList();
+        for (var i = 0; i < jobs.Length; i++)
+            await Assert.That(read[i]).IsEqualTo(jobs[i] with { Version = 7 });
+    }
+
     /// <summary>Lines as the first journal format wrote them: http and schedule members flat in the job.</summary>
     static string Legacy(string body)
     {
