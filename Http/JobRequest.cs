@@ -124,8 +124,8 @@ public sealed class JobRequest
         var backoff = ReadDuration(root, "retry_backoff") ?? _defaults.RetryBackoff;
         var pauseAfter = Int(root, "pause_after_failures", 0, PauseAfterFailuresMax) ?? 0;
 
-        if (_errors.Count > 0 || name is null || http is null || schedule is null) return null;
-        return new JobSpec(name, enabled, http, schedule, timeout, maxRetries, backoff) { Key = key, PauseAfterFailures = pauseAfter };
+        if (_errors.Count > 0 || name is null || http is not { } target || schedule is null) return null;
+        return new JobSpec(name, enabled, target, schedule, timeout, maxRetries, backoff) { Key = key, PauseAfterFailures = pauseAfter };
     }
 
     HttpTarget? ReadHttp(JsonElement? node)
@@ -161,7 +161,7 @@ public sealed class JobRequest
         // Secrets come back as "****" only where a stored value stands behind them, and only while
         // the URL still points at the same scheme, host and port: otherwise an edit could send a
         // secret nobody can read to a host of the editor's choosing.
-        var kept = _stored is not null && uri is not null && SameOrigin(_stored.Http.Url, uri) ? _stored.Http : null;
+        var kept = _stored is { Http: var storedHttp } && uri is not null && SameOrigin(storedHttp.Url, uri) ? storedHttp : (HttpTarget?)null;
         var noKeep = _stored is null ? Secrets.NothingToKeep
             : "**** keeps the stored value only while the URL's scheme, host and port stay the same: send the value again";
         if (url is not null && uri is not null)

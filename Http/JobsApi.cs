@@ -39,7 +39,7 @@ public static class JobsApi
         Dictionary<string, string[]> errors;
         using (body) (spec, errors) = JobRequest.Validate(body.Root, settings, jobs.Now(), outbound: outbound.Current);
         if (spec is null) return Problems.Invalid(errors);
-        var created = await jobs.CreateAsync(spec);
+        var created = await jobs.CreateAsync(spec.Value);
         if (created.Value is not { } job) return Problems.Refused(created, "");
         return TypedResults.Created($"/jobs/{job.Id}", View(jobs, job, []));
     }
@@ -99,17 +99,18 @@ public static class JobsApi
         var now = jobs.Now();
         var put = await jobs.PutByKeyAsync(key, current =>
         {
-            var (spec, invalid) = JobRequest.Validate(json, settings, now, checkRunAt: current is null,
+            var (validated, invalid) = JobRequest.Validate(json, settings, now, checkRunAt: current is null,
                 stored: current?.Spec, outbound: outbound.Current);
-            errors = spec is null ? invalid : null;
-            if (spec is null) return null;
+            errors = validated is null ? invalid : null;
+            if (validated is not { } spec) return null;
             if (current is null) return new JobChange(spec, ScheduleGiven: true);
             var scheduleChanged = !ClientFields(spec).SequenceEqual(ClientFields(spec with { Schedule = current.Spec.Schedule }));
             if (scheduleChanged)
             {
-                (spec, invalid) = JobRequest.Validate(json, settings, now, checkRunAt: true, stored: current.Spec, outbound: outbound.Current);
-                errors = spec is null ? invalid : null;
-                if (spec is null) return null;
+                (validated, invalid) = JobRequest.Validate(json, settings, now, checkRunAt: true, stored: current.Spec, outbound: outbound.Current);
+                errors = validated is null ? invalid : null;
+                if (validated is not { } checkedAgain) return null;
+                spec = checkedAgain;
             }
             else if (ClientFields(spec).SequenceEqual(ClientFields(current.Spec))) return null;
             return new JobChange(spec, scheduleChanged);
@@ -151,7 +152,7 @@ public static class JobsApi
             var (spec, invalid) = JobRequest.Validate(merged, settings, jobs.Now(), checkRunAt: scheduleGiven,
                 stored: current.Spec, outbound: outbound.Current);
             errors = spec is null ? invalid : null;
-            return spec is null ? null : new JobChange(spec, scheduleGiven);
+            return spec is { } valid ? new JobChange(valid, scheduleGiven) : null;
         });
         if (errors is not null) return Problems.Invalid(errors);
         return updated.Value is { } job ? TypedResults.Ok(View(jobs, job)) : Problems.Refused(updated, id);

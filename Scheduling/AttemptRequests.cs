@@ -35,7 +35,7 @@ public static class AttemptRequests
         for (var i = 0; i < own.Count; i++)
             if (signature is null || !WebhookHeaders.IsOwn(own[i].Key))
                 headers[at++] = own[i];
-        return new AttemptRequest(http.Method, http.Url, headers, body, run.Job.Spec.Timeout.ToTimeSpan()) { Address = http.Address };
+        return new AttemptRequest(http.Method, http.Url, headers, body, run.Job.Spec.Timeout.ToTimeSpan()) { Address = run.Job.Address };
     }
 
     /// <summary>Replaces the placeholders of SPEC §2; any other text is sent unchanged.</summary>

@@ -3,37 +3,23 @@ using Ksana.Wire;
 
 namespace Ksana.Scheduling;
 
-/// <summary>The outbound call a job makes. Header order is kept as the client gave it.</summary>
-public sealed record HttpTarget(string Method, string Url, IReadOnlyList<KeyValuePair<string, string>> Headers, string Body)
+/// <summary>
+/// The outbound call a job makes. Header order is kept as the client gave it. A value held in its
+/// job's record, as is the <see cref="JobSpec"/> around it, rather than an object of its own each.
+/// </summary>
+public readonly record struct HttpTarget(string Method, string Url, IReadOnlyList<KeyValuePair<string, string>> Headers, string Body)
 {
     /// <summary>The methods a job may use, upper case. Jobs share these instances rather than a string each.</summary>
     public static readonly string[] Methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 
-    public bool Equals(HttpTarget? other) =>
-        other is not null && Method == other.Method && Url == other.Url && Body == other.Body
-        && Headers.SequenceEqual(other.Headers);
+    public bool Equals(HttpTarget other) =>
+        Method == other.Method && Url == other.Url && Body == other.Body && Headers.SequenceEqual(other.Headers);
 
     public override int GetHashCode() => HashCode.Combine(Method, Url, Body, Headers.Count);
-
-    Uri? _address;
-
-    /// <summary>
-    /// <see cref="Url"/> parsed once per target rather than once per attempt. A copy made with
-    /// <c>with</c> shares the field, so the cached value counts only while it was parsed from this very string.
-    /// </summary>
-    public Uri Address
-    {
-        get
-        {
-            var address = _address;
-            if (address is null || !ReferenceEquals(address.OriginalString, Url)) _address = address = new Uri(Url);
-            return address;
-        }
-    }
 }
 
-/// <summary>Everything the client writes, with server defaults already filled in.</summary>
-public sealed record JobSpec(
+/// <summary>Everything the client writes, with server defaults already filled in (a value: see <see cref="HttpTarget"/>).</summary>
+public readonly record struct JobSpec(
     string Name,
     bool Enabled,
     HttpTarget Http,
@@ -79,6 +65,23 @@ public sealed record Job(
     public DateTimeOffset CreatedAt { get => new(_createdAt, TimeSpan.Zero); init => _createdAt = value.UtcTicks; }
     public DateTimeOffset UpdatedAt { get => new(_updatedAt, TimeSpan.Zero); init => _updatedAt = value.UtcTicks; }
     public DateTimeOffset GridOrigin { get => new(_gridOrigin, TimeSpan.Zero); init => _gridOrigin = value.UtcTicks; }
+
+    Cached<Uri> _address;
+
+    /// <summary>
+    /// The target's URL parsed once per job rather than once per attempt. A copy made with
+    /// <c>with</c> carries the field, so the cached value counts only while it was parsed from this very string.
+    /// </summary>
+    public Uri Address
+    {
+        get
+        {
+            var address = _address.Value;
+            var url = Spec.Http.Url;
+            if (address is null || !ReferenceEquals(address.OriginalString, url)) _address.Value = address = new Uri(url);
+            return address;
+        }
+    }
 
     /// <summary>Why the server paused the job (pause_after_failures); cleared by resume.</summary>
     public string? PausedReason { get; init; }
@@ -134,4 +137,19 @@ public sealed record Job(
 
     /// <summary>Bounds the search above: a one-second cron with an hour of jitter looks at 3 600 slots.</summary>
     const int SlotSearchMax = 10_000;
+}
+
+/// <summary>
+/// A value a record caches for itself (made from its other members, and made again when they
+/// change): always equal to any other, so that it takes no part in the record's equality.
+/// </summary>
+internal struct Cached<T> : IEquatable<Cached<T>> where T : class
+{
+    public T? Value;
+
+    public readonly bool Equals(Cached<T> other) => true;
+
+    public override readonly bool Equals(object? obj) => obj is Cached<T>;
+
+    public override readonly int GetHashCode() => 0;
 }
