@@ -70,8 +70,9 @@ public static class JobCodec
     /// members flat in the job: <c>"method"</c>, <c>"url"</c>, <c>"kind"</c>, <c>"every"</c>, ….
     /// </summary>
     /// <param name="version">The <see cref="Job.Version"/> the job is read with (a version is not written: replay gives a job its line's sequence number).</param>
-    /// <param name="source">The bytes the reader was made over, when the caller has them whole (a journal line): a schedule written as the last record's is then not read again.</param>
-    public static Job ReadRecord(ref Utf8JsonReader reader, long version = 0, ReadOnlySpan<byte> source = default)
+    /// <param name="source">The bytes the reader was made over, when the caller has them whole (a journal line).</param>
+    /// <param name="memo">The schedules read so far (replay, with <paramref name="source"/>): a schedule written as one of them is not read again.</param>
+    public static Job ReadRecord(ref Utf8JsonReader reader, long version = 0, ReadOnlySpan<byte> source = default, ScheduleMemo? memo = null)
     {
         if (reader.TokenType != JsonTokenType.StartObject) throw new FormatException("job: not an object");
         var id = System.Guid.Empty;
@@ -86,7 +87,7 @@ public static class JobCodec
         int pauseAfter = 0, streak = 0, streakAtResume = 0;
         var schedule = ScheduleFields.ForRecord();
         Schedule? sameSchedule = null;
-        int scheduleStart = 0, scheduleEnd = 0;
+        ReadOnlySpan<byte> scheduleText = default; // the schedule object as written, for the memo
         ReadOnlySpan<byte> timeText = default; // the last time read, as written
         DateTimeOffset time = default;
         var expected = RecordMember.Id;
@@ -110,12 +111,19 @@ public static class JobCodec
                     break;
                 case RecordMember.Schedule:
                     Expect(ref reader, JsonTokenType.StartObject);
-                    scheduleStart = (int)reader.TokenStartIndex;
-                    if (LastSchedule.Of(source, scheduleStart) is { } same)
+                    if (memo is not null && !source.IsEmpty)
                     {
-                        sameSchedule = same;
+                        // Past the object to find its bytes; back to its start (the reader is a struct) if they are new.
+                        var atStart = reader;
+                        var start = (int)reader.TokenStartIndex;
                         reader.Skip();
-                        break;
+                        scheduleText = source[start..(int)reader.BytesConsumed];
+                        if (memo.Find(scheduleText) is { } known)
+                        {
+                            sameSchedule = known;
+                            break;
+                        }
+                        reader = atStart;
                     }
                     while (Next(ref reader) == JsonTokenType.PropertyName)
                     {
@@ -124,7 +132,6 @@ public static class JobCodec
                         if (reader.TokenType != JsonTokenType.String) throw new FormatException($"{field}: not a string");
                         schedule.Add(field, Known(ref reader, ScheduleValues) ?? reader.GetString()!);
                     }
-                    scheduleEnd = (int)reader.BytesConsumed;
                     break;
                 case RecordMember.Timeout: timeout = JsonRead.Duration(ref reader, "timeout"); break;
                 case RecordMember.MaxRetries: Next(ref reader); maxRetries = reader.GetInt32(); break;
@@ -158,7 +165,7 @@ public static class JobCodec
         var kind = sameSchedule ?? ScheduleCodec.Read(schedule);
         if (kind is null)
             throw new FormatException(schedule.FirstError ?? "schedule: unreadable");
-        if (sameSchedule is null && scheduleEnd > 0) LastSchedule.Remember(source, scheduleStart, scheduleEnd, kind);
+        if (sameSchedule is null && !scheduleText.IsEmpty) kind = memo!.Remember(scheduleText, kind);
         if (id == System.Guid.Empty || url.Length == 0) throw new FormatException("job: id or url missing");
         var spec = new JobSpec(name, enabled, new HttpTarget(method, url, headers is null ? [] : headers.ToArray(), body),
             kind, timeout, maxRetries, backoff) { Key = key, PauseAfterFailures = pauseAfter };
@@ -180,34 +187,6 @@ public static class JobCodec
             return last;
         }
         return TimeValue(ref reader, field);
-    }
-
-    /// <summary>
-    /// The schedule object of the last record read on this thread, as bytes, and the schedule it
-    /// read as. Records written together often share a schedule (<c>"every": "1m"</c>), and reading
-    /// one (its members, its parse, its checks) was a fifth of the CPU a start-up with 100 000 such
-    /// jobs took to be ready. A record's schedule depends on nothing but its bytes (no check against
-    /// now), so the same bytes read the same.
-    /// </summary>
-    static class LastSchedule
-    {
-        [ThreadStatic] static byte[]? _bytes;
-        [ThreadStatic] static int _length;
-        [ThreadStatic] static Schedule? _schedule;
-
-        /// <summary>The last schedule, when the object starting at <paramref name="start"/> is written exactly as it was.</summary>
-        public static Schedule? Of(ReadOnlySpan<byte> source, int start) =>
-            _schedule is { } last && !source.IsEmpty && source[start..].StartsWith(_bytes.AsSpan(0, _length)) ? last : null;
-
-        public static void Remember(ReadOnlySpan<byte> source, int start, int end, Schedule schedule)
-        {
-            if (source.IsEmpty) return;
-            var bytes = source[start..end];
-            if (_bytes is null || _bytes.Length < bytes.Length) _bytes = new byte[Math.Max(bytes.Length, 64)];
-            bytes.CopyTo(_bytes);
-            _length = bytes.Length;
-            _schedule = schedule;
-        }
     }
 
     /// <summary>The members of a record, in the order <see cref="WriteRecord"/> writes them.</summary>

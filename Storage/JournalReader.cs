@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
+using Ksana.Records;
 using Ksana.Scheduling;
 
 namespace Ksana.Storage;
@@ -38,7 +39,8 @@ public static class JournalReader
         using var chunks = new BlockingCollection<Task<Batch>>(boundedCapacity: ChunksAhead);
         using var stop = new CancellationTokenSource();
         var spares = new Spares();
-        var reader = Task.Factory.StartNew(() => Read(path, chunks, spares, stop.Token), stop.Token,
+        var memo = new ScheduleMemo();
+        var reader = Task.Factory.StartNew(() => Read(path, chunks, spares, memo, stop.Token), stop.Token,
             TaskCreationOptions.LongRunning, TaskScheduler.Default);
         try
         {
@@ -123,7 +125,7 @@ public static class JournalReader
     /// The reading stage: cuts the file into chunks of whole lines and starts a decoding task for
     /// each, in file order, at most <see cref="ChunksAhead"/> ahead of the applier (see <see cref="Replay"/>).
     /// </summary>
-    static void Read(string path, BlockingCollection<Task<Batch>> output, Spares spares, CancellationToken stop)
+    static void Read(string path, BlockingCollection<Task<Batch>> output, Spares spares, ScheduleMemo memo, CancellationToken stop)
     {
         try
         {
@@ -159,7 +161,7 @@ public static class JournalReader
                         var at = fileOffset;
                         var lines = buffer.AsSpan(0, end).Count((byte)'\n');
                         buffer = next;
-                        output.Add(Task.Run(() => DecodeChunk(chunk, end, at, lines, spares)), stop);
+                        output.Add(Task.Run(() => DecodeChunk(chunk, end, at, lines, spares, memo)), stop);
                         lineNumber += lines;
                         fileOffset += end;
                         filled -= end;
@@ -185,7 +187,7 @@ public static class JournalReader
     }
 
     /// <summary>The decoding stage, for one chunk of whole lines (each ends in a newline); gives the chunk's buffer back to the spares.</summary>
-    static Batch DecodeChunk(byte[] chunk, int length, long fileOffset, int lines, Spares spares)
+    static Batch DecodeChunk(byte[] chunk, int length, long fileOffset, int lines, Spares spares, ScheduleMemo memo)
     {
         var decoded = spares.Lines(lines);
         var count = 0;
@@ -199,7 +201,7 @@ public static class JournalReader
                 var line = span.Slice(consumed, nl);
                 var lineOffset = fileOffset + consumed;
                 consumed += nl + 1;
-                var reason = DecodeLine(line, out var seq, out var change);
+                var reason = DecodeLine(line, memo, out var seq, out var change);
                 decoded[count++] = new Decoded(lineOffset, fileOffset + consumed, line.Trim((byte)0).Length == 0, false, reason, seq, change);
             }
         }
@@ -245,14 +247,14 @@ public static class JournalReader
         }
     }
 
-    static string? DecodeLine(ReadOnlySpan<byte> line, out long seq, out Change change)
+    static string? DecodeLine(ReadOnlySpan<byte> line, ScheduleMemo memo, out long seq, out Change change)
     {
         seq = 0;
         change = default;
         if (!LineEncoder.Verify(line)) return "checksum mismatch or malformed line";
         try
         {
-            (seq, change) = LineDecoder.Decode(line);
+            (seq, change) = LineDecoder.Decode(line, memo);
             return null;
         }
         catch (Exception e) when (e is JsonException or FormatException or InvalidOperationException)

@@ -19,7 +19,8 @@ public static class LineDecoder
     /// before, so chunks of the journal decode side by side and the table need not copy a job to
     /// number it.
     /// </remarks>
-    public static (long Seq, Change Change) Decode(ReadOnlySpan<byte> line)
+    /// <param name="memo">The schedules this replay has read (see <see cref="ScheduleMemo"/>); none by default.</param>
+    public static (long Seq, Change Change) Decode(ReadOnlySpan<byte> line, ScheduleMemo? memo = null)
     {
         var reader = new Utf8JsonReader(line);
         Expect(ref reader, JsonTokenType.StartObject);
@@ -42,7 +43,7 @@ public static class LineDecoder
                     : reader.ValueTextEquals("idem"u8) ? 6
                     : throw new FormatException("op: unknown operation");
             }
-            else if (reader.ValueTextEquals("job"u8)) { Next(ref reader); job = JobCodec.ReadRecord(ref reader, seq, line); }
+            else if (reader.ValueTextEquals("job"u8)) { Next(ref reader); job = JobCodec.ReadRecord(ref reader, seq, line, memo); }
             else if (reader.ValueTextEquals("id"u8)) deleted = JsonRead.Guid(ref reader, "id", op == 5 ? 'N' : 'D');
             else if (reader.ValueTextEquals("job_id"u8)) jobId = JsonRead.Guid(ref reader, "job_id");
             else if (reader.ValueTextEquals("event"u8)) { Next(ref reader); queued = EventCodec.Read(ref reader); }

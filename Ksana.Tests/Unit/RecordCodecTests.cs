@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Hashing;
 using System.Text;
+using Ksana.Records;
 using Ksana.Scheduling;
 using Ksana.Storage;
 
@@ -103,10 +104,11 @@ public class RecordCodecTests
     }
 
     [Test]
-    public async Task Records_read_one_after_another_each_read_as_written_whether_or_not_their_schedule_and_times_repeat()
+    public async Task Records_read_with_a_memo_of_schedules_each_read_as_written_and_sharing_the_same_schedule()
     {
-        // Replay reads a schedule written as the last record's, and a time written as the one
-        // before it, once: a record that only looks alike must still be read for itself.
+        // Replay reads a schedule written as one read before once (ScheduleMemo), and a time
+        // written as the one before it in the record once: a record that only looks alike must
+        // still be read for itself.
         var minute = Rig.Every(TimeSpan.FromMinutes(1));
         var jitter = new ScheduleOptions(null, null, Duration.FromSeconds(5), null);
         var jobs = new[]
@@ -116,19 +118,30 @@ public class RecordCodecTests
             // The schedule above, and more after it: the same bytes up to where it ends.
             new Job(Guid.NewGuid(), minute with { Schedule = new EverySchedule(Duration.FromSeconds(60), jitter) }, T, T, T, OnceOutcome.Pending, 0),
             new Job(Guid.NewGuid(), minute, T.AddSeconds(2), T.AddSeconds(3), T.AddSeconds(2), OnceOutcome.Pending, 0),
-            new Job(Guid.NewGuid(), Rig.Every(TimeSpan.FromMinutes(10)), T, T, T, OnceOutcome.Pending, 0),
+            // Written as long as the first (1m0s, 2m0s), and so is each zone below.
+            new Job(Guid.NewGuid(), Rig.Every(TimeSpan.FromMinutes(2)), T, T, T, OnceOutcome.Pending, 0),
             new Job(Guid.NewGuid(), Rig.Cron("30 2 * * MON-FRI", "Europe/Berlin"), T, T, T, OnceOutcome.Pending, 0),
+            new Job(Guid.NewGuid(), Rig.Cron("30 2 * * MON-FRI", "Europe/Zurich"), T, T, T, OnceOutcome.Pending, 0),
             new Job(Guid.NewGuid(), Rig.Cron("30 2 * * MON-FRI", "Europe/Berlin"), T, T, T, OnceOutcome.Pending, 0),
-            new Job(Guid.NewGuid(), Rig.Cron("30 2 * * MON-FRI", "Asia/Tokyo"), T, T, T, OnceOutcome.Pending, 0),
         };
         var buffer = new ArrayBufferWriter<byte>();
         var encoder = new LineEncoder();
         foreach (var job in jobs) encoder.Write(buffer, 7, Change.Written(job));
-        // Read on one thread without an await between lines, as a replay's chunk is.
         var lines = Encoding.UTF8.GetString(buffer.WrittenSpan).Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        var read = lines.Select(l => LineDecoder.Decode(Encoding.UTF8.GetBytes(l)).Change.Job!).ToList();
+        var memo = new ScheduleMemo();
+        var read = lines.Select(l => LineDecoder.Decode(Encoding.UTF8.GetBytes(l), memo).Change.Job!).ToList();
         for (var i = 0; i < jobs.Length; i++)
             await Assert.That(read[i]).IsEqualTo(jobs[i] with { Version = 7 });
+        // Jobs whose schedules were written alike share one instance; the others do not.
+        await Assert.That(read[1].Spec.Schedule).IsSameReferenceAs(read[0].Spec.Schedule);
+        await Assert.That(read[3].Spec.Schedule).IsSameReferenceAs(read[0].Spec.Schedule);
+        await Assert.That(read[7].Spec.Schedule).IsSameReferenceAs(read[5].Spec.Schedule);
+        await Assert.That(read[2].Spec.Schedule).IsNotSameReferenceAs(read[0].Spec.Schedule);
+        await Assert.That(read[4].Spec.Schedule).IsNotSameReferenceAs(read[0].Spec.Schedule);
+        await Assert.That(read[6].Spec.Schedule).IsNotSameReferenceAs(read[5].Spec.Schedule);
+        // Without a memo (the cluster's documents), the same lines read the same.
+        for (var i = 0; i < jobs.Length; i++)
+            await Assert.That(LineDecoder.Decode(Encoding.UTF8.GetBytes(lines[i])).Change.Job!).IsEqualTo(jobs[i] with { Version = 7 });
     }
 
     /// <summary>Lines as the first journal format wrote them: http and schedule members flat in the job.</summary>
