@@ -13,6 +13,9 @@ public sealed class CronExpression
     // Sharing the parse of identical text keeps start-up with many jobs cheap; the cap keeps a
     // client sending distinct expressions from growing the table without bound.
     static readonly ConcurrentDictionary<string, CronExpression> Shared = new(StringComparer.Ordinal);
+    // Its size, counted here: the dictionary's own Count takes every one of its locks, and was 4 %
+    // of a start-up with 100,000 cron jobs of 10,000 expressions (a call per expression not shared).
+    static int _sharedCount;
 
     /// <summary>The expression as given; it is stored and shown unchanged.</summary>
     public string Text { get; }
@@ -45,7 +48,9 @@ public sealed class CronExpression
         if (text is not null && Shared.TryGetValue(text, out expr)) return true;
         expr = CronParser.Parse(text, out error);
         if (expr is null) return false;
-        if (Shared.Count < SharedMax) expr = Shared.GetOrAdd(expr.Text, expr);
+        if (Volatile.Read(ref _sharedCount) >= SharedMax) return true;
+        if (Shared.TryAdd(expr.Text, expr)) Interlocked.Increment(ref _sharedCount);
+        else if (Shared.TryGetValue(expr.Text, out var first)) expr = first;
         return true;
     }
 
