@@ -22,6 +22,10 @@ public static class Logging
         logging.SetMinimumLevel(settings.LogLevel);
         // Per-request framework logs would cost more than the requests; keep start/stop and problems.
         logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        // Its only own lines are per request (Information), and while any level of it is on, hosting
+        // starts a trace Activity for every request (random ids, hex strings) that nothing reads.
+        // Start-up failures it would also report are caught and printed by Program.cs.
+        logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
         logging.AddFilter("Microsoft.Extensions.Http", LogLevel.Warning);
         logging.AddFilter("System.Net.Http", LogLevel.Warning);
         // Ksana records every attempt in the run itself; Polly's own per-retry events would repeat them.
