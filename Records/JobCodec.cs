@@ -42,9 +42,9 @@ public static class JobCodec
         w.WriteEndObject();
         w.WritePropertyName("schedule"u8);
         ScheduleCodec.Write(w, spec.Schedule);
-        w.WriteString("timeout"u8, spec.Timeout.ToString());
+        GoDuration.Write(w, "timeout"u8, spec.Timeout.Nanoseconds);
         if (!record || spec.MaxRetries != 0) w.WriteNumber("max_retries"u8, spec.MaxRetries);
-        w.WriteString("retry_backoff"u8, spec.RetryBackoff.ToString());
+        GoDuration.Write(w, "retry_backoff"u8, spec.RetryBackoff.Nanoseconds);
         if (!record || spec.PauseAfterFailures != 0) w.WriteNumber("pause_after_failures"u8, spec.PauseAfterFailures);
     }
 

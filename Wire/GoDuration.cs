@@ -104,7 +104,21 @@ public static class GoDuration
 
     public static string Format(long nanoseconds)
     {
+        if (nanoseconds == 0) return "0s";
         Span<char> buf = stackalloc char[MaxFormatLength];
+        return new string(buf[FormatRight(nanoseconds, buf)..]);
+    }
+
+    /// <summary>Writes the member <paramref name="name"/> as <see cref="Format(long)"/> would, without a string (the record codecs).</summary>
+    public static void Write(System.Text.Json.Utf8JsonWriter w, ReadOnlySpan<byte> name, long nanoseconds)
+    {
+        Span<char> buf = stackalloc char[MaxFormatLength];
+        w.WriteString(name, buf[FormatRight(nanoseconds, buf)..]);
+    }
+
+    /// <summary>Writes the text at the end of <paramref name="buf"/> (<see cref="MaxFormatLength"/> long) and answers where it starts.</summary>
+    static int FormatRight(long nanoseconds, Span<char> buf)
+    {
         var w = buf.Length;
         var neg = nanoseconds < 0;
         // Two's-complement negation in ulong also covers long.MinValue.
@@ -114,7 +128,11 @@ public static class GoDuration
         {
             // Below one second Go switches to the largest sub-second unit, e.g. "1.2ms".
             if (u == 0)
-                return "0s";
+            {
+                buf[--w] = 's';
+                buf[--w] = '0';
+                return w;
+            }
             int prec;
             buf[--w] = 's';
             if (u < 1_000UL) { prec = 0; buf[--w] = 'n'; }
@@ -144,7 +162,7 @@ public static class GoDuration
         }
         if (neg)
             buf[--w] = '-';
-        return new string(buf[w..]);
+        return w;
     }
 
     public static TimeSpan ToTimeSpan(long nanoseconds) => TimeSpan.FromTicks(nanoseconds / 100);

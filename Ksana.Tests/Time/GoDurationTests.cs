@@ -98,6 +98,24 @@ public sealed class GoDurationTests
     public async Task Format_edge_values(long ns, string expected)
     {
         await Assert.That(GoDuration.Format(ns)).IsEqualTo(expected);
+        // The record codecs write the same text without a string.
+        await Assert.That(Written(ns)).IsEqualTo(Written(expected));
+    }
+
+    static string Written(long ns) => WrittenBy(w => GoDuration.Write(w, "d"u8, ns));
+
+    static string Written(string text) => WrittenBy(w => w.WriteString("d"u8, text));
+
+    static string WrittenBy(Action<Utf8JsonWriter> write)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            write(w);
+            w.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(buffer.ToArray());
     }
 
     [Test]

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Ksana.Wire;
 
 namespace Ksana.Scheduling.Schedules;
 
@@ -19,5 +20,5 @@ public sealed class EveryCodec : ScheduleCodec
     }
 
     protected override void WriteKind(Utf8JsonWriter w, Schedule schedule) =>
-        w.WriteString("every"u8, ((EverySchedule)schedule).Every.ToString());
+        GoDuration.Write(w, "every"u8, ((EverySchedule)schedule).Every.Nanoseconds);
 }

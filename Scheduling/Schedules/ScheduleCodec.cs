@@ -98,8 +98,8 @@ public abstract class ScheduleCodec
         var o = schedule.Options;
         if (o.StartAt is { } start) Rfc3339.Write(w, "start_at"u8, start);
         if (o.EndAt is { } end) Rfc3339.Write(w, "end_at"u8, end);
-        if (o.Jitter != Wire.Duration.Zero) w.WriteString("jitter"u8, o.Jitter.ToString());
-        if (o.CatchUp is { } catchUp) w.WriteString("catch_up"u8, catchUp.ToString());
+        if (o.Jitter != Wire.Duration.Zero) GoDuration.Write(w, "jitter"u8, o.Jitter.Nanoseconds);
+        if (o.CatchUp is { } catchUp) GoDuration.Write(w, "catch_up"u8, catchUp.Nanoseconds);
         w.WriteEndObject();
     }
 }
