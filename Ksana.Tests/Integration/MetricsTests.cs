@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json.Nodes;
 using Ksana.Tests.Support;
 
@@ -7,18 +6,6 @@ namespace Ksana.Tests.Integration;
 /// <summary>GET /metrics (SPEC §11) on a live server after real work: valid for promtool and true to the run records.</summary>
 public sealed class MetricsTests
 {
-    static Dictionary<string, double> Samples(string exposition)
-    {
-        var samples = new Dictionary<string, double>();
-        foreach (var line in exposition.Split('\n'))
-        {
-            if (line.Length == 0 || line[0] == '#') continue;
-            var space = line.LastIndexOf(' ');
-            samples[line[..space]] = double.Parse(line[(space + 1)..], CultureInfo.InvariantCulture);
-        }
-        return samples;
-    }
-
     [Test]
     public async Task After_a_mixed_workload_metrics_pass_promtool_and_match_the_runs()
     {
@@ -67,7 +54,7 @@ public sealed class MetricsTests
         var text = await ksana.Client.GetStringAsync("/metrics");
         var (exit, output) = await Promtool.CheckMetricsAsync(text);
         await Assert.That(exit).IsEqualTo(0).Because(output);
-        var samples = Samples(text);
+        var samples = Exposition.Samples(text);
         foreach (var status in new[] { "succeeded", "failed", "skipped", "missed" })
             await Assert.That(samples[$"ksana_runs_total{{status=\"{status}\"}}"]).IsEqualTo(byStatus.GetValueOrDefault(status))
                 .Because($"{status}: {text}");
