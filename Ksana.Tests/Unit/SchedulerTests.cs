@@ -385,6 +385,29 @@ public class SchedulerTests
     }
 
     [Test]
+    public async Task Runs_started_within_one_millisecond_list_newest_first_in_the_order_they_started()
+    {
+        using var dir = new TempDir();
+        using var rig = new Rig(dir.Data);
+        var a = await rig.CreateAsync(Rig.Every(S(3600)));
+        var b = await rig.CreateAsync(Rig.Every(S(3600)));
+        // The fake clock stands still, so every run has the same scheduled_at: only the ids can
+        // order them, and they must do it as the runs happened (random ids got it right half the time).
+        var started = new List<string>();
+        for (var i = 0; i < 6; i++)
+        {
+            started.Add((await rig.Jobs.RunNowAsync(i % 2 == 0 ? a.Id : b.Id)).Value!);
+            await rig.Runner.IdleAsync();
+        }
+        await rig.Data.Journal.FlushAsync();
+        started.Reverse();
+        var (all, _) = RunQueries.List(rig.Data.Table, new RunQuery(100, null, null, null, null));
+        await Assert.That(all.Select(r => Run.Text(r.RunId))).IsEquivalentTo(started, TUnit.Assertions.Enums.CollectionOrdering.Matching);
+        var (ofA, _) = RunQueries.List(rig.Data.Table, new RunQuery(100, null, a.Id, null, null));
+        await Assert.That(ofA.Select(r => Run.Text(r.RunId))).IsEquivalentTo(started.Where((_, i) => i % 2 == 1), TUnit.Assertions.Enums.CollectionOrdering.Matching);
+    }
+
+    [Test]
     public async Task A_run_in_flight_at_a_crash_is_failed_as_interrupted_at_the_next_start()
     {
         using var dir = new TempDir();
