@@ -128,7 +128,7 @@ public static class Schema
         await cmd.ExecuteNonQueryAsync(cancel);
     }
 
-    /// <summary>The partition of a job: spread evenly, since job ids are random.</summary>
+    /// <summary>The partition of a job: spread evenly, since the last 62 bits of a job id are random (Ids).</summary>
     public static int PartOf(Guid jobId)
     {
         Span<byte> bytes = stackalloc byte[16];
