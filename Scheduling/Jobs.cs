@@ -35,7 +35,7 @@ public sealed class Jobs(JobTable table, Runner runner, TimeProvider time)
         var owner = Guid.Empty;
         var result = await Durably(() =>
         {
-            var created = table.Create(new Job(Ids.New(), spec, now, now, now, OnceOutcome.Pending, 0), out owner);
+            var created = table.Create(new Job(Ids.New(now), spec, now, now, now, OnceOutcome.Pending, 0), out owner);
             return created is { } c ? c : (null, null);
         }, LimitReached);
         return owner != Guid.Empty ? JobResult<Job>.Refused(Refusal.Conflict, KeyTaken(spec.Key!, owner)) : result;
@@ -62,7 +62,7 @@ public sealed class Jobs(JobTable table, Runner runner, TimeProvider time)
             var now = Now();
             try
             {
-                var created = table.Create(new Job(Ids.New(), wanted.Spec with { Key = key }, now, now, now, OnceOutcome.Pending, 0), out var owner);
+                var created = table.Create(new Job(Ids.New(now), wanted.Spec with { Key = key }, now, now, now, OnceOutcome.Pending, 0), out var owner);
                 if (created is { } c)
                 {
                     await c.Durable;
@@ -190,7 +190,7 @@ public sealed class Jobs(JobTable table, Runner runner, TimeProvider time)
 
     static Run? MissedRun(Job before, Job after, DateTimeOffset now, string why) =>
         before.Once != OnceOutcome.Missed && after.Once == OnceOutcome.Missed
-            ? new Run(Run.NewId(), after.Id, RunTrigger.Schedule, RunStatus.Missed, after.OnlySlot ?? now, now, [], why)
+            ? new Run(Run.NewId(now), after.Id, RunTrigger.Schedule, RunStatus.Missed, after.OnlySlot ?? now, now, [], why)
             : null;
 
     public Task<JobResult<Job>> PauseAsync(Guid id) =>

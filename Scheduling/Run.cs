@@ -37,7 +37,7 @@ public sealed record Run(
     /// <summary>Whether a run with this status has ended (neither running nor waiting to retry).</summary>
     public static bool Ended(RunStatus status) => status is not (RunStatus.Running or RunStatus.Retrying);
 
-    public static Guid NewId() => Ids.New();
+    public static Guid NewId(DateTimeOffset now) => Ids.New(now);
 
     /// <summary>32 lower-case hex characters: a callee's idempotency key.</summary>
     public static string Text(Guid runId) => runId.ToString("N");

@@ -39,5 +39,5 @@ public static class RunConsequences
     }
 
     static Event New(string type, Job job, Run run, DateTimeOffset now) =>
-        new(Ids.New(), type, now, job.Id, job.Spec.Key, job.Spec.Name, run);
+        new(Ids.New(now), type, now, job.Id, job.Spec.Key, job.Spec.Name, run);
 }

@@ -178,7 +178,7 @@ public sealed class RunInFlight : IThreadPoolWorkItem
     /// is ending), so the caller records the skip on its own; <paramref name="first"/> says whether
     /// this skip opened the series and its record must be written now.
     /// </summary>
-    internal bool NoteSkipped(DateTimeOffset slot, out Skips skips, out bool first)
+    internal bool NoteSkipped(DateTimeOffset slot, DateTimeOffset now, out Skips skips, out bool first)
     {
         lock (this)
         {
@@ -189,7 +189,7 @@ public sealed class RunInFlight : IThreadPoolWorkItem
                 skips = default;
                 return false;
             }
-            skips = new Skips(first ? Run.NewId() : sofar.RecordId, sofar.Count + 1, first ? slot : sofar.First, slot);
+            skips = new Skips(first ? Run.NewId(now) : sofar.RecordId, sofar.Count + 1, first ? slot : sofar.First, slot);
             (_skipped ??= new()).Value = skips;
             return true;
         }

@@ -106,7 +106,7 @@ public sealed class Runner
     public (string RunId, Task Recorded)? Start(Job job, DateTimeOffset scheduledAt, RunTrigger trigger, bool inline = false)
     {
         if (!Room(job)) return null;
-        var run = new RunInFlight(this, job, Run.NewId(), trigger, scheduledAt);
+        var run = new RunInFlight(this, job, Run.NewId(_time.GetUtcNow()), trigger, scheduledAt);
         return Start(run, urgent: trigger == RunTrigger.Manual, inline) is { } recorded ? (run.RunId, recorded) : null;
     }
 
@@ -115,7 +115,7 @@ public sealed class Runner
     /// but nobody waits for the run's record or needs its id yet; false when it did not start.
     /// </summary>
     public bool StartScheduled(Job job, DateTimeOffset slot, bool inline = false) =>
-        Room(job) && Start(new RunInFlight(this, job, Run.NewId(), RunTrigger.Schedule, slot), urgent: false, inline) is not null;
+        Room(job) && Start(new RunInFlight(this, job, Run.NewId(_time.GetUtcNow()), RunTrigger.Schedule, slot), urgent: false, inline) is not null;
 
     /// <summary>
     /// Looked at before a run is made: under overload most due slots find their job's run still in
@@ -142,7 +142,7 @@ public sealed class Runner
     {
         var claim = Claim ?? throw new InvalidOperationException("No claim: not in cluster mode.");
         var run = replayOf is null
-            ? new RunInFlight(this, job, Run.NewId(), trigger, at)
+            ? new RunInFlight(this, job, Run.NewId(_time.GetUtcNow()), trigger, at)
             : new RunInFlight(this, job, replayOf.RunId, replayOf.Trigger, replayOf.ScheduledAt, replayOf.Attempts, replayOf.Replays + 1);
         if (_draining || !_inFlight.TryAdd(job.Id, run)) return (null, ClaimResult.Claimed);
         ClaimResult result;
@@ -240,13 +240,13 @@ public sealed class Runner
     public void Skip(Job job, DateTimeOffset slot, DateTimeOffset now)
     {
         var running = _inFlight.GetValueOrDefault(job.Id);
-        if (running is not null && running.NoteSkipped(slot, out var skips, out var first))
+        if (running is not null && running.NoteSkipped(slot, now, out var skips, out var first))
         {
             if (first) _ = _table.PutRun(SkipRecord(job.Id, skips, running.Id, now));
         }
         else
         {
-            _ = _table.PutRun(SkipRecord(job.Id, new RunInFlight.Skips(Run.NewId(), 1, slot, slot), running?.Id ?? Guid.Empty, now));
+            _ = _table.PutRun(SkipRecord(job.Id, new RunInFlight.Skips(Run.NewId(now), 1, slot, slot), running?.Id ?? Guid.Empty, now));
         }
     }
 

@@ -21,13 +21,14 @@ public static class Ids
     /// <summary>The last stamp handed out: milliseconds shifted left by 12, plus the counter.</summary>
     static long _stamp;
 
-    public static Guid New()
+    /// <param name="now">The caller's clock reading (its <see cref="TimeProvider"/>): the id's millisecond.</param>
+    public static Guid New(DateTimeOffset now)
     {
         var random = _random ??= new byte[PerRefill * 16];
         if (_next == 0) RandomNumberGenerator.Fill(random);
         var bytes = random.AsSpan(_next * 16, 16);
         _next = (_next + 1) % PerRefill;
-        var stamp = NextStamp();
+        var stamp = NextStamp(now.ToUnixTimeMilliseconds() << 12);
         var ms = stamp >> 12;
         bytes[0] = (byte)(ms >> 40);
         bytes[1] = (byte)(ms >> 32);
@@ -48,12 +49,11 @@ public static class Ids
 
     /// <summary>
     /// Never the same twice in a process, and never smaller: the clock's millisecond when it has
-    /// moved on, else one past the last stamp (a burst of more than 4096 ids in a millisecond, or
-    /// a clock set back, borrows from the millisecond field and stays ordered).
+    /// moved on, else one past the last stamp. A burst of more than 4096 ids in a millisecond, or a
+    /// clock set back, borrows from the millisecond field and stays ordered.
     /// </summary>
-    static long NextStamp()
+    static long NextStamp(long now)
     {
-        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() << 12;
         while (true)
         {
             var last = Volatile.Read(ref _stamp);
