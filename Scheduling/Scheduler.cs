@@ -63,9 +63,20 @@ public sealed class Scheduler : BackgroundService
         TimedWaits = time == TimeProvider.System;
         table.Changed = OnChanged;
         _unwrittenLines = new LogBudget(time, "slots not fired for want of the journal");
+        _lateLines = new LogBudget(time, "lines about late slots", burst: 1, window: TimeSpan.FromMinutes(1));
     }
 
     readonly LogBudget _unwrittenLines; // once per slot while the disk is full (see LogBudget)
+
+    /// <summary>
+    /// A slot fired this late says the loop stalled or fell behind; no job fires more often than
+    /// once a second, so from here on a slot that came due meanwhile may have been passed over.
+    /// </summary>
+    public static readonly TimeSpan LateWarn = TimeSpan.FromSeconds(1);
+
+    // Passed-over slots are not recorded (see the header), so the log says that they happened: at
+    // most one line a minute, however long the overload lasts.
+    readonly LogBudget _lateLines;
 
     /// <summary>
     /// Cluster mode (SPEC §12): whether this node holds the lease of a job's partition. Every node
@@ -241,6 +252,8 @@ public sealed class Scheduler : BackgroundService
         PlanPending();
         var now = _time.GetUtcNow();
         var fired = 0;
+        var late = 0;
+        var lateTicksMax = 0L;
         _waitingForRenewal = false;
         // Not while the runner is backlogged: a due slot waits here, as a value, not as a run (see the header).
         while (!_runner.Backlogged && _queue.TryPeek(out var id, out var dueTicks) && dueTicks <= now.UtcTicks)
@@ -272,6 +285,11 @@ public sealed class Scheduler : BackgroundService
             {
                 Fire(job, slot, now, inline: fired < InlineStartsPerTick);
                 fired++;
+                if (now.UtcTicks - dueTicks >= LateWarn.Ticks)
+                {
+                    late++;
+                    lateTicksMax = Math.Max(lateTicksMax, now.UtcTicks - dueTicks);
+                }
             }
             catch (ChangeLogUnavailableException e)
             {
@@ -280,6 +298,10 @@ public sealed class Scheduler : BackgroundService
             }
             Plan(id, _table.Get(id)?.Job, due > now ? due : now);
         }
+        if (late > 0 && _lateLines.Allows(_log, LogLevel.Warning))
+            _log.LogWarning("Slots fired late: {Count}, the latest {LateMs} ms after its time. Ksana or the machine could not keep up; " +
+                "a slot that came due meanwhile was passed over, not made up (see ksana_run_lateness_seconds)",
+                late, lateTicksMax / TimeSpan.TicksPerMillisecond);
         while (_inbox.TryDequeue(out var changed))
             Plan(changed, _table.Get(changed)?.Job, _time.GetUtcNow());
         return fired;

@@ -25,7 +25,7 @@ public sealed class Rig : IDisposable
     public Func<AttemptRequest, Task<AttemptOutcome>> Send { get; set; } = _ => Task.FromResult(Ok);
 
     public Rig(string dir, FakeTimeProvider? time = null, long compactionSlackBytes = 8 << 20, bool eventsOn = false,
-        int workers = 32, int readyMax = 1000, ILogger<Runner>? runnerLog = null)
+        int workers = 32, int readyMax = 1000, ILogger<Runner>? runnerLog = null, ILogger<Scheduler>? schedulerLog = null)
     {
         Time = time ?? new FakeTimeProvider(T0);
         Data = DataDir.Open(dir, 20, 100_000, NullLogger.Instance, compactionSlackBytes);
@@ -35,7 +35,7 @@ public sealed class Rig : IDisposable
             lock (Calls) Calls.Add((Runner!.InFlight(jobId)!, request, Time.GetUtcNow()));
             return Send(request);
         }, workers: workers, userAgent: "ksana/test") { EventsOn = eventsOn, ReadyMax = readyMax };
-        Scheduler = new Scheduler(Data.Table, Runner, Time, NullLogger<Scheduler>.Instance);
+        Scheduler = new Scheduler(Data.Table, Runner, Time, schedulerLog ?? NullLogger<Scheduler>.Instance);
         Jobs = new Jobs(Data.Table, Runner, Time);
         Jobs.RecoverAsync(Scheduler).GetAwaiter().GetResult();
     }
