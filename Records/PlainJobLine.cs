@@ -1,5 +1,6 @@
 using System.Buffers.Text;
 using System.Text;
+using System.Text.Json;
 using Ksana.Scheduling;
 using Ksana.Scheduling.Schedules;
 using Ksana.Wire;
@@ -8,17 +9,19 @@ namespace Ksana.Records;
 
 /// <summary>
 /// Replay's short road for the line it reads most: a job line exactly as <see cref="JobCodec.WriteRecord"/>
-/// writes a job without headers or body, whose schedule this replay has read before
-/// (<see cref="ScheduleMemo"/>). Its members are matched as literal bytes, in the order they are
-/// written, and its strings taken as they stand. Anything else (an escape, a member out of place
-/// or unknown, a number not written as the writer writes it, a schedule not yet in the memo) is
-/// declined, and <see cref="Storage.LineDecoder"/> reads the line with the JSON reader as before.
-/// So this reads nothing that reader would read differently; a test holds the two side by side.
+/// writes it, whose schedule this replay has read before (<see cref="ScheduleMemo"/>). Its members
+/// are matched as literal bytes, in the order they are written. A string without escapes is taken
+/// as it stands; one with escapes (the writer escapes quotes, non-ASCII and &amp;, say) is unescaped
+/// by the JSON reader over that string alone. Anything else (a member out of place or unknown, a
+/// number not written as the writer writes it, an id, time or duration not written plainly, a
+/// schedule not yet in the memo) is declined, and <see cref="Storage.LineDecoder"/> reads the line
+/// with the JSON reader as before. So this reads nothing that reader would read differently; a
+/// test holds the two side by side.
 /// </summary>
 /// <remarks>
 /// Why: at start-up with 100 000 jobs, the JSON reader's per-token work (its string scans above
-/// all) was about a quarter of all the CPU before ready. A job line has some 30 tokens and every
-/// one of them but the name, URL and times is the same bytes in every line.
+/// all) was about a quarter of all the CPU before ready. A job line has some 30 tokens, and most of
+/// them are the same bytes in every line.
 /// </remarks>
 public static class PlainJobLine
 {
@@ -43,8 +46,23 @@ public static class PlainJobLine
         else if (r.Literal("false"u8)) enabled = false;
         else return false;
         if (!r.Literal(",\"type\":\"http\",\"http\":{\"method\":\""u8) || !r.Raw(out var methodText) || Method(methodText) is not { } method
-            || !r.Literal(",\"url\":\""u8) || !r.Text(out var url) || url.Length == 0 || !r.Literal("},\"schedule\":"u8)
-            || !r.FlatObject(out var scheduleText) || memo.Find(scheduleText) is not { } schedule
+            || !r.Literal(",\"url\":\""u8) || !r.Text(out var url) || url.Length == 0)
+            return false;
+        List<KeyValuePair<string, string>>? headers = null;
+        if (r.Literal(",\"headers\":{"u8) && !r.Literal("}"u8))
+        {
+            headers = [];
+            do
+            {
+                if (!r.Literal("\""u8) || !r.Text(out var header) || !r.Literal(":\""u8) || !r.Text(out var headerValue)) return false;
+                headers.Add(new(header, headerValue));
+            }
+            while (r.Literal(","u8));
+            if (!r.Literal("}"u8)) return false;
+        }
+        var body = "";
+        if (r.Literal(",\"body\":\""u8) && !r.Text(out body)) return false;
+        if (!r.Literal("},\"schedule\":"u8) || !r.FlatObject(out var scheduleText) || memo.Find(scheduleText) is not { } schedule
             || !r.Literal(",\"timeout\":\""u8) || !r.Raw(out var timeoutText) || !DurationOf(timeoutText, out var timeout))
             return false;
 
@@ -74,7 +92,7 @@ public static class PlainJobLine
         // The checksum was verified before (LineEncoder.Verify); here only the line's shape is.
         if (!r.Literal("},\"crc\":\""u8) || !r.Raw(out var crc) || crc.Length != 8 || !r.Literal("}"u8) || !r.AtEnd) return false;
 
-        var spec = new JobSpec(name, enabled, new HttpTarget(method, url, [], ""), schedule, timeout, maxRetries, backoff)
+        var spec = new JobSpec(name, enabled, new HttpTarget(method, url, headers is null ? [] : headers.ToArray(), body), schedule, timeout, maxRetries, backoff)
         {
             Key = key, PauseAfterFailures = pauseAfter,
         };
@@ -150,11 +168,45 @@ public static class PlainJobLine
             return true;
         }
 
+        /// <summary>
+        /// A string value (the opening quote already matched, the closing one passed over). One
+        /// without escapes is taken as it stands; one with escapes is unescaped by the JSON reader
+        /// itself, over the string alone, so that it reads exactly as it would in the whole line.
+        /// </summary>
         public bool Text(out string value)
         {
             value = "";
-            if (!Raw(out var text)) return false;
-            value = Encoding.UTF8.GetString(text);
+            var rest = _line[_at..];
+            var end = rest.IndexOfAny((byte)'"', (byte)'\\');
+            if (end < 0) return false;
+            if (rest[end] == (byte)'"')
+            {
+                var text = rest[..end];
+                if (text.IndexOfAnyInRange((byte)0, (byte)0x1F) >= 0 || !System.Text.Unicode.Utf8.IsValid(text)) return false;
+                value = Encoding.UTF8.GetString(text);
+                _at += end + 1;
+                return true;
+            }
+            // Escaped: the closing quote is the first one not after a backslash.
+            while (rest[end] == (byte)'\\')
+            {
+                end += 2;
+                var next = end < rest.Length ? rest[end..].IndexOfAny((byte)'"', (byte)'\\') : -1;
+                if (next < 0) return false;
+                end += next;
+            }
+            try
+            {
+                var reader = new Utf8JsonReader(_line[(_at - 1)..(_at + end + 1)]);
+                if (!reader.Read() || reader.TokenType != JsonTokenType.String) return false;
+                value = reader.GetString()!;
+            }
+            catch (Exception e) when (e is JsonException or InvalidOperationException)
+            {
+                // A bad escape, or one that is not UTF-16: the whole line's reader refuses it as well.
+                return false;
+            }
+            _at += end + 1;
             return true;
         }
 
