@@ -110,18 +110,30 @@ public static class PlainJobLine
     static bool DurationOf(ReadOnlySpan<byte> text, out Duration duration)
     {
         duration = default;
-        Span<char> chars = stackalloc char[64];
-        return text.Length <= chars.Length && Ascii.ToUtf16(text, chars, out var n) == System.Buffers.OperationStatus.Done
-            && Duration.TryParse(chars[..n], out duration, out _);
+        Span<char> chars = stackalloc char[TextMax];
+        return Widen(text, chars, out var n) && Duration.TryParse(chars[..n], out duration, out _);
     }
 
     static bool TimeOf(ReadOnlySpan<byte> text, out DateTimeOffset time)
     {
         time = default;
-        Span<char> chars = stackalloc char[64];
-        return text.Length <= chars.Length && Ascii.ToUtf16(text, chars, out var n) == System.Buffers.OperationStatus.Done
-            && Rfc3339.TryParse(chars[..n], out time, out _);
+        Span<char> chars = stackalloc char[TextMax];
+        return Widen(text, chars, out var n) && Rfc3339.TryParse(chars[..n], out time, out _);
     }
+
+    /// <summary>Longest time or duration read here, as <see cref="JsonRead"/> reads them.</summary>
+    const int TextMax = 64;
+
+    /// <summary>An ASCII text as chars, without decoding; false when it is longer than <paramref name="chars"/> or not ASCII.</summary>
+    static bool Widen(ReadOnlySpan<byte> text, Span<char> chars, out int length)
+    {
+        length = 0;
+        return text.Length <= chars.Length && Ascii.ToUtf16(text, chars, out length) == System.Buffers.OperationStatus.Done;
+    }
+
+    /// <summary>A string's bytes that stand for themselves in JSON: no control character, and UTF-8.</summary>
+    static bool Plain(ReadOnlySpan<byte> text) =>
+        text.IndexOfAnyInRange((byte)0, (byte)0x1F) < 0 && System.Text.Unicode.Utf8.IsValid(text);
 
     /// <summary>A job not changed since it was made has one time three times: read once.</summary>
     static bool SameOr(ReadOnlySpan<byte> text, ReadOnlySpan<byte> before, DateTimeOffset beforeTime, out DateTimeOffset time)
@@ -163,7 +175,7 @@ public static class PlainJobLine
             var end = rest.IndexOfAny((byte)'"', (byte)'\\');
             if (end < 0 || rest[end] != (byte)'"') return false;
             text = rest[..end];
-            if (text.IndexOfAnyInRange((byte)0, (byte)0x1F) >= 0 || !System.Text.Unicode.Utf8.IsValid(text)) return false;
+            if (!Plain(text)) return false;
             _at += end + 1;
             return true;
         }
@@ -182,7 +194,7 @@ public static class PlainJobLine
             if (rest[end] == (byte)'"')
             {
                 var text = rest[..end];
-                if (text.IndexOfAnyInRange((byte)0, (byte)0x1F) >= 0 || !System.Text.Unicode.Utf8.IsValid(text)) return false;
+                if (!Plain(text)) return false;
                 value = Encoding.UTF8.GetString(text);
                 _at += end + 1;
                 return true;

@@ -72,7 +72,7 @@ public sealed class Scheduler : BackgroundService
     /// A slot fired this late says the loop stalled or fell behind; no job fires more often than
     /// once a second, so from here on a slot that came due meanwhile may have been passed over.
     /// </summary>
-    public static readonly TimeSpan LateWarn = TimeSpan.FromSeconds(1);
+    static readonly TimeSpan LateWarn = TimeSpan.FromSeconds(1);
 
     // Passed-over slots are not recorded (see the header), so the log says that they happened: at
     // most one line a minute, however long the overload lasts.
