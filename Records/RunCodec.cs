@@ -123,10 +123,17 @@ public static class RunCodec
             else throw Unknown(ref reader);
         }
         if (runId == System.Guid.Empty || jobId == System.Guid.Empty) throw new FormatException("run: run_id or job_id missing");
+        return Made(runId, jobId, trigger, status, scheduled, finished, attempts.ToArray(), error, replays);
+    }
+
+    /// <summary>The run a record read back stands for: <see cref="Read"/>'s, and replay's short road's (<see cref="PlainRunLine"/>).</summary>
+    internal static Run Made(Guid runId, Guid jobId, RunTrigger trigger, RunStatus status, DateTimeOffset scheduled, DateTimeOffset? finished,
+        Attempt[] attempts, string? error, int replays)
+    {
         // A record of skipped slots gets back the series it says, as it had when written.
-        var skips = status == RunStatus.Skipped && trigger == RunTrigger.Schedule && attempts.Count == 0 && replays == 0
+        var skips = status == RunStatus.Skipped && trigger == RunTrigger.Schedule && attempts.Length == 0 && replays == 0
             && error is not null ? SkipSeries.Parse(error, scheduled) : null;
-        return new Run(runId, jobId, trigger, status, scheduled, finished, attempts.ToArray(), error) { Replays = replays, Skips = skips };
+        return new Run(runId, jobId, trigger, status, scheduled, finished, attempts, error) { Replays = replays, Skips = skips };
     }
 
     static Attempt ReadAttempt(ref Utf8JsonReader reader)

@@ -22,8 +22,12 @@ public static class LineDecoder
     /// <param name="memo">The schedules this replay has read (see <see cref="ScheduleMemo"/>); none by default.</param>
     public static (long Seq, Change Change) Decode(ReadOnlySpan<byte> line, ScheduleMemo? memo = null)
     {
-        // Replay's most common line, read without the JSON reader when it is written plainly.
-        if (memo is not null && PlainJobLine.TryRead(line, memo, out var plainSeq, out var plain)) return (plainSeq, Change.Written(plain!));
+        // Replay's common lines, read without the JSON reader when they are written plainly.
+        if (memo is not null)
+        {
+            if (PlainRunLine.TryRead(line, out var runSeq, out var plainRun)) return (runSeq, Change.Recorded(plainRun!));
+            if (PlainJobLine.TryRead(line, memo, out var jobSeq, out var plainJob)) return (jobSeq, Change.Written(plainJob!));
+        }
         var reader = new Utf8JsonReader(line);
         Expect(ref reader, JsonTokenType.StartObject);
         long seq = 0;
