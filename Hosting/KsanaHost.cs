@@ -20,11 +20,39 @@ public static class KsanaHost
     /// </summary>
     public static long StartedAt { get; set; } = System.Diagnostics.Stopwatch.GetTimestamp();
 
+    /// <summary>
+    /// Stops start-up with one clear line when another process listens on PORT, before the journal is
+    /// replayed: Kestrel would find out only after the replay, and the host logs such a failure with
+    /// its whole stack trace before Program.cs can say what it is. A probe bound and let go at once,
+    /// with SO_REUSEADDR as Kestrel binds, so a port whose last connections linger in TIME_WAIT is
+    /// not taken for one in use. Should another process take the port between the probe and
+    /// Kestrel's bind, Program.cs still reports it.
+    /// </summary>
+    static void ThrowIfPortInUse(int port)
+    {
+        try
+        {
+            using var probe = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetworkV6,
+                System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { DualMode = true };
+            probe.SetSocketOption(System.Net.Sockets.SocketOptionLevel.Socket, System.Net.Sockets.SocketOptionName.ReuseAddress, true);
+            probe.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.IPv6Any, port));
+        }
+        catch (System.Net.Sockets.SocketException e) when (e.SocketErrorCode == System.Net.Sockets.SocketError.AddressAlreadyInUse)
+        {
+            throw new StartupException($"PORT={port}: the port is in use by another process (set PORT to a free one)");
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            // No IPv6 on this host, say: Kestrel's own bind decides, as before.
+        }
+    }
+
     public static WebApplication Build(Settings settings, TimeProvider? time = null, Func<HttpMessageHandler>? callbackHandler = null)
     {
         // Ksana is configured by its environment (Settings). The host's default watch on appsettings*.json
         // is a recursive inotify watch of the working directory, which holds ./data by default: every
         // journal write would wake the watcher thread. No watch.
+        if (settings.Urls is null) ThrowIfPortInUse(settings.Port);
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = ["--hostBuilder:reloadConfigOnChange=false"] });
         builder.Logging.AddKsanaLogging(settings);
         builder.WebHost.ConfigureKestrel(kestrel =>

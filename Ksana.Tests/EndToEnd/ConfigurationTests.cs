@@ -41,6 +41,31 @@ public sealed class ConfigurationTests
     }
 
     [Test]
+    public async Task A_port_in_use_exits_1_with_one_line_naming_PORT_before_the_journal_is_read()
+    {
+        using var dir = new TempDir();
+        var holder = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        holder.Start();
+        try
+        {
+            var port = ((System.Net.IPEndPoint)holder.LocalEndpoint).Port;
+            var (code, stdout, stderr) = await KsanaProcess.RunToExitAsync(dir.Data, port, null, null, TimeSpan.FromSeconds(15));
+
+            var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            await Assert.That(code).IsEqualTo(1).Because($"stdout: {stdout}\nstderr: {stderr}");
+            await Assert.That(lines.Length).IsEqualTo(1).Because($"stderr must be one line, was:\n{stderr}");
+            await Assert.That(lines[0]).Contains($"PORT={port}").And.Contains("in use");
+            // No stack trace from the host, and no replay before the port was found taken.
+            await Assert.That(stdout + stderr).DoesNotContain("Hosting failed").And.DoesNotContain("   at ");
+            await Assert.That(stdout).DoesNotContain("Journal replayed");
+        }
+        finally
+        {
+            holder.Stop();
+        }
+    }
+
+    [Test]
     public async Task Help_lists_the_settings_and_exits_0()
     {
         using var dir = new TempDir();
