@@ -18,8 +18,9 @@ namespace Ksana.Scheduling;
 /// then the row of the slots skipped behind it, are appended to the buffer in place, past the end
 /// of every history that shares it, and the oldest recent row leaves by moving the start.
 ///
-/// The buffer is a ring once it is full: <see cref="Slack"/> rows beyond the recent ones, and a
-/// row is written over the oldest row that left (rows are numbered from the buffer's first, and
+/// The buffer is a ring once it is full: the rows beyond the recent ones that it was made with
+/// (up to <see cref="Slack"/>; a history grown one run at a time has buffers of 2, 6, 14 and then
+/// 23 rows, so with RUNS_KEPT 20 its ring has 3), and a row is written over the oldest row that left (rows are numbered from the buffer's first, and
 /// row n lives at n modulo its length). So a job firing every second writes its rows into one
 /// array for good, and a run leaves nothing that lives until the job's next run: a copy every
 /// <see cref="Slack"/> runs was about 170 bytes a run that outlived the young generation.
@@ -31,8 +32,9 @@ namespace Ksana.Scheduling;
 /// an undo, copies), and writes over a row that left only when what the table says rules out that
 /// anyone holds a history that shows it (<see cref="Overwrite"/>): no undo can go back to such a
 /// history, and no compaction's snapshot holds one. Otherwise it copies, as before. A reader of the
-/// API holds a history for the length of one answer; for it to see a row written over, the job
-/// would have to write <see cref="Slack"/> more rows while it reads.
+/// API holds a history while it copies the rows it shows into its answer, before any byte is
+/// written; for it to see a row written over, the job would have to write as many rows as its
+/// ring has beyond the recent ones (3 for most) during that copy.
 /// </summary>
 [CollectionBuilder(typeof(RunHistory), nameof(Of))]
 public readonly struct RunHistory : IReadOnlyList<Run>
