@@ -17,13 +17,17 @@ public sealed class ClusterTests
     static readonly TimeSpan LeaseTtl = TimeSpan.FromSeconds(4);
 
     /// <summary>Three (or <paramref name="count"/>) nodes on <paramref name="url"/>, with a short lease so failover is quick to see.</summary>
-    static async Task<List<KsanaProcess>> StartNodesAsync(TempDir dir, string url, int count = 3, string prefix = "node")
+    static async Task<List<KsanaProcess>> StartNodesAsync(TempDir dir, string url, int count = 3, string prefix = "node", int? runsKept = null)
     {
         var keys = Path.Combine(dir.Path, "keys");
         if (!File.Exists(keys)) await File.WriteAllTextAsync(keys, Key + "\n");
         var nodes = new List<KsanaProcess>();
         for (var i = 1; i <= count; i++)
-            nodes.Add(await KsanaProcess.StartAsync(KsanaProcess.FreePort(), Path.Combine(dir.Path, $"{prefix}{i}"), keys, Env(url, $"{prefix}{i}")));
+        {
+            var env = Env(url, $"{prefix}{i}");
+            if (runsKept is { } kept) env["RUNS_KEPT"] = kept.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            nodes.Add(await KsanaProcess.StartAsync(KsanaProcess.FreePort(), Path.Combine(dir.Path, $"{prefix}{i}"), keys, env));
+        }
         // Every node has joined and the partitions have been shared out (a few lease rounds).
         using var api = nodes[0].Api(Key);
         await Poll.Until(async () => (await api.GetJsonAsync("/cluster"))["nodes"]!.AsArray().Count == count, TimeSpan.FromSeconds(20));
@@ -37,6 +41,8 @@ public sealed class ClusterTests
         ["NODE_NAME"] = name,
         ["LEASE_TTL"] = Ttl,
         ["WORKERS"] = "64",
+        // "Cluster: took N partitions" and the like, for a failing test's message (see Said).
+        ["LOG_LEVEL"] = "Information",
     };
 
     static JsonObject EveryJob(string name, string url, string? catchUp = null)
@@ -82,6 +88,16 @@ public sealed class ClusterTests
             .Where(l => l.Contains("warn", StringComparison.OrdinalIgnoreCase) || l.Contains("fail", StringComparison.OrdinalIgnoreCase) || l.Contains("Cluster:", StringComparison.Ordinal) || l.Contains("not fired", StringComparison.Ordinal))
             .TakeLast(40).Select(l => $"node{i + 1}: {l}")));
 
+    /// <summary>The slots a record of skipped slots of a job every 1 s stands for: its scheduled_at, and for a series the seconds up to its last.</summary>
+    static IEnumerable<DateTimeOffset> SkippedSlots(JsonObject run)
+    {
+        var first = DateTimeOffset.Parse(run["scheduled_at"]!.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture);
+        var error = run["error"]?.GetValue<string>() ?? "";
+        var series = System.Text.RegularExpressions.Regex.Match(error, @"^(\d+) slots skipped, \S+ to (\S+Z): ");
+        var last = series.Success ? DateTimeOffset.Parse(series.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture) : first;
+        for (var slot = first; slot <= last; slot = slot.AddSeconds(1)) yield return slot;
+    }
+
     [Test]
     public async Task Jobs_are_shared_over_three_nodes_and_each_slot_fires_once()
     {
@@ -89,7 +105,8 @@ public sealed class ClusterTests
         var url = await pg.CreateDatabaseAsync();
         using var dir = new TempDir();
         await using var callee = await Callee.StartAsync();
-        var nodes = await StartNodesAsync(dir, url);
+        // Each job's whole window in its history, so that a skipped slot can be found there.
+        var nodes = await StartNodesAsync(dir, url, runsKept: 100);
         try
         {
             var ids = await CreateAsync(nodes, 300, i => EveryJob($"shared-{i}", callee.Url("/c")));
@@ -109,18 +126,42 @@ public sealed class ClusterTests
             var calls = callee.RequestsTo("/c");
             await Assert.That(Duplicates(calls)).IsEmpty();
             var inWindow = calls.Where(c => SlotOf(c) >= from && SlotOf(c) < to).ToArray();
-            var lost = new List<string>();
-            foreach (var (job, slots) in inWindow.GroupBy(c => c.JobId).Select(g => (g.Key, g.Select(SlotOf).OrderBy(s => s).ToArray())))
-            {
-                // Every 1 s on the job's grid: the first slot in the window and a slot each second after it.
-                for (var s = slots[0]; s < to; s = s.AddSeconds(1))
-                    if (Array.BinarySearch(slots, s) < 0) lost.Add($"{job} {Rfc3339.Format(s)}");
-                if (slots[0] >= from.AddSeconds(1)) lost.Add($"{job}: first slot in the window is {Rfc3339.Format(slots[0])}");
-            }
             var silent = ids.Except(inWindow.Select(c => c.JobId)).ToArray();
             await Assert.That(silent).IsEmpty().Because("every job fires in the window");
-            await Assert.That(lost).IsEmpty().Because($"{lost.Count} lost slots; the nodes said:\n{Said(nodes)}");
-            await Assert.That(inWindow.Length).IsEqualTo(300 * 60);
+
+            // Every slot of the window on each job's grid (a slot each second) fired, or was skipped
+            // behind the job's run in flight and recorded so (SPEC §2): a run that outlives a second,
+            // its claim or its record waiting on a busy PostgreSQL say, makes the next slot a skip.
+            var missing = new List<(string Job, DateTimeOffset Slot, string Around)>();
+            foreach (var group in inWindow.GroupBy(c => c.JobId))
+            {
+                var fired = group.OrderBy(SlotOf).ToArray();
+                var slots = fired.Select(SlotOf).ToArray();
+                var first = slots[0];
+                while (first.AddSeconds(-1) >= from) first = first.AddSeconds(-1);
+                for (var slot = first; slot < to; slot = slot.AddSeconds(1))
+                {
+                    if (Array.BinarySearch(slots, slot) >= 0) continue;
+                    // Where it fell: the node that fired the job's slot before it and the one after.
+                    var after = Array.FindIndex(slots, x => x > slot);
+                    missing.Add((group.Key, slot, $"{(after > 0 ? NodeOf(fired[after - 1]) : "-")}→{(after >= 0 ? NodeOf(fired[after]) : "-")}"));
+                }
+            }
+            var skipped = new HashSet<(string, DateTimeOffset)>();
+            using (var api = nodes[0].Api(Key))
+                foreach (var job in missing.Select(m => m.Job).Distinct())
+                    foreach (var run in await api.RunsAsync(job))
+                        if (run!["status"]!.GetValue<string>() == "skipped")
+                            foreach (var slot in SkippedSlots(run.AsObject())) skipped.Add((job, slot));
+            var lost = missing.Where(m => !skipped.Contains((m.Job, m.Slot))).ToArray();
+            var where = string.Join("; ", lost.GroupBy(m => $"{Rfc3339.Format(new DateTimeOffset(m.Slot.UtcTicks - m.Slot.UtcTicks % TimeSpan.TicksPerSecond, TimeSpan.Zero))} {m.Around}")
+                .OrderBy(g => g.Key).Select(g => $"{g.Key} ×{g.Count()}"));
+            await Assert.That(lost.Select(m => $"{m.Job} {Rfc3339.Format(m.Slot)}")).IsEmpty()
+                .Because($"{lost.Length} lost slots (second, node before → node after: {where}); the nodes said:\n{Said(nodes)}");
+            // Skips are for a stall, not a way of working: nine slots in ten at least fire.
+            var recorded = missing.Count - lost.Length;
+            await Assert.That(recorded).IsLessThan(300 * 60 / 10).Because($"{recorded} slots skipped; the nodes said:\n{Said(nodes)}");
+            await Assert.That(inWindow.Length).IsEqualTo(300 * 60 - recorded);
 
             var byNode = inWindow.GroupBy(NodeOf).ToDictionary(g => g.Key, g => g.Count() / (double)inWindow.Length);
             var shares = string.Join(", ", byNode.Select(kv => $"{kv.Key} {kv.Value:P1}"));
