@@ -1,5 +1,3 @@
-using System.Buffers;
-using System.IO.Hashing;
 using System.Text;
 using Ksana.Records;
 using Ksana.Scheduling;
@@ -16,20 +14,7 @@ public class PlainJobLineTests
 {
     static readonly DateTimeOffset T = new(2030, 1, 2, 3, 4, 5, 678, TimeSpan.Zero);
 
-    static byte[] LineOf(Job job, long seq = 7)
-    {
-        var buffer = new ArrayBufferWriter<byte>();
-        new LineEncoder().Write(buffer, seq, Change.Written(job));
-        return buffer.WrittenSpan[..^1].ToArray();
-    }
-
-    /// <summary>The line with its checksum made anew, as if it had been written so.</summary>
-    static byte[] Resealed(byte[] line)
-    {
-        var body = line.AsSpan(0, line.Length - LineEncoder.CrcSuffixLength);
-        var crc = Crc32.HashToUInt32(body).ToString("x8");
-        return [.. body, .. Encoding.ASCII.GetBytes($",\"crc\":\"{crc}\"}}")];
-    }
+    static byte[] LineOf(Job job, long seq = 7) => JournalLines.Of(Change.Written(job), seq);
 
     /// <summary>
     /// The JSON reader's job, or null when it refuses the line; and the short road's, or null when
@@ -161,7 +146,7 @@ public class PlainJobLineTests
         foreach (var (from, to, readerReads) in variants)
         {
             await Assert.That(text).Contains(from);
-            var changed = Resealed(Encoding.UTF8.GetBytes(text.Replace(from, to)));
+            var changed = JournalLines.Resealed(Encoding.UTF8.GetBytes(text.Replace(from, to)));
             // BothAsync holds the short road to the reader: what it reads, it reads the same.
             var (byReader, byPlain) = await BothAsync(changed, memo);
             await Assert.That(byReader is not null).IsEqualTo(readerReads).Because(to);
@@ -173,7 +158,7 @@ public class PlainJobLineTests
         {
             var bytes = Encoding.UTF8.GetBytes(text);
             bytes[text.IndexOf("\"name\":\"job\"", StringComparison.Ordinal) + 9] = bad;
-            var (byReader, byPlain) = await BothAsync(Resealed(bytes), memo);
+            var (byReader, byPlain) = await BothAsync(JournalLines.Resealed(bytes), memo);
             await Assert.That(byPlain).IsNull();
             await Assert.That(byReader).IsNull();
         }
@@ -189,7 +174,7 @@ public class PlainJobLineTests
         memo.Remember("{\"kind\":\"every\",\"every\":\"1h}"u8, every);
         var job = Plain(Rig.Every(TimeSpan.FromHours(1)));
         var text = Encoding.UTF8.GetString(LineOf(job)).Replace("\"every\":\"1h0m0s\"}", "\"every\":\"1h}\"}");
-        var (_, byPlain) = await BothAsync(Resealed(Encoding.UTF8.GetBytes(text)), memo);
+        var (_, byPlain) = await BothAsync(JournalLines.Resealed(Encoding.UTF8.GetBytes(text)), memo);
         await Assert.That(byPlain).IsNull();
     }
 }

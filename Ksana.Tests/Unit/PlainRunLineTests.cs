@@ -1,5 +1,3 @@
-using System.Buffers;
-using System.IO.Hashing;
 using System.Text;
 using Ksana.Records;
 using Ksana.Scheduling;
@@ -16,20 +14,7 @@ public class PlainRunLineTests
     static readonly DateTimeOffset T = new(2030, 1, 2, 3, 4, 5, 678, TimeSpan.Zero);
     static readonly Guid JobId = Guid.NewGuid();
 
-    static byte[] LineOf(Change change, long seq = 7)
-    {
-        var buffer = new ArrayBufferWriter<byte>();
-        new LineEncoder().Write(buffer, seq, change);
-        return buffer.WrittenSpan[..^1].ToArray();
-    }
-
-    /// <summary>The line with its checksum made anew, as if it had been written so.</summary>
-    static byte[] Resealed(byte[] line)
-    {
-        var body = line.AsSpan(0, line.Length - LineEncoder.CrcSuffixLength);
-        var crc = Crc32.HashToUInt32(body).ToString("x8");
-        return [.. body, .. Encoding.ASCII.GetBytes($",\"crc\":\"{crc}\"}}")];
-    }
+    static byte[] LineOf(Change change, long seq = 7) => JournalLines.Of(change, seq);
 
     /// <summary>A run's every member, its attempts' included, as one text: <see cref="Run"/>'s own equality compares the attempts' array by reference.</summary>
     static string Said(Run run) =>
@@ -159,7 +144,7 @@ public class PlainRunLineTests
         foreach (var (from, to, readerReads) in variants)
         {
             await Assert.That(text).Contains(from);
-            var changed = Resealed(Encoding.UTF8.GetBytes(text.Replace(from, to)));
+            var changed = JournalLines.Resealed(Encoding.UTF8.GetBytes(text.Replace(from, to)));
             // BothAsync holds the short road to the reader: what it reads, it reads the same.
             var (byReader, byPlain) = await BothAsync(changed);
             await Assert.That(byReader is not null).IsEqualTo(readerReads).Because(to);
@@ -171,7 +156,7 @@ public class PlainRunLineTests
         {
             var bytes = Encoding.UTF8.GetBytes(text);
             bytes[text.IndexOf("\"response\":\"busy\"", StringComparison.Ordinal) + 13] = bad;
-            var (byReader, byPlain) = await BothAsync(Resealed(bytes));
+            var (byReader, byPlain) = await BothAsync(JournalLines.Resealed(bytes));
             await Assert.That(byPlain).IsNull();
             await Assert.That(byReader).IsNull();
         }
