@@ -21,29 +21,65 @@ public static class KsanaHost
     public static long StartedAt { get; set; } = System.Diagnostics.Stopwatch.GetTimestamp();
 
     /// <summary>
-    /// Stops start-up with one clear line when another process listens on PORT, before the journal is
-    /// replayed: Kestrel would find out only after the replay, and the host logs such a failure with
-    /// its whole stack trace before Program.cs can say what it is. A probe bound and let go at once,
-    /// with SO_REUSEADDR as Kestrel binds, so a port whose last connections linger in TIME_WAIT is
-    /// not taken for one in use. Should another process take the port between the probe and
-    /// Kestrel's bind, Program.cs still reports it.
+    /// Stops start-up with one clear line when another process listens on PORT, or on a URL of URLS,
+    /// before the journal is replayed: Kestrel would find out only after the replay, and the host
+    /// logs such a failure with its whole stack trace before Program.cs can say what it is. A URL is
+    /// read by Kestrel's own parser (<see cref="BindingAddress"/>) and probed where Kestrel binds it:
+    /// an IP address as given, <c>localhost</c> on both loopbacks, any other host (<c>*</c>, <c>+</c>,
+    /// a name) on every address. A Unix socket, port 0 or a URL Kestrel cannot parse is left to
+    /// Kestrel's own bind, as before. Each probe is bound and let go at once, with SO_REUSEADDR as
+    /// Kestrel binds, so a port whose last connections linger in TIME_WAIT is not taken for one in
+    /// use. Should another process take a port between the probe and Kestrel's bind, Program.cs
+    /// still reports it.
     /// </summary>
-    static void ThrowIfPortInUse(int port)
+    static void ThrowIfPortInUse(Settings settings)
+    {
+        if (settings.Urls is null)
+        {
+            if (InUse(System.Net.IPAddress.IPv6Any, settings.Port))
+                throw new StartupException($"PORT={settings.Port}: the port is in use by another process (set PORT to a free one)");
+            return;
+        }
+        foreach (var url in settings.Urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            BindingAddress address;
+            try
+            {
+                address = BindingAddress.Parse(url);
+            }
+            catch (FormatException)
+            {
+                continue;
+            }
+            if (address.IsUnixPipe || address.Port <= 0) continue;
+            var host = address.Host.TrimStart('[').TrimEnd(']');
+            System.Net.IPAddress[] ips = System.Net.IPAddress.TryParse(host, out var literal) ? [literal]
+                : host.Equals("localhost", StringComparison.OrdinalIgnoreCase) ? [System.Net.IPAddress.Loopback, System.Net.IPAddress.IPv6Loopback]
+                : [System.Net.IPAddress.IPv6Any];
+            if (ips.Any(ip => InUse(ip, address.Port)))
+                throw new StartupException($"URLS={url}: the port is in use by another process (set URLS to a free one)");
+        }
+    }
+
+    /// <summary>Whether binding <paramref name="ip"/>:<paramref name="port"/> fails because another socket holds it.</summary>
+    static bool InUse(System.Net.IPAddress ip, int port)
     {
         try
         {
-            using var probe = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetworkV6,
-                System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { DualMode = true };
+            using var probe = new System.Net.Sockets.Socket(ip.AddressFamily, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+            if (ip.Equals(System.Net.IPAddress.IPv6Any)) probe.DualMode = true;
             probe.SetSocketOption(System.Net.Sockets.SocketOptionLevel.Socket, System.Net.Sockets.SocketOptionName.ReuseAddress, true);
-            probe.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.IPv6Any, port));
+            probe.Bind(new System.Net.IPEndPoint(ip, port));
+            return false;
         }
         catch (System.Net.Sockets.SocketException e) when (e.SocketErrorCode == System.Net.Sockets.SocketError.AddressAlreadyInUse)
         {
-            throw new StartupException($"PORT={port}: the port is in use by another process (set PORT to a free one)");
+            return true;
         }
         catch (System.Net.Sockets.SocketException)
         {
-            // No IPv6 on this host, say: Kestrel's own bind decides, as before.
+            // No IPv6 on this host, an address not on this machine, say: Kestrel's own bind decides, as before.
+            return false;
         }
     }
 
@@ -52,7 +88,7 @@ public static class KsanaHost
         // Ksana is configured by its environment (Settings). The host's default watch on appsettings*.json
         // is a recursive inotify watch of the working directory, which holds ./data by default: every
         // journal write would wake the watcher thread. No watch.
-        if (settings.Urls is null) ThrowIfPortInUse(settings.Port);
+        ThrowIfPortInUse(settings);
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = ["--hostBuilder:reloadConfigOnChange=false"] });
         builder.Logging.AddKsanaLogging(settings);
         builder.WebHost.ConfigureKestrel(kestrel =>

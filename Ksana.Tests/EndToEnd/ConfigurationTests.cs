@@ -65,6 +65,62 @@ public sealed class ConfigurationTests
         }
     }
 
+    // URLS is read by Kestrel's parser and probed where Kestrel binds it: an address, localhost, any host.
+    [Test]
+    [Arguments("http://127.0.0.1:{0}")]
+    [Arguments("http://localhost:{0}")]
+    [Arguments("http://*:{0}")]
+    [Arguments("http://127.0.0.1:{1};http://127.0.0.1:{0}")]
+    public async Task A_URL_in_use_exits_1_with_one_line_naming_it_before_the_journal_is_read(string urls)
+    {
+        using var dir = new TempDir();
+        var holder = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        holder.Start();
+        try
+        {
+            var port = ((System.Net.IPEndPoint)holder.LocalEndpoint).Port;
+            var taken = $"http://{urls.Split("//")[^1].Split(':')[0]}:{port}";
+            var env = new Dictionary<string, string> { ["URLS"] = string.Format(urls, port, KsanaProcess.FreePort()) };
+            var (code, stdout, stderr) = await KsanaProcess.RunToExitAsync(dir.Data, KsanaProcess.FreePort(), env, null, TimeSpan.FromSeconds(15));
+
+            var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            await Assert.That(code).IsEqualTo(1).Because($"stdout: {stdout}\nstderr: {stderr}");
+            await Assert.That(lines.Length).IsEqualTo(1).Because($"stderr must be one line, was:\n{stderr}");
+            await Assert.That(lines[0]).Contains($"URLS={taken}").And.Contains("in use");
+            await Assert.That(stdout + stderr).DoesNotContain("Hosting failed").And.DoesNotContain("   at ");
+            await Assert.That(stdout).DoesNotContain("Journal replayed");
+        }
+        finally
+        {
+            holder.Stop();
+        }
+    }
+
+    [Test]
+    public async Task URLS_overrides_PORT_and_a_free_URL_is_served()
+    {
+        using var dir = new TempDir();
+        var port = KsanaProcess.FreePort();
+        // PORT names a port in use: with URLS set it is not probed, nor bound.
+        var holder = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Any, 0);
+        holder.Start();
+        try
+        {
+            var env = new Dictionary<string, string>
+            {
+                ["URLS"] = $"http://127.0.0.1:{port}",
+                ["PORT"] = ((System.Net.IPEndPoint)holder.LocalEndpoint).Port.ToString(),
+            };
+            // Serving /health on the URL's port is the proof.
+            await using var ksana = await KsanaProcess.StartAsync(port, dir.Data, null, env);
+            await Assert.That(ksana.HasExited).IsFalse();
+        }
+        finally
+        {
+            holder.Stop();
+        }
+    }
+
     [Test]
     public async Task Help_lists_the_settings_and_exits_0()
     {
