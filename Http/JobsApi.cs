@@ -26,9 +26,11 @@ public static class JobsApi
         jobs.MapPut("/by-key/{key}", PutByKey);
     }
 
-    static JobView View(Jobs jobs, Job job, RunHistory runs) => new(new JobEntry(job, runs), jobs.NextRunAt(job));
+    /// <summary>The job as the API shows it, with its newest run copied out of <paramref name="entry"/>'s rows now, not when the answer is written.</summary>
+    static JobView View(Jobs jobs, Job job, JobEntry? entry) =>
+        new(new JobEntry(job, entry?.ReadRuns(static runs => runs.Newest) ?? default), jobs.NextRunAt(job));
 
-    static JobView View(Jobs jobs, Job job) => View(jobs, job, jobs.Get(job.Id)?.Runs ?? []);
+    static JobView View(Jobs jobs, Job job) => View(jobs, job, jobs.Get(job.Id));
 
     static async Task<Results<Created<JobView>, ValidationProblem, ProblemHttpResult>> Create(
         HttpRequest request, Jobs jobs, Settings settings, OutboundRules outbound)
@@ -41,7 +43,7 @@ public static class JobsApi
         if (spec is null) return Problems.Invalid(errors);
         var created = await jobs.CreateAsync(spec.Value);
         if (created.Value is not { } job) return Problems.Refused(created, "");
-        return TypedResults.Created($"/jobs/{job.Id}", View(jobs, job, []));
+        return TypedResults.Created($"/jobs/{job.Id}", View(jobs, job, null));
     }
 
     static Results<Ok<JobList>, ValidationProblem> List(Jobs jobs, string? limit, string? cursor, string? state, string? name)
@@ -59,20 +61,20 @@ public static class JobsApi
 
         var (page, more) = jobs.List(new JobQuery(size, after, wanted, name));
         var list = new JobList { Jobs = new List<JobView>(page.Count) };
-        foreach (var entry in page) list.Jobs.Add(View(jobs, entry.Job, entry.Runs));
+        foreach (var entry in page) list.Jobs.Add(View(jobs, entry.Job, entry));
         list.NextCursor = more && page.Count > 0 ? Cursor.Encode(page[^1].Job.CreatedAt.UtcTicks, page[^1].Job.Id) : null;
         return TypedResults.Ok(list);
     }
 
     static Results<Ok<JobView>, ProblemHttpResult> Get(string id, Jobs jobs) =>
         Guid.TryParse(id, out var guid) && jobs.Get(guid) is { } entry
-            ? TypedResults.Ok(View(jobs, entry.Job, entry.Runs))
+            ? TypedResults.Ok(View(jobs, entry.Job, entry))
             : Problems.NoJob(id);
 
     /// <summary>A key that no job can hold (not of the key alphabet) is simply not found.</summary>
     static Results<Ok<JobView>, ProblemHttpResult> GetByKey(string key, Jobs jobs) =>
         JobRequest.IsKey(key) && jobs.GetByKey(key) is { } entry
-            ? TypedResults.Ok(View(jobs, entry.Job, entry.Runs))
+            ? TypedResults.Ok(View(jobs, entry.Job, entry))
             : Problems.Status(StatusCodes.Status404NotFound, $"no job with key \"{key}\"");
 
     /// <summary>
@@ -118,7 +120,7 @@ public static class JobsApi
         if (errors is not null) return Problems.Invalid(errors);
         if (put.Value is not ({ } job, var created)) return Problems.Refused(put, key);
         return created
-            ? TypedResults.Created($"/jobs/{job.Id}", View(jobs, job, []))
+            ? TypedResults.Created($"/jobs/{job.Id}", View(jobs, job, null))
             : TypedResults.Ok(View(jobs, job));
     }
 
@@ -186,8 +188,15 @@ public static class JobsApi
     static Results<Ok<RunList>, ProblemHttpResult> Runs(string id, Jobs jobs)
     {
         if (!Guid.TryParse(id, out var guid) || jobs.Get(guid) is not { } entry) return Problems.NoJob(id);
-        var list = new RunList { Runs = new List<RunView>(entry.Runs.Length) };
-        foreach (var run in entry.Runs) list.Runs.Add(new RunView(run));
+        var list = new RunList
+        {
+            Runs = entry.ReadRuns(static runs =>
+            {
+                var views = new List<RunView>(runs.Length);
+                foreach (var run in runs) views.Add(new RunView(run));
+                return views;
+            }),
+        };
         return TypedResults.Ok(list);
     }
 }

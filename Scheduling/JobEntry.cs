@@ -49,6 +49,21 @@ public sealed record JobEntry
     }
 
     /// <summary>Replaces the runs in place. Only under the table's lock (or on the one replay thread), so writes never overlap.</summary>
+    /// <summary>
+    /// <paramref name="read"/> over the job's runs, read again from the newer history should the job
+    /// write over a row it read meanwhile (<see cref="RunHistory.Intact"/>): for readers that copy
+    /// many rows, or may be preempted while they do, such as an API answer.
+    /// </summary>
+    public T ReadRuns<T>(Func<RunHistory, T> read)
+    {
+        while (true)
+        {
+            var runs = Runs;
+            var result = read(runs);
+            if (runs.Intact) return result;
+        }
+    }
+
     internal void WriteRuns(in RunHistory runs)
     {
         // Full fences: the odd count is seen before any part of the new history, and all of it before the even one.

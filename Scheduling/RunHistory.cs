@@ -34,7 +34,8 @@ namespace Ksana.Scheduling;
 /// history, and no compaction's snapshot holds one. Otherwise it copies, as before. A reader of the
 /// API holds a history while it copies the rows it shows into its answer, before any byte is
 /// written; for it to see a row written over, the job would have to write as many rows as its
-/// ring has beyond the recent ones (3 for most) during that copy.
+/// ring has beyond the recent ones (3 for most) during that copy. A row is counted before it is
+/// written, so such a reader can tell afterwards (<see cref="Intact"/>) and read again.
 /// </summary>
 [CollectionBuilder(typeof(RunHistory), nameof(Of))]
 public readonly struct RunHistory : IReadOnlyList<Run>
@@ -297,7 +298,11 @@ public readonly struct RunHistory : IReadOnlyList<Run>
         if (_recent is { } buffer && _end == buffer.Used && _end < int.MaxValue
             && (_end < buffer.Rows.Length || ReferenceEquals(buffer, permit.Buffer) && _end - buffer.Rows.Length <= permit.Limit))
         {
-            buffer[buffer.Used++] = row;
+            // Counted before the row is written, with a full fence: a reader that read a row this
+            // writes over then sees the count (see Intact).
+            var n = buffer.Used;
+            Interlocked.Exchange(ref buffer.Used, n + 1);
+            buffer[n] = row;
             buffer.Appended = permit.Number;
             return new RunHistory(buffer, _start, _end + 1, _failed, _open, _openSkips);
         }
@@ -333,6 +338,27 @@ public readonly struct RunHistory : IReadOnlyList<Run>
         var (failed, at) = history.Locate(runId);
         return at >= 0 && Run.Ended((failed ? ref history.Failed[at] : ref history.Recent(at)).Status);
     }
+
+    /// <summary>
+    /// Whether every row this history shows is still the row it showed: false once the job has
+    /// written over the oldest of them (a ring's rows beyond the recent ones are few, see the
+    /// summary). Read after the rows: what was read before it is then known to be whole. A reader
+    /// that may be slow, such as an API answer, reads through <see cref="JobEntry.ReadRuns"/>, which
+    /// reads again from the job's newer history when this is false.
+    /// </summary>
+    public bool Intact
+    {
+        get
+        {
+            if (_recent is not { } buffer) return true;
+            // The rows were read before the count is (the writer counts before it writes over a row).
+            Interlocked.MemoryBarrier();
+            return Volatile.Read(ref buffer.Used) <= (long)_start + buffer.Rows.Length;
+        }
+    }
+
+    /// <summary>A history of the newest run alone, in rows of its own (empty when there is none): what a job's view shows.</summary>
+    public RunHistory Newest => Length == 0 ? default : Of([this[0]]);
 
     /// <summary>The id of the job these runs belong to (Guid.Empty for an empty history).</summary>
     public Guid JobId => _recent?.JobId ?? _open?.JobId ?? _openSkips?.JobId ?? Guid.Empty;

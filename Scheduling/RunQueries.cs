@@ -16,19 +16,33 @@ public static class RunQueries
         IEnumerable<JobEntry> entries = query.JobId is { } id ? table.Get(id) is { } one ? [one] : [] : table.Entries;
         // A min-heap of the best Limit + 1 runs: its root is the oldest kept, the first to give way.
         var heap = new PriorityQueue<Run, (long, Guid)>(query.Limit + 1);
+        var found = new List<(Run Run, (long, Guid) Key)>();
         foreach (var entry in entries)
         {
-            // Rows are filtered as they are kept; only a run that enters the page is made whole.
-            var runs = entry.Runs;
-            for (var i = 0; i < runs.Length; i++)
+            // A job's runs that may enter the page, read again should the job write over a row meanwhile.
+            RunHistory runs;
+            do
             {
-                var (runId, runStatus, ticks) = runs.Key(i);
-                if (query.Status is { } status && runStatus != status) continue;
-                if (query.Since is { } since && ticks < since.UtcTicks) continue;
-                var key = (ticks, runId);
-                if (query.After is { } after && Compare(key, after) >= 0) continue;
-                if (heap.Count <= query.Limit) heap.Enqueue(runs[i], key);
-                else if (heap.TryPeek(out _, out var oldest) && Compare(key, oldest) > 0) heap.EnqueueDequeue(runs[i], key);
+                found.Clear();
+                runs = entry.Runs;
+                var full = heap.Count > query.Limit;
+                var oldest = full && heap.TryPeek(out _, out var root) ? root : default;
+                for (var i = 0; i < runs.Length; i++)
+                {
+                    // Rows are filtered as they are read; only a run that may enter the page is made whole.
+                    var (runId, runStatus, ticks) = runs.Key(i);
+                    if (query.Status is { } status && runStatus != status) continue;
+                    if (query.Since is { } since && ticks < since.UtcTicks) continue;
+                    var key = (ticks, runId);
+                    if (query.After is { } after && Compare(key, after) >= 0) continue;
+                    if (!full || Compare(key, oldest) > 0) found.Add((runs[i], key));
+                }
+            }
+            while (found.Count > 0 && !runs.Intact);
+            foreach (var (run, key) in found)
+            {
+                if (heap.Count <= query.Limit) heap.Enqueue(run, key);
+                else if (heap.TryPeek(out _, out var oldest) && Compare(key, oldest) > 0) heap.EnqueueDequeue(run, key);
             }
         }
         var more = heap.Count > query.Limit;
@@ -43,8 +57,18 @@ public static class RunQueries
     public static (JobEntry Entry, Run Run)? Find(JobTable table, Guid runId)
     {
         foreach (var entry in table.Entries)
-            if (entry.Runs.Find(runId) is { } run)
-                return (entry, run);
+        {
+            // Read again only when found: a run whose row was written over has left the job's runs.
+            Run? run;
+            RunHistory runs;
+            do
+            {
+                runs = entry.Runs;
+                run = runs.Find(runId);
+            }
+            while (run is not null && !runs.Intact);
+            if (run is not null) return (entry, run);
+        }
         return null;
     }
 

@@ -110,4 +110,36 @@ public class JobEntryTests
         await Assert.That((now[(int)JobState.Scheduled], now[(int)JobState.Completed]))
             .IsEqualTo((counts[(int)JobState.Scheduled] - 1, counts[(int)JobState.Completed] + 1));
     }
+    /// <summary>
+    /// A reader that copies a job's runs while the job writes over a row it read gets them again
+    /// from the newer history (JobEntry.ReadRuns), never a mix of two runs.
+    /// </summary>
+    [Test]
+    public async Task ReadRuns_reads_again_when_the_job_wrote_over_a_row_meanwhile()
+    {
+        var history = RunHistory.Empty;
+        long number = 0;
+        RunHistory Written(RunHistory h, int second) =>
+            RunHistory.Upsert(h, Ran(second), 20, new RunHistory.Overwrite(++number, number - 1, long.MaxValue));
+        for (var i = 0; i < 100; i++) history = Written(history, i);
+        var entry = new JobEntry(new Job(JobId, Rig.Every(TimeSpan.FromSeconds(1)), T0, T0, T0, OnceOutcome.Pending, 1), history);
+
+        var reads = 0;
+        var seconds = entry.ReadRuns(runs =>
+        {
+            var read = runs.Select(r => (int)(r.ScheduledAt - T0).TotalSeconds).ToArray();
+            // The first time, the job runs on 30 times while this reader is between rows and answer.
+            if (reads++ == 0)
+            {
+                var h = runs;
+                for (var i = 100; i < 130; i++) h = Written(h, i);
+                entry.WriteRuns(h);
+            }
+            return read;
+        });
+
+        await Assert.That(reads).IsEqualTo(2);
+        await Assert.That(seconds).IsEquivalentTo(Enumerable.Range(110, 20).Reverse().ToArray());
+        await Assert.That(entry.ReadRuns(runs => runs.Length)).IsEqualTo(20);
+    }
 }

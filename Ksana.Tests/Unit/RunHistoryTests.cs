@@ -316,6 +316,37 @@ public class RunHistoryTests
         await Assert.That(Allocated(overwrite: false)).IsGreaterThan(100_000);
     }
 
+    /// <summary>
+    /// A ring keeps only a few rows beyond the recent ones, so a reader that held a history while
+    /// its job wrote on could read a row written over. <see cref="RunHistory.Intact"/> says so,
+    /// exactly: true while every row it shows is the row it showed, false from the write over its
+    /// oldest.
+    /// </summary>
+    [Test]
+    public async Task A_history_is_intact_until_its_job_writes_over_a_row_it_shows()
+    {
+        var history = RunHistory.Empty;
+        long number = 0;
+        RunHistory Write(int second) =>
+            history = RunHistory.Upsert(history, Plain(second), 20, new RunHistory.Overwrite(++number, number - 1, long.MaxValue));
+        for (var i = 0; i < 100; i++) Write(i);
+        var held = history;
+        var shown = held.Select(r => r.RunId).ToArray();
+        await Assert.That(shown.Length).IsEqualTo(20);
+        var intactWrites = 0;
+        for (var i = 100; i < 140; i++)
+        {
+            Write(i);
+            var same = held.Select(r => r.RunId).SequenceEqual(shown);
+            await Assert.That(held.Intact).IsEqualTo(same).Because($"after {i - 99} writes");
+            if (!same) break;
+            intactWrites++;
+        }
+        // The ring's rows beyond the recent ones: written first, before any row the held history shows.
+        await Assert.That(intactWrites).IsGreaterThanOrEqualTo(1).And.IsLessThan(40);
+        await Assert.That(history.Intact).IsTrue();
+    }
+
     static Run Running(Guid id, int second) => new(id, JobId, RunTrigger.Schedule, RunStatus.Running, T0.AddSeconds(second), null, [], null);
 
     static Run Skips(Guid recordId, Guid blocker, int first, int last) =>
