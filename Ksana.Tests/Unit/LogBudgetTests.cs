@@ -28,6 +28,31 @@ public class LogBudgetTests
     }
 
     [Test]
+    public async Task Lines_held_back_are_counted_when_their_window_ends_though_no_later_line_comes()
+    {
+        var time = new FakeTimeProvider();
+        var log = new CapturingLogger<LogBudgetTests>();
+        var budget = new LogBudget(time, "failed runs", burst: 2, window: S(10));
+        await Assert.That(Enumerable.Range(0, 7).Count(_ => budget.Allows(log, LogLevel.Error))).IsEqualTo(2);
+        time.Advance(S(9.9));
+        await Assert.That(log.Lines).IsEmpty();
+        time.Advance(S(0.1));
+        await Assert.That(log.Lines.ToArray()).IsEquivalentTo(new[] { "Error: 5 more failed runs were not logged (at most 2 such lines every 10 s)" });
+
+        // Said once: neither the next line let through nor a later window says it again.
+        await Assert.That(budget.Allows(log, LogLevel.Error)).IsTrue();
+        time.Advance(S(30));
+        await Assert.That(log.Lines.Count).IsEqualTo(1);
+
+        // A new burst in a later window is counted at that window's end.
+        time.Advance(S(1));
+        await Assert.That(Enumerable.Range(0, 4).Count(_ => budget.Allows(log, LogLevel.Error))).IsEqualTo(2);
+        time.Advance(S(10));
+        await Assert.That(log.Lines.Last()).IsEqualTo("Error: 2 more failed runs were not logged (at most 2 such lines every 10 s)");
+        await Assert.That(log.Lines.Count).IsEqualTo(2);
+    }
+
+    [Test]
     public async Task A_level_the_log_leaves_out_uses_none_of_the_budget()
     {
         var time = new FakeTimeProvider();
