@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using Ksana.Cluster;
 using Ksana.Http;
 using Ksana.Http.Outbound;
@@ -36,7 +38,7 @@ public static class KsanaHost
     {
         if (settings.Urls is null)
         {
-            if (InUse(System.Net.IPAddress.IPv6Any, settings.Port))
+            if (InUse(IPAddress.IPv6Any, settings.Port))
                 throw new StartupException($"PORT={settings.Port}: the port is in use by another process (set PORT to a free one)");
             return;
         }
@@ -53,30 +55,30 @@ public static class KsanaHost
             }
             if (address.IsUnixPipe || address.Port <= 0) continue;
             var host = address.Host.TrimStart('[').TrimEnd(']');
-            System.Net.IPAddress[] ips = System.Net.IPAddress.TryParse(host, out var literal) ? [literal]
-                : host.Equals("localhost", StringComparison.OrdinalIgnoreCase) ? [System.Net.IPAddress.Loopback, System.Net.IPAddress.IPv6Loopback]
-                : [System.Net.IPAddress.IPv6Any];
+            IPAddress[] ips = IPAddress.TryParse(host, out var literal) ? [literal]
+                : host.Equals("localhost", StringComparison.OrdinalIgnoreCase) ? [IPAddress.Loopback, IPAddress.IPv6Loopback]
+                : [IPAddress.IPv6Any];
             if (ips.Any(ip => InUse(ip, address.Port)))
                 throw new StartupException($"URLS={url}: the port is in use by another process (set URLS to a free one)");
         }
     }
 
     /// <summary>Whether binding <paramref name="ip"/>:<paramref name="port"/> fails because another socket holds it.</summary>
-    static bool InUse(System.Net.IPAddress ip, int port)
+    static bool InUse(IPAddress ip, int port)
     {
         try
         {
-            using var probe = new System.Net.Sockets.Socket(ip.AddressFamily, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
-            if (ip.Equals(System.Net.IPAddress.IPv6Any)) probe.DualMode = true;
-            probe.SetSocketOption(System.Net.Sockets.SocketOptionLevel.Socket, System.Net.Sockets.SocketOptionName.ReuseAddress, true);
-            probe.Bind(new System.Net.IPEndPoint(ip, port));
+            using var probe = new Socket(ip.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            if (ip.Equals(IPAddress.IPv6Any)) probe.DualMode = true;
+            probe.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            probe.Bind(new IPEndPoint(ip, port));
             return false;
         }
-        catch (System.Net.Sockets.SocketException e) when (e.SocketErrorCode == System.Net.Sockets.SocketError.AddressAlreadyInUse)
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
         {
             return true;
         }
-        catch (System.Net.Sockets.SocketException)
+        catch (SocketException)
         {
             // No IPv6 on this host, an address not on this machine, say: Kestrel's own bind decides, as before.
             return false;

@@ -379,6 +379,17 @@ public sealed class TrustTests
         await Assert.That(files.Any(f => f.Contains(".torn-"))).IsTrue().Because(string.Join(", ", files));
         await Assert.That(files.Any(f => f.EndsWith("ksana.lock"))).IsTrue();
         foreach (var file in files)
-            await Assert.That(File.GetUnixFileMode(file)).IsEqualTo(owner).Because(file);
+        {
+            UnixFileMode mode;
+            try
+            {
+                mode = File.GetUnixFileMode(file);
+            }
+            catch (FileNotFoundException) when (file.EndsWith(Journal.CompactFileName, StringComparison.Ordinal))
+            {
+                continue; // the start-up compaction's file, renamed over the journal since it was listed
+            }
+            await Assert.That(mode).IsEqualTo(owner).Because(file);
+        }
     }
 }
