@@ -38,7 +38,12 @@ public sealed class PageUnderTest : IAsyncDisposable
     /// <summary>Uncaught script errors and console errors such as Content-Security-Policy refusals.</summary>
     public IReadOnlyList<string> Problems => _problems.ToArray();
 
-    public static async Task<PageUnderTest> OpenAsync(KsanaServer ksana, bool phone = false)
+    /// <summary>
+    /// Opens the status page. With <paramref name="clock"/>, the page's timers run on Playwright's
+    /// clock (installed before the page loads; time flows until a test pauses it), so that a test can
+    /// hold a timer back however slow the machine is.
+    /// </summary>
+    public static async Task<PageUnderTest> OpenAsync(KsanaServer ksana, bool phone = false, bool clock = false)
     {
         var browser = await Chromium.BrowserAsync();
         var context = await browser.NewContextAsync(new BrowserNewContextOptions
@@ -50,6 +55,7 @@ public sealed class PageUnderTest : IAsyncDisposable
             Locale = "en-GB",
         });
         context.SetDefaultTimeout(15_000);
+        if (clock) await context.Clock.InstallAsync();
         var page = await context.NewPageAsync();
         var opened = new PageUnderTest(context, page, ksana.Address);
         await page.GotoAsync(ksana.Address.ToString());
