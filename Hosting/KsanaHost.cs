@@ -226,13 +226,17 @@ public static class KsanaHost
             log.LogInformation("Ready: {Jobs} jobs, {Source} in {Replay} ms, ready {Total} ms after start",
                 table.Count, clustered ? "loaded from PostgreSQL" : "journal replayed", (long)replayed.TotalMilliseconds,
                 (long)System.Diagnostics.Stopwatch.GetElapsedTime(StartedAt).TotalMilliseconds);
+            // Loading the jobs leaves a heap of garbage, and the start-up compaction more: give each back to
+            // the system once it is done, so that an edge box sees the steady-state footprint rather than
+            // the start-up peak. The first goes once the first plan is made, not after the compaction:
+            // held until then, it kept 10,000 jobs with 225,000 runs at 171–176 MB instead of 113–115.
+            static void GiveBack() => GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+            scheduler.FirstPlanMade.ContinueWith(_ => GiveBack(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
             if (data is null) return;
-            // Replay and the first compaction leave a heap of garbage; give it back to the system once,
-            // so an edge box sees the steady-state footprint rather than the start-up peak.
             data.Journal.Compacted = () =>
             {
                 data.Journal.Compacted = null;
-                GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+                GiveBack();
             };
             data.Journal.RequestCompaction();
         });

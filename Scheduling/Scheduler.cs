@@ -115,6 +115,14 @@ public sealed class Scheduler : BackgroundService
         Volatile.Write(ref _toPlan, entries);
     }
 
+    readonly TaskCompletionSource _firstPlan = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Done once the plan <see cref="PlanAll"/> asked for is made, as the loop starts (or the loop ended first).</summary>
+    public Task FirstPlanMade => _firstPlan.Task;
+
+    /// <summary>How many jobs have a planned slot: the loop's own, so read it only once the loop is at rest (tests).</summary>
+    internal int PlannedCount => _planned.Count;
+
     /// <summary>Makes the plan <see cref="PlanAll"/> asked for, if it is still to be made.</summary>
     void PlanPending()
     {
@@ -155,7 +163,14 @@ public sealed class Scheduler : BackgroundService
     {
         // The first plan (100 000 cron jobs: a few hundred milliseconds) on a thread of its own
         // before the loop starts, not on a pool thread that the server's first requests need.
-        await Task.Factory.StartNew(PlanPending, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        try
+        {
+            await Task.Factory.StartNew(PlanPending, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        }
+        finally
+        {
+            _firstPlan.TrySetResult();
+        }
         if (TimedWaits)
         {
             await Task.Factory.StartNew(() => WaitingLoop(stoppingToken), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);

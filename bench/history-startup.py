@@ -5,8 +5,9 @@ The resources scenario's start-up rows use jobs that never ran, whose journal ho
 job. A journal of jobs that have run holds up to RUNS_KEPT (20) run lines a job besides, and
 those lines are most of what replay reads. This creates N jobs firing every second at a local
 nginx that answers 204, lets them run for SECONDS, stops Ksana (SIGTERM), and times REPS
-restarts: exec -> first 200 on /health, the CPU the process had used by then, and resident
-memory 1 s later. The same N jobs before they ever ran (one restart series on a copy of the
+restarts: exec -> first 200 on /health, the CPU the process had used by then, resident
+memory 1 s later, and its peak (VmHWM) 3 s after ready: replay's, or the start-up compaction's
+and the first seconds of firing, whichever is higher. The same N jobs before they ever ran (one restart series on a copy of the
 journal taken right after they were created, all quiet) are measured first, for the ratio.
   KSANA_BIN=dist/ksana python3 bench/history-startup.py [N] [SECONDS] [REPS]
 nginx must be installed (./build.sh bench installs it).
@@ -92,10 +93,10 @@ def create(port, callee_port, n, every, threads=8):
     for t in ts: t.join()
 
 
-def rss_mb(pid):
+def status_mb(pid, field):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
 
 
@@ -109,16 +110,19 @@ def journal(data):
 
 
 def restarts(data, port, keys):
-    ready, cpu, rss = [], [], []
+    ready, cpu, rss, peak = [], [], [], []
     for _ in range(REPS):
         p, ms, cpu_ms = start(data, port, keys)
         time.sleep(1)
-        rss.append(rss_mb(p.pid))
+        rss.append(status_mb(p.pid, "VmRSS"))
+        time.sleep(2)
+        peak.append(status_mb(p.pid, "VmHWM"))
         stop(p)
         ready.append(ms); cpu.append(cpu_ms)
     med = lambda xs: sorted(xs)[len(xs) // 2]
     return {"ready_ms": [round(x) for x in ready], "median_ready_ms": round(med(ready)),
-            "median_cpu_ms": round(med(cpu)), "median_rss_mb": round(med(rss), 1)}
+            "median_cpu_ms": round(med(cpu)), "median_rss_mb": round(med(rss), 1),
+            "peak_mb": [round(x) for x in peak], "median_peak_mb": round(med(peak), 1)}
 
 
 root = tempfile.mkdtemp(prefix="ksana-history-")
@@ -141,8 +145,8 @@ try:
         print(kind, json.dumps(results[kind]), flush=True)
     q, r = results["quiet"], results["ran"]
     print(f"{N} jobs with {r['run_lines']} run lines ({r['journal_mb']} MB): ready {r['median_ready_ms']} ms, "
-          f"CPU to ready {r['median_cpu_ms']} ms, {r['median_rss_mb']} MB; before they ran: ready {q['median_ready_ms']} ms, "
-          f"CPU {q['median_cpu_ms']} ms, {q['median_rss_mb']} MB; ratio {r['median_ready_ms'] / q['median_ready_ms']:.1f}x")
+          f"CPU to ready {r['median_cpu_ms']} ms, {r['median_rss_mb']} MB (peak {r['median_peak_mb']} MB); before they ran: "
+          f"ready {q['median_ready_ms']} ms, CPU {q['median_cpu_ms']} ms, {q['median_rss_mb']} MB (peak {q['median_peak_mb']} MB); ratio {r['median_ready_ms'] / q['median_ready_ms']:.1f}x")
 finally:
     if nginx is not None:
         nginx.send_signal(signal.SIGQUIT)

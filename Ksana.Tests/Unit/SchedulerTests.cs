@@ -161,6 +161,36 @@ public class SchedulerTests
         }
     }
 
+    /// <summary>
+    /// FirstPlanMade (start-up gives the heap back to the system then) is done once the first plan
+    /// is made, with every replayed job planned, not before the loop starts.
+    /// </summary>
+    [Test]
+    public async Task FirstPlanMade_is_done_once_every_replayed_job_is_planned()
+    {
+        using var dir = new TempDir();
+        using (var rig = new Rig(dir.Data))
+            for (var i = 0; i < 500; i++) await rig.CreateAsync(Rig.Every(TimeSpan.FromHours(1)));
+        using var data = Storage.DataDir.Open(dir.Data, 20, 100_000, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(Rig.T0);
+        var runner = new Runner(data.Table, time, Microsoft.Extensions.Logging.Abstractions.NullLogger<Runner>.Instance,
+            (_, _) => Task.FromResult(Rig.Ok), workers: 4, userAgent: "ksana/test");
+        var scheduler = new Scheduler(data.Table, runner, time, Microsoft.Extensions.Logging.Abstractions.NullLogger<Scheduler>.Instance);
+        var jobs = new Jobs(data.Table, runner, time);
+        await jobs.RecoverAsync(scheduler);
+        await Assert.That(scheduler.FirstPlanMade.IsCompleted).IsFalse();
+        await scheduler.StartAsync(CancellationToken.None);
+        try
+        {
+            await scheduler.FirstPlanMade.WaitAsync(TimeSpan.FromSeconds(10));
+            await Assert.That(scheduler.PlannedCount).IsEqualTo(500);
+        }
+        finally
+        {
+            await scheduler.StopAsync(CancellationToken.None);
+        }
+    }
+
     [Test]
     public async Task After_changes_from_other_threads_the_loop_timer_has_the_period_the_scheduler_recorded()
     {
