@@ -48,7 +48,6 @@ public sealed record JobEntry
         init => _runs = value;
     }
 
-    /// <summary>Replaces the runs in place. Only under the table's lock (or on the one replay thread), so writes never overlap.</summary>
     /// <summary>
     /// <paramref name="read"/> over the job's runs, read again from the newer history should the job
     /// write over a row it read meanwhile (<see cref="RunHistory.Intact"/>): for readers that copy
@@ -64,6 +63,7 @@ public sealed record JobEntry
         }
     }
 
+    /// <summary>Replaces the runs in place. Only under the table's lock (or on the one replay thread), so writes never overlap.</summary>
     internal void WriteRuns(in RunHistory runs)
     {
         // Full fences: the odd count is seen before any part of the new history, and all of it before the even one.

@@ -117,7 +117,7 @@ public sealed class Scheduler : BackgroundService
 
     readonly TaskCompletionSource _firstPlan = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    /// <summary>Done once the plan <see cref="PlanAll"/> asked for is made, as the loop starts (or the loop ended first).</summary>
+    /// <summary>Done once the first plan (the one <see cref="PlanAll"/> asks for) is made, or failed, before the loop starts.</summary>
     public Task FirstPlanMade => _firstPlan.Task;
 
     /// <summary>How many jobs have a planned slot: the loop's own, so read it only once the loop is at rest (tests).</summary>

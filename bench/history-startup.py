@@ -7,8 +7,9 @@ those lines are most of what replay reads. This creates N jobs firing every seco
 nginx that answers 204, lets them run for SECONDS, stops Ksana (SIGTERM), and times REPS
 restarts: exec -> first 200 on /health, the CPU the process had used by then, resident
 memory 1 s later, and its peak (VmHWM) 3 s after ready: replay's, or the start-up compaction's
-and the first seconds of firing, whichever is higher. The same N jobs before they ever ran (one restart series on a copy of the
-journal taken right after they were created, all quiet) are measured first, for the ratio.
+and the first seconds of firing, whichever is higher. The same N jobs before they ever ran (one
+restart series on a copy of the journal taken right after they were created, all quiet) are
+measured first, for the ratio.
   KSANA_BIN=dist/ksana python3 bench/history-startup.py [N] [SECONDS] [REPS]
 nginx must be installed (./build.sh bench installs it).
 """
