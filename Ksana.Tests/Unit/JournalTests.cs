@@ -323,6 +323,50 @@ public class JournalTests
     }
 
     /// <summary>
+    /// A compaction's snapshot is garbage once the compaction is finished: it holds every entry and
+    /// every history as they were, entries that later changes replace. A variable of the writer's
+    /// loop used to keep it until the next compaction (4.8 MB at 100 000 jobs, more with runs).
+    /// </summary>
+    [Test]
+    public async Task A_finished_compaction_leaves_its_snapshot_to_the_collector()
+    {
+        using var dir = new TempDir();
+        Directory.CreateDirectory(dir.Data);
+        using var journal = new Journal(dir.Data, 0, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        var gate = new Lock();
+        var taken = new List<WeakReference>();
+        journal.Attach(gate, _ => { }, () =>
+        {
+            var snapshot = new Change[] { Change.Removed(Guid.NewGuid()) };
+            taken.Add(new WeakReference(snapshot));
+            return (1, snapshot);
+        });
+        var number = 0L;
+        async Task Append()
+        {
+            Task written;
+            lock (gate) written = journal.Append(Change.Removed(Guid.NewGuid()), ++number, urgent: true);
+            await written;
+        }
+        await Append();
+        journal.RequestCompaction();
+        for (var i = 0; i < 200 && journal.Compactions == 0; i++)
+        {
+            await Append();
+            await Task.Delay(10);
+        }
+        await Assert.That(journal.Compactions).IsEqualTo(1);
+        // A batch after the one that finished it: the writer has since waited for work at least once.
+        await Append();
+        await Append();
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        await Assert.That(taken.Count).IsEqualTo(1);
+        await Assert.That(taken[0].IsAlive).IsFalse();
+    }
+
+    /// <summary>
     /// A job firing every second for five minutes, with a compaction every few dozen runs: its
     /// history is a ring that wraps many times while compactions write it out. After a restart the
     /// journal gives back the same runs, newest first. (That a snapshot's rows are not written over
