@@ -131,6 +131,13 @@ dotnet build "$HERE/harness/KsanaBench.csproj" -c Release -o "$RUN_DIR/harness" 
 FLOOR_BIN=""
 if cc -O2 -Wall -o "$RUN_DIR/floor" "$HERE/floor/floor.c" >"$RUN_DIR/logs/build-floor.log" 2>&1; then FLOOR_BIN="$RUN_DIR/floor"
 else log "the floor (bench/floor/floor.c) did not build (left out): $(tail -3 "$RUN_DIR/logs/build-floor.log" | tr '\n' ' ')"; fi
+# BENCH_FLOOR_BIN (development): another program with floor.c's arguments measured in its place,
+# such as bench/spikes/evloop; the report says so.
+if [[ -n "${BENCH_FLOOR_BIN:-}" ]]; then
+    [[ -x "$BENCH_FLOOR_BIN" ]] || { echo "BENCH_FLOOR_BIN=$BENCH_FLOOR_BIN is not an executable file" >&2; exit 2; }
+    FLOOR_BIN="$(realpath "$BENCH_FLOOR_BIN")"
+    log "the floor's rows measure $FLOOR_BIN (BENCH_FLOOR_BIN), not bench/floor/floor.c"
+fi
 
 peers=()
 failed_peers=()
@@ -239,6 +246,7 @@ args=(suite --ksana-bin "$RUN_DIR/ksana" --ksana-sha "$KSANA_SHA" --run-dir "$RU
       --left-out "$(IFS=';'; echo "${left_out[*]}")"
       --deadline-unix "$DEADLINE")
 [[ -n "$FLOOR_BIN" ]] && args+=(--floor-bin "$FLOOR_BIN")
+[[ -n "${BENCH_FLOOR_BIN:-}" ]] && args+=(--floor-replaced)
 [[ "$QUICK" == 1 ]] && args+=(--quick)
 # ---- cluster mode (issue 13): 1 node against 3 on one PostgreSQL --------------------------
 # First, so that the harness's deadline counts its few minutes; appended to the report after it.

@@ -56,6 +56,8 @@ static async Task<int> Suite(Dictionary<string, string> o)
         ctx.Log($"systems: {string.Join(", ", ctx.Systems.Select(s => s.Key))}; {(quick ? "quick" : "full")} mode; deadline {deadline:HH:mm:ss}Z");
         if (ctx.FloorBin is null)
             ctx.Results.Notes.Add("The machine's floor was not measured: bench/floor/floor.c was not built (no C compiler, or it failed; see logs/build-floor.log).");
+        else if (o.ContainsKey("floor-replaced"))
+            ctx.Results.Notes.Add($"The rows named “floor” measure {ctx.FloorBin} (BENCH_FLOOR_BIN), not the machine's floor (bench/floor/floor.c).");
         Report.Save(ctx);
         // BENCH_SCENARIOS=creates,kill9,resources,delivery,slow,firing-kill runs only those (development).
         var only = Environment.GetEnvironmentVariable("BENCH_SCENARIOS") is { Length: > 0 } sc
