@@ -27,7 +27,7 @@ public sealed partial class JobTable
     {
         lock (_lock)
         {
-            if (!_jobs.TryGetValue(run.JobId, out var entry)) return Task.CompletedTask;
+            if (_jobs.Get(run.JobId) is not { } entry) return Task.CompletedTask;
             var (job, events) = consequences(entry.Job, state);
             var next = entry;
             foreach (var e in events)
@@ -71,9 +71,9 @@ public sealed partial class JobTable
     {
         lock (_lock)
         {
-            if (!_jobs.TryGetValue(jobId, out var entry) || Array.FindIndex(entry.Outbox, e => e.Id == eventId) < 0) return;
+            if (_jobs.Get(jobId) is not { } entry || Array.FindIndex(entry.Outbox, e => e.Id == eventId) < 0) return;
             Append(Change.Delivered(jobId, eventId), jobId, entry, urgent: false);
-            _jobs[jobId] = Without(entry, eventId);
+            _jobs.Set(Without(entry, eventId));
         }
     }
 

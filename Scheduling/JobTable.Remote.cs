@@ -19,7 +19,7 @@ public sealed partial class JobTable
                 return;
             }
             job = job with { Version = ++_lastNumber };
-            Set(id, _jobs.TryGetValue(id, out var old) ? old with { Job = job } : new JobEntry(job, []));
+            Set(id, _jobs.Get(id) is { } old ? old with { Job = job } : new JobEntry(job, []));
         }
     }
 
@@ -28,7 +28,7 @@ public sealed partial class JobTable
     {
         lock (_lock)
         {
-            if (_jobs.TryGetValue(run.JobId, out var entry))
+            if (_jobs.Get(run.JobId) is { } entry)
                 WriteRuns(entry, RunHistory.Upsert(entry.Runs, run, RunsKept));
         }
     }
@@ -38,7 +38,7 @@ public sealed partial class JobTable
     {
         lock (_lock)
         {
-            if (_jobs.TryGetValue(jobId, out var entry)) _jobs[jobId] = entry with { Outbox = outbox };
+            if (_jobs.Get(jobId) is { } entry) _jobs.Set(entry with { Outbox = outbox });
         }
     }
 

@@ -1,4 +1,4 @@
-using System.Collections.Concurrent;
+using System.Diagnostics;
 using Ksana.Wire;
 
 namespace Ksana.Scheduling;
@@ -13,7 +13,7 @@ namespace Ksana.Scheduling;
 public sealed partial class JobTable
 {
     readonly Lock _lock = new();
-    readonly ConcurrentDictionary<Guid, JobEntry> _jobs;
+    readonly JobIndex _jobs;
     readonly List<(long Ticks, Guid Id)> _order; // by created_at, then id: the listing order
     // Each change not yet durable, with the entry and the runs it found (runs are written in place).
     readonly List<(long Number, Guid Id, JobEntry? Previous, RunHistory PreviousRuns)> _undo = [];
@@ -36,7 +36,7 @@ public sealed partial class JobTable
         RunsKept = runsKept;
         MaxJobs = maxJobs;
         expectedJobs = Math.Clamp(expectedJobs, 0, maxJobs);
-        _jobs = new ConcurrentDictionary<Guid, JobEntry>(Environment.ProcessorCount, Math.Max(expectedJobs, 31));
+        _jobs = new JobIndex(expectedJobs);
         _order = new List<(long Ticks, Guid Id)>(expectedJobs);
         Answers = new RememberedAnswers(time ?? TimeProvider.System);
     }
@@ -72,10 +72,10 @@ public sealed partial class JobTable
                 if (job.Spec.Schedule.FiresOnce || job.Spec.Schedule.Options.CatchUp is not null) _mayNeedRepair.Add(job.Id);
                 // Most job lines are a job's first (a snapshot holds each job once): one lookup, not two.
                 var fresh = new JobEntry(job, []);
-                if (_jobs.TryAdd(job.Id, fresh)) Added(job.Id, fresh);
+                if (_jobs.TryAdd(fresh)) Added(job.Id, fresh);
                 else
                 {
-                    var old = _jobs[job.Id];
+                    var old = _jobs.Get(job.Id)!;
                     Set(job.Id, old with { Job = job }, true, old);
                 }
                 break;
@@ -83,19 +83,19 @@ public sealed partial class JobTable
                 Answers.Add(change.Answer!, 0);
                 break;
             case ChangeKind.RunWritten:
-                if (_jobs.TryGetValue(change.Run!.JobId, out var entry))
+                if (_jobs.Get(change.Run!.JobId) is { } entry)
                 {
                     WriteRuns(entry, RunHistory.Upsert(entry.Runs, change.Run, RunsKept, RunHistory.Overwrite.Replay));
                     if (!change.Run.IsFinished) _mayNeedRepair.Add(change.Run.JobId);
                 }
                 break;
             case ChangeKind.EventQueued:
-                if (_jobs.TryGetValue(change.Event!.JobId, out var queuing))
-                    _jobs[queuing.Job.Id] = queuing with { Outbox = [.. queuing.Outbox, change.Event] };
+                if (_jobs.Get(change.Event!.JobId) is { } queuing)
+                    _jobs.Set(queuing with { Outbox = [.. queuing.Outbox, change.Event] });
                 break;
             case ChangeKind.EventDelivered:
-                if (_jobs.TryGetValue(change.Target, out var delivering))
-                    _jobs[delivering.Job.Id] = Without(delivering, change.EventId);
+                if (_jobs.Get(change.Target) is { } delivering)
+                    _jobs.Set(Without(delivering, change.EventId));
                 break;
             default:
                 Set(change.Target, null);
@@ -104,7 +104,11 @@ public sealed partial class JobTable
     }
 
     /// <summary>After replay: the listing order gives back what the guess of the table's size overshot.</summary>
-    public void ReplayDone() => _order.TrimExcess();
+    public void ReplayDone()
+    {
+        _order.TrimExcess();
+        _jobs.TrimExcess();
+    }
 
     /// <summary>
     /// The jobs start-up may have to repair (<see cref="Jobs.RecoverAsync"/>), in listing order, and
@@ -117,7 +121,7 @@ public sealed partial class JobTable
         {
             var found = new List<JobEntry>(_mayNeedRepair.Count);
             foreach (var id in _mayNeedRepair)
-                if (_jobs.TryGetValue(id, out var entry)) found.Add(entry);
+                if (_jobs.Get(id) is { } entry) found.Add(entry);
             _mayNeedRepair.Clear();
             _mayNeedRepair.TrimExcess();
             found.Sort((a, b) => OrderComparer.Instance.Compare((a.Job.CreatedAt.UtcTicks, a.Job.Id), (b.Job.CreatedAt.UtcTicks, b.Job.Id)));
@@ -132,12 +136,12 @@ public sealed partial class JobTable
         log.Attach(_lock, Undo, Snapshot);
     }
 
-    public JobEntry? Get(Guid id) => _jobs.GetValueOrDefault(id);
+    public JobEntry? Get(Guid id) => _jobs.Get(id);
 
     /// <summary>The job whose client key is <paramref name="key"/>, if any (SPEC §2: keys are unique among jobs).</summary>
     public JobEntry? GetByKey(string key)
     {
-        lock (_lock) return _byKey.TryGetValue(key, out var id) ? _jobs.GetValueOrDefault(id) : null;
+        lock (_lock) return _byKey.TryGetValue(key, out var id) ? _jobs.Get(id) : null;
     }
 
     /// <summary>
@@ -164,7 +168,7 @@ public sealed partial class JobTable
     JobEntry[] Ordered()
     {
         var all = new JobEntry[_order.Count];
-        for (var i = 0; i < all.Length; i++) all[i] = _jobs[_order[i].Id];
+        for (var i = 0; i < all.Length; i++) all[i] = _jobs.Get(_order[i].Id)!;
         return all;
     }
 
@@ -182,7 +186,7 @@ public sealed partial class JobTable
             }
             for (; i < _order.Count; i++)
             {
-                var entry = _jobs[_order[i].Id];
+                var entry = _jobs.Get(_order[i].Id)!;
                 if (query.State is { } state && entry.State != state) continue;
                 if (query.Name is { } name && entry.Job.Spec.Name != name) continue;
                 if (page.Count == query.Limit) return (page, true);
@@ -221,7 +225,7 @@ public sealed partial class JobTable
     {
         lock (_lock)
         {
-            if (!_jobs.TryGetValue(id, out var entry)) return null;
+            if (_jobs.Get(id) is not { } entry) return null;
             var changed = change(entry.Job);
             if (changed is null || ReferenceEquals(changed, entry.Job)) return (entry.Job, Log.FlushAsync());
             changed = changed with { Version = _lastNumber + 1 };
@@ -236,7 +240,7 @@ public sealed partial class JobTable
     {
         lock (_lock)
         {
-            if (!_jobs.TryGetValue(id, out var entry)) return null;
+            if (_jobs.Get(id) is not { } entry) return null;
             var durable = Append(Change.Removed(id), id, entry, urgent: true);
             Set(id, null);
             return (entry.Job, durable);
@@ -252,7 +256,7 @@ public sealed partial class JobTable
     {
         lock (_lock)
         {
-            if (!_jobs.TryGetValue(run.JobId, out var entry)) return Task.CompletedTask;
+            if (_jobs.Get(run.JobId) is not { } entry) return Task.CompletedTask;
             var durable = Append(Change.Recorded(run), run.JobId, entry, urgent);
             var ends = run.IsFinished && !RunHistory.EndedBefore(entry.Runs, run.RunId);
             WriteRuns(entry, RunHistory.Upsert(entry.Runs, run, RunsKept, Overwrite));
@@ -282,13 +286,7 @@ public sealed partial class JobTable
     /// Every entry, in no order, each as the walk passes it, without the lock or a copy (for scans:
     /// run queries, the outbox, the scheduler's first plan, which hears of later changes anyway).
     /// </summary>
-    public IEnumerable<JobEntry> Entries
-    {
-        get
-        {
-            foreach (var (_, entry) in _jobs) yield return entry;
-        }
-    }
+    public IEnumerable<JobEntry> Entries => _jobs.Entries;
 
     Task Append(in Change change, Guid id, JobEntry? previous, bool urgent)
     {
@@ -316,7 +314,7 @@ public sealed partial class JobTable
     /// <summary>Replaces a job's entry with a new one of the same job (its outbox changed; runs alone are written in place, see WriteRuns).</summary>
     void Replace(JobEntry old, JobEntry entry)
     {
-        _jobs[entry.Job.Id] = entry;
+        _jobs.Set(entry);
         Counted(old, entry);
     }
 
@@ -335,28 +333,33 @@ public sealed partial class JobTable
         if (entry is not null) _stateCounts[(int)entry.State]++;
     }
 
-    void Set(Guid id, JobEntry? entry) => Set(id, entry, _jobs.TryGetValue(id, out var old), old);
+    void Set(Guid id, JobEntry? entry)
+    {
+        var old = _jobs.Get(id);
+        Set(id, entry, old is not null, old);
+    }
 
     /// <summary><see cref="Set(Guid, JobEntry?)"/> with the entry it replaces already looked up (replay: one lookup a line, not two).</summary>
     void Set(Guid id, JobEntry? entry, bool had, JobEntry? old)
     {
+        Debug.Assert(entry is null || entry.Job.Id == id, "an entry is indexed by its own job's id");
         if (entry is null)
         {
             if (!had) return;
-            _jobs.TryRemove(id, out _);
+            _jobs.Remove(id);
             var at = _order.BinarySearch((old!.Job.CreatedAt.UtcTicks, id), OrderComparer.Instance);
             if (at >= 0) _order.RemoveAt(at);
             Indexed(id, old, null);
         }
         else if (!had)
         {
-            _jobs[id] = entry;
+            _jobs.Set(entry);
             Added(id, entry);
             return;
         }
         else
         {
-            _jobs[id] = entry;
+            _jobs.Set(entry);
             Indexed(id, old, entry);
         }
         if (_log is not null) Changed?.Invoke(id);
@@ -394,7 +397,7 @@ public sealed partial class JobTable
         for (var i = _undo.Count - 1; i >= _undoHead && _undo[i].Number >= firstLost; i--)
         {
             var (_, id, previous, runs) = _undo[i];
-            if (previous is not null && _jobs.TryGetValue(id, out var current) && ReferenceEquals(current, previous))
+            if (previous is not null && ReferenceEquals(_jobs.Get(id), previous))
             {
                 // The same entry: only its runs changed since.
                 WriteRuns(previous, runs);
