@@ -67,22 +67,28 @@ internal sealed class JobIndex
     /// <summary>The entry of job <paramref name="id"/>, or null.</summary>
     public JobEntry? Get(Guid id)
     {
-        var table = Volatile.Read(ref _table);
-        var at = Find(table, id, Hash(id));
-        return at < 0 ? null : Unsafe.As<JobEntry>(table.Slots[at]);
+        Find(Volatile.Read(ref _table), id, Hash(id), out var entry);
+        return entry;
     }
 
-    /// <summary>The slot that holds job <paramref name="id"/>'s entry in <paramref name="table"/>, or -1.</summary>
-    static int Find(Table table, Guid id, int hash)
+    /// <summary>
+    /// The slot that holds job <paramref name="id"/>'s entry in <paramref name="table"/>, or -1, and
+    /// that entry as it was read. A reader must keep what it read: read again, the slot may hold a
+    /// tombstone by then.
+    /// </summary>
+    static int Find(Table table, Guid id, int hash, out JobEntry? entry)
     {
         var slots = table.Slots;
         var mask = slots.Length - 1;
         for (int i = table.Home(hash), probes = 0; probes < slots.Length; i = (i + 1) & mask, probes++)
         {
             var slot = Volatile.Read(ref slots[i]);
-            if (slot is null) return -1;
-            if (table.Hashes[i] == hash && !ReferenceEquals(slot, Tombstone) && Unsafe.As<JobEntry>(slot).Job.Id == id) return i;
+            if (slot is null) break;
+            if (table.Hashes[i] != hash || ReferenceEquals(slot, Tombstone)) continue;
+            entry = Unsafe.As<JobEntry>(slot);
+            if (entry.Job.Id == id) return i;
         }
+        entry = null;
         return -1;
     }
 
@@ -92,7 +98,7 @@ internal sealed class JobIndex
         var id = entry.Job.Id;
         var hash = Hash(id);
         var table = _table;
-        var at = Find(table, id, hash);
+        var at = Find(table, id, hash, out _);
         if (at >= 0)
         {
             Volatile.Write(ref table.Slots[at], entry);
@@ -106,7 +112,7 @@ internal sealed class JobIndex
     /// <summary>Adds <paramref name="entry"/> unless its job has one already; whether it did. Writers only.</summary>
     public bool TryAdd(JobEntry entry)
     {
-        if (Find(_table, entry.Job.Id, Hash(entry.Job.Id)) >= 0) return false;
+        if (Find(_table, entry.Job.Id, Hash(entry.Job.Id), out _) >= 0) return false;
         Set(entry);
         return true;
     }
@@ -114,7 +120,7 @@ internal sealed class JobIndex
     /// <summary>Removes job <paramref name="id"/>'s entry; whether there was one. Writers only.</summary>
     public bool Remove(Guid id)
     {
-        var at = Find(_table, id, Hash(id));
+        var at = Find(_table, id, Hash(id), out _);
         if (at < 0) return false;
         Volatile.Write(ref _table.Slots[at], Tombstone);
         _count--;

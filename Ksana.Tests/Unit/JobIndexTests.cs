@@ -100,6 +100,44 @@ public class JobIndexTests
     }
 
     /// <summary>
+    /// A reader whose job is removed while it reads gets the entry or nothing, never the tombstone
+    /// left in the entry's slot: taken for an entry, that object's memory would be read as a job.
+    /// </summary>
+    [Test]
+    public async Task A_job_removed_while_it_is_read_is_found_whole_or_not_at_all()
+    {
+        var index = new JobIndex(64);
+        var entries = Enumerable.Range(0, 8).Select(_ => Entry(Guid.CreateVersion7())).ToArray();
+        var wrong = 0;
+        var reads = 0L;
+        using var stop = new CancellationTokenSource();
+        var readers = Enumerable.Range(0, 3).Select(seed => Task.Run(() =>
+        {
+            var random = new Random(seed);
+            var mine = 0L;
+            while (!stop.IsCancellationRequested)
+            {
+                var entry = entries[random.Next(entries.Length)];
+                var found = index.Get(entry.Job.Id);
+                if (found is not null && !ReferenceEquals(found, entry)) Interlocked.Increment(ref wrong);
+                mine++;
+            }
+            Interlocked.Add(ref reads, mine);
+        })).ToArray();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (clock.ElapsedMilliseconds < 1000)
+            foreach (var entry in entries)
+            {
+                index.Set(entry);
+                index.Remove(entry.Job.Id);
+            }
+        stop.Cancel();
+        await Task.WhenAll(readers);
+        await Assert.That(reads).IsGreaterThan(1000L);
+        await Assert.That(wrong).IsEqualTo(0);
+    }
+
+    /// <summary>
     /// Readers without a lock while one writer adds, replaces and removes jobs, growing the table
     /// and leaving tombstones: a job added and never removed is found by every read made after it
     /// was added, and a read never returns another job's entry.
