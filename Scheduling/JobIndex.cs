@@ -93,27 +93,25 @@ internal sealed class JobIndex
     }
 
     /// <summary>Adds <paramref name="entry"/>, or replaces the entry of its job. Writers only.</summary>
-    public void Set(JobEntry entry)
+    public void Set(JobEntry entry) => Put(entry, replace: true);
+
+    /// <summary>Adds <paramref name="entry"/> unless its job has one already; whether it did. Writers only.</summary>
+    public bool TryAdd(JobEntry entry) => Put(entry, replace: false);
+
+    /// <summary>One lookup for both: replay adds most jobs with <see cref="TryAdd"/>, one per job line.</summary>
+    bool Put(JobEntry entry, bool replace)
     {
-        var id = entry.Job.Id;
-        var hash = Hash(id);
+        var hash = Hash(entry.Job.Id);
         var table = _table;
-        var at = Find(table, id, hash, out _);
+        var at = Find(table, entry.Job.Id, hash, out _);
         if (at >= 0)
         {
-            Volatile.Write(ref table.Slots[at], entry);
-            return;
+            if (replace) Volatile.Write(ref table.Slots[at], entry);
+            return false;
         }
         if ((table.Used + 1) * 8 > table.Slots.Length * FillEighths) table = Rebuild(_count + 1);
         Insert(table, entry, hash);
         _count++;
-    }
-
-    /// <summary>Adds <paramref name="entry"/> unless its job has one already; whether it did. Writers only.</summary>
-    public bool TryAdd(JobEntry entry)
-    {
-        if (Find(_table, entry.Job.Id, Hash(entry.Job.Id), out _) >= 0) return false;
-        Set(entry);
         return true;
     }
 

@@ -24,10 +24,11 @@ public sealed class DataDir : IDisposable
 
     /// <summary>
     /// A guess at the jobs a journal of <paramref name="length"/> bytes holds: a job's line is about
-    /// 400 bytes or more. Guessing low costs a regrowth of the table's index during replay (at 100 000
-    /// jobs, about 18 ms of the applying thread with the old guess of 512 bytes a line). Run lines make
-    /// it guess high, which costs little: a few bytes per line of the journal, and the listing's spare
-    /// room is given back after replay.
+    /// 400 bytes or more. Guessing low costs regrowths of the listing and the index during replay
+    /// (copies of references; with the dictionary the index once was, about 18 ms of the applying
+    /// thread at 100 000 jobs with the old guess of 512 bytes a line). Run lines make it guess high,
+    /// which costs little: a few bytes per line of the journal until replay ends, when the listing and
+    /// the index give their spare room back.
     /// </summary>
     static int ExpectedJobs(long length) => (int)Math.Min(length / 384, int.MaxValue);
 

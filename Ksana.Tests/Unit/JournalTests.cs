@@ -273,6 +273,13 @@ public class JournalTests
         }
     }
 
+    /// <summary>A journal of its own in an empty data directory, with no table behind it: the caller attaches a snapshot.</summary>
+    static Journal Bare(TempDir dir)
+    {
+        Directory.CreateDirectory(dir.Data);
+        return new Journal(dir.Data, 0, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+    }
+
     /// <summary>
     /// While a compaction writes its snapshot out, the journal names the last change in it, so that
     /// run histories do not write over rows the snapshot shows (RunHistory.Overwrite); once it is
@@ -282,8 +289,7 @@ public class JournalTests
     public async Task A_compaction_pins_its_snapshot_until_it_is_written()
     {
         using var dir = new TempDir();
-        Directory.CreateDirectory(dir.Data);
-        using var journal = new Journal(dir.Data, 0, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        using var journal = Bare(dir);
         var gate = new Lock();
         using var reading = new ManualResetEventSlim();
         using var release = new ManualResetEventSlim();
@@ -331,8 +337,7 @@ public class JournalTests
     public async Task A_finished_compaction_leaves_its_snapshot_to_the_collector()
     {
         using var dir = new TempDir();
-        Directory.CreateDirectory(dir.Data);
-        using var journal = new Journal(dir.Data, 0, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        using var journal = Bare(dir);
         var gate = new Lock();
         var taken = new List<WeakReference>();
         journal.Attach(gate, _ => { }, () =>
