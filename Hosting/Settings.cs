@@ -213,14 +213,9 @@ public sealed record Settings
 
     static Duration? ReadDuration(string value, ref string? problem)
     {
-        if (!Duration.TryParse(value, out var d, out var why))
+        if (Duration.Refusal(value, DurationMin, DurationMax, out var d) is { } why)
         {
-            problem = $"{why} (a Go duration such as 10s, 1m30s)";
-            return null;
-        }
-        if (d < DurationMin || d > DurationMax)
-        {
-            problem = $"must be from {DurationMin} to {DurationMax}";
+            problem = why;
             return null;
         }
         return d;

@@ -284,14 +284,9 @@ public sealed class JobRequest
     {
         var text = String(obj, key, key, required: false);
         if (text is null) return null;
-        if (!Duration.TryParse(text, out var value, out var why))
+        if (Duration.Refusal(text, Settings.DurationMin, Settings.DurationMax, out var value) is { } why)
         {
-            Error(key, $"{why}: expected a Go duration such as \"300ms\", \"10s\", \"1m30s\", \"2h\"");
-            return null;
-        }
-        if (value < Settings.DurationMin || value > Settings.DurationMax)
-        {
-            Error(key, $"must be from {Settings.DurationMin} to {Settings.DurationMax}, not {value}");
+            Error(key, why);
             return null;
         }
         return value;

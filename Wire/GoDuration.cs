@@ -17,9 +17,18 @@ public static class GoDuration
     // Keeps error messages (which are echoed to API users) bounded for absurd inputs.
     private const int MaxQuotedChars = 100;
 
-    public static bool TryParse(ReadOnlySpan<char> text, out long nanoseconds, out string error)
+    public static bool TryParse(ReadOnlySpan<char> text, out long nanoseconds, out string error) =>
+        TryParse(text, out nanoseconds, out error, out _);
+
+    /// <summary>
+    /// As Go parses it, with Go's error text; <paramref name="tooLarge"/> tells a well-formed
+    /// duration beyond what 64 bits of nanoseconds hold (about 292 years either way) from one that
+    /// is not a duration at all: Go says "invalid duration" of both, and an API can say which.
+    /// </summary>
+    public static bool TryParse(ReadOnlySpan<char> text, out long nanoseconds, out string error, out bool tooLarge)
     {
         nanoseconds = 0;
+        tooLarge = false;
         var s = text;
         var neg = false;
         if (!s.IsEmpty && (s[0] == '-' || s[0] == '+'))
@@ -45,7 +54,7 @@ public static class GoDuration
 
             var before = s.Length;
             if (!LeadingInt(ref s, out var v))
-                return Invalid(text, out error);
+                return TooLarge(text, out error, out tooLarge);
             var pre = before != s.Length;
 
             ulong f = 0;
@@ -73,7 +82,7 @@ public static class GoDuration
                 return Fail(out error, "unknown unit " + Quote(u) + " in duration " + Quote(text));
 
             if (v > Limit / unit)
-                return Invalid(text, out error);
+                return TooLarge(text, out error, out tooLarge);
             v *= unit;
             if (f > 0)
             {
@@ -81,11 +90,11 @@ public static class GoDuration
                 // nanosecond-accurate, and the truncating conversion decides the last digit.
                 v += (ulong)((double)f * ((double)unit / scale));
                 if (v > Limit)
-                    return Invalid(text, out error);
+                    return TooLarge(text, out error, out tooLarge);
             }
             d += v; // both operands are <= 2^63, so this cannot wrap
             if (d > Limit)
-                return Invalid(text, out error);
+                return TooLarge(text, out error, out tooLarge);
         }
 
         if (neg)
@@ -95,7 +104,7 @@ public static class GoDuration
         else
         {
             if (d > long.MaxValue)
-                return Invalid(text, out error);
+                return TooLarge(text, out error, out tooLarge);
             nanoseconds = (long)d;
         }
         error = "";
@@ -210,6 +219,12 @@ public static class GoDuration
 
     private static bool Invalid(ReadOnlySpan<char> text, out string error) =>
         Fail(out error, "invalid duration " + Quote(text));
+
+    private static bool TooLarge(ReadOnlySpan<char> text, out string error, out bool tooLarge)
+    {
+        tooLarge = true;
+        return Invalid(text, out error);
+    }
 
     private static ulong UnitNanoseconds(ReadOnlySpan<char> u) => u switch
     {

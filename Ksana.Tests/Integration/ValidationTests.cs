@@ -64,6 +64,10 @@ public sealed class ValidationTests
             new("timeout abc", j => j["timeout"] = "abc", ["timeout"]),
             new("timeout 0s", j => j["timeout"] = "0s", ["timeout"]),
             new("timeout -1s", j => j["timeout"] = "-1s", ["timeout"]),
+            // Too large to hold is out of range, not malformed: the answer says what the range is.
+            new("every 99999999999h", j => Schedule(j)["every"] = "99999999999h", ["schedule.every"], "beyond the longest duration there is"),
+            new("timeout 3000000h", j => j["timeout"] = "3000000h", ["timeout"], "must be from 1ms to 1h0m0s, not \\u00223000000h\\u0022"),
+            new("timeout abc names the form", j => j["timeout"] = "abc", ["timeout"], "expected a Go duration"),
             new("retry_backoff abc", j => j["retry_backoff"] = "abc", ["retry_backoff"]),
             new("retry_backoff -1s", j => j["retry_backoff"] = "-1s", ["retry_backoff"]),
             new("retry_backoff 0s", j => j["retry_backoff"] = "0s", ["retry_backoff"]),

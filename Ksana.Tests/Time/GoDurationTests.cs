@@ -134,6 +134,35 @@ public sealed class GoDurationTests
     }
 
     [Test]
+    [Arguments("3000000h", true)]
+    [Arguments("-3000000h", true)]
+    [Arguments("9223372036854775808ns", true)]
+    [Arguments("99999999999999999999s", true)]
+    [Arguments("2562047h47m16.854775808s", true)]
+    [Arguments("2562047h47m16s1h", true)]
+    [Arguments("abc", false)]
+    [Arguments("1x", false)]
+    [Arguments("1", false)]
+    [Arguments(".s", false)]
+    public async Task A_duration_too_large_to_hold_is_told_from_one_that_is_malformed(string input, bool tooLarge)
+    {
+        await Assert.That(GoDuration.TryParse(input, out _, out var error, out var large)).IsFalse();
+        await Assert.That(large).IsEqualTo(tooLarge);
+        // Go's words either way.
+        await Assert.That(error).Contains("duration");
+    }
+
+    [Test]
+    public async Task The_longest_durations_still_parse_and_are_not_too_large()
+    {
+        await Assert.That(GoDuration.TryParse("2562047h47m16.854775807s", out var max, out _, out var large)).IsTrue();
+        await Assert.That(max).IsEqualTo(long.MaxValue);
+        await Assert.That(large).IsFalse();
+        await Assert.That(GoDuration.TryParse("-2562047h47m16.854775808s", out var min, out _, out _)).IsTrue();
+        await Assert.That(min).IsEqualTo(long.MinValue);
+    }
+
+    [Test]
     public async Task Huge_garbage_is_an_error_with_a_bounded_message()
     {
         var input = new string('9', 1_000_000) + "s";

@@ -84,14 +84,9 @@ public sealed class ScheduleFields
     {
         var text = Text(name, required);
         if (text is null) return null;
-        if (!Wire.Duration.TryParse(text, out var value, out var why))
+        if (Wire.Duration.Refusal(text, min, max, out var value) is { } why)
         {
-            Error(name, $"{why}: expected a Go duration such as \"300ms\", \"10s\", \"1m30s\", \"2h\"");
-            return null;
-        }
-        if (value < min || value > max)
-        {
-            Error(name, $"must be from {min} to {max}, not {value}");
+            Error(name, why);
             return null;
         }
         return value;
